@@ -1,0 +1,58 @@
+# 驿站图 Station Atlas — the two commands: `make run` and `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+DATA    ?= $(or $(GEO_DATA_DIR),data)
+PORT    ?= 8501
+SCALE   ?= 1.0
+STAMP   := $(VENV)/.installed
+
+.PHONY: run test lint format bench browser clean-data help
+
+help:
+	@echo "make run    - install, generate demo data if missing, start the app (+ API) on http://localhost:$(PORT)"
+	@echo "make test   - install test deps, check the browser, lint, run every test"
+	@echo "make bench  - run every benchmark and rewrite bench/RESULTS.md"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+$(DATA)/CURRENT: | $(STAMP)
+	$(BIN)/python -m geo generate --scale $(SCALE) --data-dir $(DATA)
+
+run: $(STAMP) $(DATA)/CURRENT
+	GEO_DATA_DIR=$(DATA) $(BIN)/python -m geo serve --port $(PORT)
+
+# Headless Chromium for the real-browser tests: Debian's package (never `playwright install`,
+# which downloads its own browser and cannot work offline), plus a CJK font for screenshots.
+browser:
+	@if [ -x /usr/bin/chromium ]; then exit 0; fi; \
+	if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei) >/dev/null; \
+	fi; \
+	if [ ! -x /usr/bin/chromium ]; then \
+	  echo "ERROR: no headless Chromium at /usr/bin/chromium. Install it: sudo apt-get install chromium fonts-wqy-microhei" >&2; \
+	  echo "       (or set GEO_CHROMIUM=/path/to/chromium). Browser tests are never skipped." >&2; \
+	  [ -n "$$GEO_CHROMIUM" ] && [ -x "$$GEO_CHROMIUM" ] || exit 1; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: $(STAMP) browser lint
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean-data:
+	rm -rf $(DATA)

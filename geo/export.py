@@ -1,0 +1,74 @@
+"""Exports for people and other programs: CSV for Excel in China, XLSX, GeoJSON.
+
+Every function returns bytes (pages hand them to a download button; the CLI writes
+them through :func:`geo.store.atomic_write_bytes`). Text cells that a spreadsheet would
+run as a formula (starting with ``= + - @``, or a tab / carriage return) are neutralised
+with a leading apostrophe, so an uploaded station name cannot become a formula.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Final
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy where text cells that start like a formula are prefixed with ``'``.
+
+    Numbers are left alone (a negative number is a number, not a formula); only
+    text columns are touched.
+    """
+    out = pd.DataFrame(df).copy()
+    for col in out.columns:
+        s = out[col]
+        if s.dtype == object or pd.api.types.is_string_dtype(s):
+            text = s.astype("string")
+            risky = text.str.startswith(_FORMULA_START).fillna(False).to_numpy(dtype=bool)
+            if risky.any():
+                out[col] = text.where(~risky, "'" + text)
+    out.columns = [("'" + str(c)) if str(c).startswith(_FORMULA_START) else c for c in out.columns]
+    return out
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame(df).drop(columns=["geometry"], errors="ignore")
+    for col in out.columns:  # lists (amenities) as "a;b;c" so every cell is a scalar
+        if out[col].dtype == object and out[col].map(lambda v: isinstance(v, list | np.ndarray)).any():
+            out[col] = out[col].map(lambda v: ";".join(map(str, v)) if isinstance(v, list | np.ndarray) else v)
+    return neutralise_formulas(out)
+
+
+def to_csv_bytes(df: pd.DataFrame) -> bytes:
+    """Return ``df`` as CSV in UTF-8 with BOM (Excel in China opens it without mojibake)."""
+    return _plain(df).to_csv(index=False).encode("utf-8-sig")
+
+
+def to_xlsx_bytes(df: pd.DataFrame, sheet: str = "data") -> bytes:
+    """Return ``df`` as an XLSX workbook (one sheet; text never evaluated as formulas)."""
+    buf = io.BytesIO()
+    with pd.ExcelWriter(
+        buf, engine="xlsxwriter", engine_kwargs={"options": {"strings_to_formulas": False}}
+    ) as xl:
+        _plain(df).to_excel(xl, sheet_name=sheet[:31], index=False)
+    return buf.getvalue()
+
+
+def to_geojson_bytes(gdf: gpd.GeoDataFrame | pd.DataFrame) -> bytes:
+    """Return a GeoJSON FeatureCollection (WGS-84).
+
+    A frame without geometry but with ``lat``/``lng`` columns is exported as points.
+    """
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        gdf = gpd.GeoDataFrame(
+            gdf, geometry=gpd.points_from_xy(gdf["lng"], gdf["lat"]), crs="EPSG:4326"
+        )
+    props = _plain(gdf)
+    out = gpd.GeoDataFrame(props, geometry=gdf.geometry.values, crs=gdf.crs or "EPSG:4326")
+    return json.dumps(json.loads(out.to_crs("EPSG:4326").to_json(drop_id=True)), ensure_ascii=False).encode()

@@ -1,0 +1,123 @@
+"""Typed settings read from environment variables, with defaults.
+
+One object holds every tunable (data directory, radii, privacy threshold, tiles, engine).
+Environment variables win over ``.streamlit/secrets.toml`` values passed in by the app,
+which win over the defaults here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from geo.errors import InputError
+
+WALK_KMH = 4.5
+"""Walking speed used for travel-time estimates, km/h."""
+RIDE_KMH = 15.0
+"""E-bike speed used for travel-time estimates, km/h."""
+DETOUR_FACTOR = 1.3
+"""Street distance / great-circle distance assumed by travel-time estimates."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the library and the app can be configured with.
+
+    Attributes
+    ----------
+    data_dir : Path
+        Where datasets, versions and the reports database live (``GEO_DATA_DIR``).
+    coverage_radius_m : float
+        Default service radius of a station in metres (``GEO_COVERAGE_RADIUS_M``).
+    k_anonymity : int
+        Figures below this many people are suppressed (``GEO_K_ANONYMITY``).
+    tiles : str
+        Base map tiles: ``none`` (offline, default), ``osm``, ``tianditu`` or ``amap`` (``GEO_TILES``).
+    tianditu_key : str
+        Key for Tianditu tiles (``GEO_TIANDITU_KEY``).
+    engine : str
+        Aggregation engine: ``duckdb`` (default) or ``dask`` (``GEO_ENGINE``).
+    dask_scheduler : str
+        Address of a Dask scheduler, empty for a local cluster (``GEO_DASK_SCHEDULER``).
+    max_upload_mb : int
+        Largest accepted import file in MB (``GEO_MAX_UPLOAD_MB``).
+    max_import_rows : int
+        Largest accepted import in rows (``GEO_MAX_IMPORT_ROWS``).
+    """
+
+    data_dir: Path = Path("data")
+    coverage_radius_m: float = 1000.0
+    k_anonymity: int = 10
+    tiles: str = "none"
+    tianditu_key: str = ""
+    engine: str = "duckdb"
+    dask_scheduler: str = ""
+    max_upload_mb: int = 50
+    max_import_rows: int = 1_000_000
+
+    def with_overrides(self, **kwargs: Any) -> Settings:  # noqa: ANN401 - typed per field
+        """Return a copy with the given fields replaced (``None`` values are ignored)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update({k: v for k, v in kwargs.items() if v is not None})
+        return _coerce(values)
+
+
+_TILES = ("none", "osm", "tianditu", "amap")
+_ENGINES = ("duckdb", "dask")
+
+
+def _coerce(values: Mapping[str, Any]) -> Settings:
+    types = {f.name: f.type for f in fields(Settings)}
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        kind = types[name]
+        try:
+            if kind == "Path":
+                out[name] = Path(value)
+            elif kind == "float":
+                out[name] = float(value)
+            elif kind == "int":
+                out[name] = int(value)
+            else:
+                out[name] = str(value)
+        except (TypeError, ValueError) as exc:
+            raise InputError(
+                f"setting {name}={value!r} is not a valid {kind}; fix GEO_{name.upper()}"
+            ) from exc
+    s = Settings(**out)
+    if s.tiles not in _TILES:
+        raise InputError(f"setting tiles={s.tiles!r}: choose one of {', '.join(_TILES)}")
+    if s.engine not in _ENGINES:
+        raise InputError(f"setting engine={s.engine!r}: choose one of {', '.join(_ENGINES)}")
+    if s.k_anonymity < 1:
+        raise InputError("setting k_anonymity must be at least 1")
+    if s.coverage_radius_m <= 0:
+        raise InputError("setting coverage_radius_m must be positive")
+    return s
+
+
+def load_settings(
+    secrets: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Build the settings from defaults, then ``secrets`` (e.g. ``st.secrets``), then env vars.
+
+    Parameters
+    ----------
+    secrets : mapping, optional
+        Values by field name (as in ``.streamlit/secrets.toml`` under ``[geo]``).
+    env : mapping, optional
+        Environment to read ``GEO_*`` variables from; defaults to :data:`os.environ`.
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {f.name: getattr(Settings(), f.name) for f in fields(Settings)}
+    for name in values:
+        if secrets and name in secrets:
+            values[name] = secrets[name]
+        key = f"GEO_{name.upper()}"
+        if env.get(key):
+            values[name] = env[key]
+    return _coerce(values)
