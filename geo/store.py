@@ -59,6 +59,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; data files are meant to be readable
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -215,6 +216,7 @@ def write_version(
         raise InputError(f"unknown table(s) {sorted(unknown)}; known: {sorted(TABLES)}")
     base = base_version if base_version is not None else current_version(data_dir)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=vdir))
+    tmp.chmod(0o755)  # mkdtemp makes it private; versions are shared read-only data
     try:
         counts: dict[str, int] = {}
         for name, df in tables.items():

@@ -334,7 +334,7 @@ def _checkins(rng: np.random.Generator, stations: pd.DataFrame, workplaces: pd.D
     offset = (days - sf).days.to_numpy()
     # Fewer riders on the road around the festival; weekends a little quieter.
     day_factor = 1.0 - 0.55 * np.exp(-0.5 * (offset / 4.0) ** 2)
-    day_factor *= np.where(days.dayofweek.to_numpy() >= 5, 0.9, 1.0)
+    day_factor *= np.where(days.day_of_week.to_numpy() >= 5, 0.9, 1.0)
     day_factor /= day_factor.mean()
     per_station = demand / demand.sum() * CALIBRATION.visits_per_day * scale
     lam = np.outer(per_station, day_factor)

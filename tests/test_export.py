@@ -1,0 +1,55 @@
+"""Exports: Excel-friendly CSV, XLSX and GeoJSON, with formula injection neutralised."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import openpyxl
+import pandas as pd
+
+from geo import export
+
+FRAME = pd.DataFrame(
+    {
+        "name": ["=HYPERLINK(\"http://x\")", "+1", "-cmd", "@SUM(A1)", "正常站点", None],
+        "value": [-1, 2, 3, 4, 5, 6],
+        "lat": [39.9, 31.2, 23.1, 30.0, 34.7, 40.0],
+        "lng": [116.4, 121.5, 113.3, 120.0, 113.6, 110.0],
+        "amenities": [["hot_water", "toilet"], [], ["meals"], [], [], []],
+    }
+)
+
+
+def test_csv_has_bom_and_no_cell_starts_like_a_formula() -> None:
+    data = export.to_csv_bytes(FRAME)
+    assert data.startswith(b"\xef\xbb\xbf")
+    back = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    for cell in back["name"]:
+        assert not cell.startswith(("=", "+", "-", "@"))
+    assert back["name"].iloc[4] == "正常站点"
+    assert back["value"].iloc[0] == "-1"  # numbers stay numbers
+    assert back["amenities"].iloc[0] == "hot_water;toilet"
+
+
+def test_xlsx_opens_and_holds_text_not_formulas() -> None:
+    wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx_bytes(FRAME, "sites")), read_only=True)
+    ws = wb["sites"]
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0][:2] == ("name", "value")
+    assert rows[1][0] == "'=HYPERLINK(\"http://x\")"
+    assert rows[1][1] == -1
+
+
+def test_geojson_is_a_valid_feature_collection_of_points() -> None:
+    fc = json.loads(export.to_geojson_bytes(FRAME))
+    assert fc["type"] == "FeatureCollection"
+    assert len(fc["features"]) == len(FRAME)
+    assert fc["features"][0]["geometry"]["coordinates"] == [116.4, 39.9]
+    assert fc["features"][1]["properties"]["name"] == "'+1"
+
+
+def test_empty_frame_exports() -> None:
+    empty = FRAME.iloc[:0]
+    assert export.to_csv_bytes(empty).startswith(b"\xef\xbb\xbf")
+    assert json.loads(export.to_geojson_bytes(empty))["features"] == []

@@ -1,0 +1,162 @@
+"""Storage: round trips, versions, crash safety, schema checks, reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from geo import store
+from geo.errors import DataMissingError, InputError, SchemaError
+from geo.schema import TABLES
+
+
+def test_round_trip_keeps_every_table_and_column(demo_data_dir: Path, demo_tables: dict) -> None:
+    for name, original in demo_tables.items():
+        back = store.read_table(demo_data_dir, name)
+        assert len(back) == len(original), name
+        assert list(TABLES[name].columns) == [c for c in back.columns if c != "geometry"], name
+    st = store.read_table(demo_data_dir, "stations")
+    assert isinstance(st, gpd.GeoDataFrame)
+    assert st.crs.to_epsg() == 4326
+    # geometry agrees with lat/lng (x = lng, y = lat)
+    assert (st.geometry.x - st["lng"]).abs().max() < 1e-9
+    assert (st.geometry.y - st["lat"]).abs().max() < 1e-9
+    assert list(st["amenities"].iloc[0]) == list(demo_tables["stations"]["amenities"].iloc[0])
+
+
+def test_empty_directory_says_how_to_get_data(tmp_path: Path) -> None:
+    assert not store.has_data(tmp_path)
+    with pytest.raises(DataMissingError, match="python -m geo generate"):
+        store.read_table(tmp_path, "stations")
+
+
+def test_new_version_links_unchanged_tables_and_rollback_restores(fresh_data_dir: Path) -> None:
+    st = store.read_table(fresh_data_dir, "stations").iloc[:10]
+    v2 = store.write_version(fresh_data_dir, {"stations": pd.DataFrame(st.drop(columns="geometry"))}, {"user": "t"})
+    assert v2 == "v0002"
+    assert store.current_version(fresh_data_dir) == "v0002"
+    assert len(store.read_table(fresh_data_dir, "stations")) == 10
+    # the unchanged workplaces file is the same inode (hard link), not a copy
+    a = store.table_path(fresh_data_dir, "workplaces", "v0001").stat()
+    b = store.table_path(fresh_data_dir, "workplaces", "v0002").stat()
+    assert a.st_ino == b.st_ino
+    m = store.read_manifest(fresh_data_dir)
+    assert m["row_counts"]["stations"] == 10
+    assert m["row_counts"]["workplaces"] == len(store.read_table(fresh_data_dir, "workplaces", columns=["workplace_id"]))
+    key2 = store.dataset_key(fresh_data_dir)
+    store.set_current(fresh_data_dir, "v0001")
+    assert store.current_version(fresh_data_dir) == "v0001"
+    assert len(store.read_table(fresh_data_dir, "stations")) > 10
+    assert store.dataset_key(fresh_data_dir) != key2
+    assert [v["dataset_version"] for v in store.list_versions(fresh_data_dir)] == ["v0001", "v0002"]
+
+
+def test_failure_mid_write_leaves_previous_version_current(fresh_data_dir: Path, monkeypatch) -> None:
+    before = store.read_table(fresh_data_dir, "stations")
+    calls = {"n": 0}
+    real = store._write_table
+
+    def flaky(df, table, path):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full")
+        real(df, table, path)
+
+    monkeypatch.setattr(store, "_write_table", flaky)
+    tables = {"stations": pd.DataFrame(before.drop(columns="geometry")), "targets": store.read_table(fresh_data_dir, "targets")}
+    with pytest.raises(OSError, match="disk full"):
+        store.write_version(fresh_data_dir, tables, {})
+    assert store.current_version(fresh_data_dir) == "v0001"
+    assert store.list_version_ids(fresh_data_dir) == ["v0001"]
+    assert not [p for p in (fresh_data_dir / "versions").iterdir() if p.name.startswith(".tmp")]
+    assert len(store.read_table(fresh_data_dir, "stations")) == len(before)
+
+
+def test_process_killed_mid_write_leaves_previous_version_readable(fresh_data_dir: Path) -> None:
+    """A real crash (SIGKILL) while a large version is being written."""
+    script = textwrap.dedent(
+        f"""
+        import sys, pandas as pd
+        from geo import store
+        from pathlib import Path
+        d = Path({str(fresh_data_dir)!r})
+        ck = store.read_table(d, "checkins")
+        big = pd.concat([ck] * 40, ignore_index=True)
+        print("writing", flush=True)
+        store.write_version(d, {{"checkins": big}}, {{}})
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, cwd=Path(__file__).parents[1])
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == b"writing"
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert store.current_version(fresh_data_dir) == "v0001"
+    for name in TABLES:
+        assert len(store.read_table(fresh_data_dir, name)) > 0
+    assert store.clean_temporaries(fresh_data_dir) in (0, 1)
+    assert not [p for p in (fresh_data_dir / "versions").iterdir() if p.name.startswith(".tmp")]
+
+
+def test_other_schema_version_is_refused_with_a_fix(fresh_data_dir: Path) -> None:
+    mpath = store.version_dir(fresh_data_dir) / store.MANIFEST_FILE
+    m = json.loads(mpath.read_text())
+    m["schema_version"] = 999
+    mpath.write_text(json.dumps(m))
+    with pytest.raises(SchemaError, match="schema version 999"):
+        store.read_table(fresh_data_dir, "stations")
+
+
+def test_missing_file_and_missing_columns_are_named(fresh_data_dir: Path) -> None:
+    store.table_path(fresh_data_dir, "targets").unlink()
+    with pytest.raises(SchemaError, match="targets.parquet is missing"):
+        store.read_table(fresh_data_dir, "targets")
+    bad = pd.DataFrame({"station_id": ["x"]})
+    with pytest.raises(SchemaError, match="lacks column"):
+        store.write_version(fresh_data_dir, {"stations": bad}, {})
+    with pytest.raises(InputError, match="unknown table"):
+        store.write_version(fresh_data_dir, {"nope": bad}, {})
+
+
+def test_atomic_write_bytes_replaces_whole_file(tmp_path: Path) -> None:
+    p = tmp_path / "x.txt"
+    store.atomic_write_bytes(p, b"one")
+    store.atomic_write_bytes(p, b"two")
+    assert p.read_bytes() == b"two"
+    assert [q.name for q in tmp_path.iterdir()] == ["x.txt"]
+
+
+def test_reports_are_rate_limited_per_station_and_session(tmp_path: Path) -> None:
+    now = dt.datetime(2025, 1, 20, 8, 0)
+    assert store.insert_report(tmp_path, "S1", "closed", "locked", "sess", now)
+    assert not store.insert_report(tmp_path, "S1", "closed", "again", "sess", now + dt.timedelta(minutes=30))
+    assert store.insert_report(tmp_path, "S1", "closed", "later", "sess", now + dt.timedelta(minutes=61))
+    assert store.insert_report(tmp_path, "S1", "closed", "other person", "sess2", now)
+    assert store.insert_report(tmp_path, "S2", "no_hot_water", "", "sess", now)
+    open_reports = store.read_reports(tmp_path)
+    assert len(open_reports) == 4
+    store.set_report_status(tmp_path, int(open_reports["id"].iloc[0]), "resolved")
+    assert len(store.read_reports(tmp_path)) == 3
+    assert len(store.read_reports(tmp_path, status=None)) == 4
+    mode = __import__("sqlite3").connect(tmp_path / store.REPORTS_DB).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_audit_log_records_who_did_what(tmp_path: Path) -> None:
+    assert store.read_audit(tmp_path).empty
+    store.append_audit(tmp_path, "alice", "rollback", {"version": "v0001"})
+    log = store.read_audit(tmp_path)
+    assert log.iloc[0]["user"] == "alice"
+    assert json.loads(log.iloc[0]["detail"]) == {"version": "v0001"}
