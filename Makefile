@@ -24,7 +24,7 @@ $(DATA)/CURRENT: | $(STAMP)
 	$(BIN)/python -m geo generate --scale $(SCALE) --data-dir $(DATA)
 
 run: $(STAMP) $(DATA)/CURRENT
-	GEO_DATA_DIR=$(DATA) $(BIN)/python -m geo serve --port $(PORT)
+	GEO_DATA_DIR=$(DATA) $(BIN)/uvicorn asgi:app --host 0.0.0.0 --port $(PORT)
 
 # Headless Chromium for the real-browser tests: Debian's package (never `playwright install`,
 # which downloads its own browser and cannot work offline), plus a CJK font for screenshots.
