@@ -65,7 +65,7 @@ def machine() -> str:
     )
 
 
-def _fmt(v: Any) -> str:  # noqa: ANN401
+def _fmt(v: Any) -> str:
     if v is None or v == "":
         return "–"
     if isinstance(v, float):
@@ -86,8 +86,13 @@ def to_markdown(title: str, rows: list[dict[str, Any]], notes: str = "") -> str:
     for r in rows:
         lines.append(
             "| {name} | {v} | {unit} | {b} | {bv} | {ratio} | {target} | {ok} |".format(
-                name=r["name"], v=_fmt(r["value"]), unit=r["unit"], b=r["baseline"] or "–",
-                bv=_fmt(r["baseline_value"]), ratio=_fmt(r["ratio"]), target=r["target"],
+                name=r["name"],
+                v=_fmt(r["value"]),
+                unit=r["unit"],
+                b=r["baseline"] or "–",
+                bv=_fmt(r["baseline_value"]),
+                ratio=_fmt(r["ratio"]),
+                target=r["target"],
                 ok="✅" if r["pass"] else "❌",
             )
         )
@@ -101,7 +106,11 @@ def write_section(title: str, rows: list[dict[str, Any]], notes: str = "", path:
     text = path.read_text(encoding="utf-8") if path.exists() else HEADER
     section = to_markdown(title, rows, notes)
     pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(lambda _m: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    text = (
+        pattern.sub(lambda _m: section + "\n", text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + section
+    )
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)

@@ -41,7 +41,9 @@ def _plain(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(df).drop(columns=["geometry"], errors="ignore")
     for col in out.columns:  # lists (amenities) as "a;b;c" so every cell is a scalar
         if out[col].dtype == object and out[col].map(lambda v: isinstance(v, list | np.ndarray)).any():
-            out[col] = out[col].map(lambda v: ";".join(map(str, v)) if isinstance(v, list | np.ndarray) else v)
+            out[col] = out[col].map(
+                lambda v: ";".join(map(str, v)) if isinstance(v, list | np.ndarray) else v
+            )
     return neutralise_formulas(out)
 
 
@@ -66,9 +68,7 @@ def to_geojson_bytes(gdf: gpd.GeoDataFrame | pd.DataFrame) -> bytes:
     A frame without geometry but with ``lat``/``lng`` columns is exported as points.
     """
     if not isinstance(gdf, gpd.GeoDataFrame):
-        gdf = gpd.GeoDataFrame(
-            gdf, geometry=gpd.points_from_xy(gdf["lng"], gdf["lat"]), crs="EPSG:4326"
-        )
+        gdf = gpd.GeoDataFrame(gdf, geometry=gpd.points_from_xy(gdf["lng"], gdf["lat"]), crs="EPSG:4326")
     props = _plain(gdf)
     out = gpd.GeoDataFrame(props, geometry=gdf.geometry.values, crs=gdf.crs or "EPSG:4326")
     return json.dumps(json.loads(out.to_crs("EPSG:4326").to_json(drop_id=True)), ensure_ascii=False).encode()

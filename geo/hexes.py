@@ -29,7 +29,9 @@ def _check_res(res: int) -> int:
     return int(res)
 
 
-def latlng_to_cells(lat: np.ndarray | Sequence[float], lng: np.ndarray | Sequence[float], res: int = 9) -> np.ndarray:
+def latlng_to_cells(
+    lat: np.ndarray | Sequence[float], lng: np.ndarray | Sequence[float], res: int = 9
+) -> np.ndarray:
     """Return the H3 cell of each point.
 
     Parameters
@@ -45,9 +47,7 @@ def latlng_to_cells(lat: np.ndarray | Sequence[float], lng: np.ndarray | Sequenc
         Object array of hexadecimal cell strings, shape ``(n,)``.
     """
     res = _check_res(res)
-    df = pl.DataFrame(
-        {"lat": np.asarray(lat, dtype="float64"), "lng": np.asarray(lng, dtype="float64")}
-    )
+    df = pl.DataFrame({"lat": np.asarray(lat, dtype="float64"), "lng": np.asarray(lng, dtype="float64")})
     out = df.select(plh3.latlng_to_cell("lat", "lng", res, return_dtype=pl.Utf8).alias("c"))
     return out["c"].to_numpy()
 
@@ -75,9 +75,7 @@ def cells_to_parent(cells: np.ndarray | pd.Series | Sequence[str], res: int) -> 
 def cells_to_latlng(cells: np.ndarray | pd.Series | Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Return the centre ``(lat, lng)`` of each cell, two float arrays of shape ``(n,)``."""
     s = pl.Series("c", np.asarray(cells, dtype=object), dtype=pl.Utf8)
-    df = pl.DataFrame({"c": s}).select(
-        plh3.cell_to_lat("c").alias("lat"), plh3.cell_to_lng("c").alias("lng")
-    )
+    df = pl.DataFrame({"c": s}).select(plh3.cell_to_lat("c").alias("lat"), plh3.cell_to_lng("c").alias("lng"))
     return df["lat"].to_numpy(), df["lng"].to_numpy()
 
 

@@ -1378,3 +1378,83 @@ def map_html(m: folium.Map, *, prefix: str = STATIC_URL_PREFIX) -> str:
 
     # One pass, so text inside inlined files is never taken for another tag.
     return _ASSET_TAG.sub(inline, page)
+
+
+def _bounds_center(bounds: Sequence[float]) -> tuple[float, float]:
+    minx, miny, maxx, maxy = bounds
+    return (miny + maxy) / 2, (minx + maxx) / 2
+
+
+def region_map(
+    gdf: gpd.GeoDataFrame,
+    value_col: str,
+    *,
+    label_col: str = "name",
+    fmt: str = "{:,.0f}",
+    legend_title: str | None = None,
+    nodata_label: str = "无数据",
+    bins: Sequence[float] | None = None,
+    tiles: str | None = None,
+    tianditu_key: str = "",
+) -> folium.Map:
+    """Build a choropleth map of regions, fitted to their extent.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        Region polygons (WGS-84) with ``value_col``, ``label_col`` and ``adcode``
+        (kept in the feature properties so a click can name the region).
+    value_col, label_col, fmt, legend_title, nodata_label, bins
+        As for :func:`add_choropleth`.
+    tiles, tianditu_key
+        As for :func:`base_map`.
+    """
+    lat, lng = _bounds_center(gdf.total_bounds) if len(gdf) else (35.0, 104.0)
+    m = base_map(lat, lng, 4, tiles=tiles, tianditu_key=tianditu_key)
+    add_choropleth(
+        m, gdf, value_col, label_col=label_col, fmt=fmt, legend_title=legend_title,
+        nodata_label=nodata_label, bins=bins,
+    )
+    if len(gdf):
+        minx, miny, maxx, maxy = gdf.total_bounds
+        m.fit_bounds([[miny, minx], [maxy, maxx]])
+    return m
+
+
+def hex_map(
+    cells: pd.DataFrame,
+    value_col: str,
+    *,
+    outline: gpd.GeoDataFrame | None = None,
+    h3_col: str = "h3",
+    fmt: str = "{:,.0f}",
+    legend_title: str | None = None,
+    bins: Sequence[float] | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    tiles: str | None = None,
+    tianditu_key: str = "",
+) -> folium.Map:
+    """Build a map of H3 cells coloured by ``value_col`` over region outlines, fitted to them.
+
+    The caller keeps ``len(cells)`` under :data:`MAX_HEX_CELLS` (coarsen or filter first).
+    """
+    from geo import hexes
+
+    if len(cells):
+        lat, lng = hexes.cells_to_latlng(cells[h3_col].to_numpy())
+        bounds = [float(lng.min()), float(lat.min()), float(lng.max()), float(lat.max())]
+    elif outline is not None and len(outline):
+        bounds = [float(v) for v in outline.total_bounds]
+    else:
+        bounds = [73.0, 18.0, 135.0, 53.0]
+    m = base_map(*_bounds_center(bounds), 6, tiles=tiles, tianditu_key=tianditu_key)
+    if outline is not None and len(outline):
+        add_boundaries(m, outline, color="#888888", weight=0.8)
+    if len(cells):
+        add_hexes(
+            m, cells, value_col, h3_col=h3_col, fmt=fmt, legend_title=legend_title,
+            bins=bins, vmin=vmin, vmax=vmax,
+        )
+    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    return m

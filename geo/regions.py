@@ -148,7 +148,7 @@ def tag_points(lat: np.ndarray, lng: np.ndarray) -> pd.DataFrame:
 
 
 def inside_china(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
-    """Return a boolean array: is each point inside China's boundary (Tianditu)?"""
+    """Return a boolean array telling whether each point is inside China's boundary (Tianditu)."""
     pts = shapely.points(np.asarray(lng, "float64"), np.asarray(lat, "float64"))
     return shapely.contains(china_outline(), pts)
 

@@ -203,7 +203,7 @@ class Table:
         return f"{self.name}.parquet"
 
 
-_REGION_DTYPES = {c: "string" for c in REGION_COLUMNS}
+_REGION_DTYPES = dict.fromkeys(REGION_COLUMNS, "string")
 
 STATIONS = Table(
     "stations",
@@ -283,9 +283,7 @@ TARGETS = Table(
     geometry=False,
 )
 
-TABLES: Final[dict[str, Table]] = {
-    t.name: t for t in (STATIONS, WORKPLACES, CHECKINS, CAMPAIGN, TARGETS)
-}
+TABLES: Final[dict[str, Table]] = {t.name: t for t in (STATIONS, WORKPLACES, CHECKINS, CAMPAIGN, TARGETS)}
 
 
 def amenities_to_mask(amenities: pd.Series) -> np.ndarray:

@@ -100,9 +100,7 @@ def _coerce(values: Mapping[str, Any]) -> Settings:
     return s
 
 
-def load_settings(
-    secrets: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(secrets: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Build the settings from defaults, then ``secrets`` (e.g. ``st.secrets``), then env vars.
 
     Parameters

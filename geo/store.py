@@ -108,8 +108,7 @@ def _require_version(data_dir: Path, version: str | None) -> str:
     v = version or current_version(data_dir)
     if v is None:
         raise DataMissingError(
-            f"no dataset in {data_dir}: run `python -m geo generate --data-dir {data_dir}` "
-            "or import a file"
+            f"no dataset in {data_dir}: run `python -m geo generate --data-dir {data_dir}` or import a file"
         )
     if not (_versions_dir(data_dir) / v / MANIFEST_FILE).exists():
         raise DataMissingError(
@@ -165,7 +164,9 @@ def set_current(data_dir: Path, version: str) -> None:
 
 def _next_version_id(data_dir: Path) -> str:
     vdir = _versions_dir(data_dir)
-    taken = [int(m.group(1)) for p in vdir.iterdir() if (m := _VERSION_RE.match(p.name))] if vdir.is_dir() else []
+    taken = (
+        [int(m.group(1)) for p in vdir.iterdir() if (m := _VERSION_RE.match(p.name))] if vdir.is_dir() else []
+    )
     return f"v{(max(taken) + 1 if taken else 1):04d}"
 
 
@@ -406,8 +407,12 @@ def append_audit(data_dir: Path, user: str, action: str, detail: Mapping[str, An
     with _db(data_dir) as con:
         con.execute(
             "INSERT INTO audit(created, user, action, detail) VALUES (?,?,?,?)",
-            (dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), user, action,
-             json.dumps(dict(detail), ensure_ascii=False, default=str)),
+            (
+                dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                user,
+                action,
+                json.dumps(dict(detail), ensure_ascii=False, default=str),
+            ),
         )
 
 

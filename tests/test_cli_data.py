@@ -32,13 +32,17 @@ def test_generate_then_versions_then_rollback(tmp_path: Path, capsys: pytest.Cap
     assert run_json(capsys, "info", "--data-dir", str(tmp_path))["seed"] == 1
 
 
-def test_missing_data_exits_2_with_a_helpful_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_data_exits_2_with_a_helpful_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["info", "--data-dir", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert "python -m geo generate" in err
 
 
-def test_rollback_to_unknown_version_is_refused(demo_data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_rollback_to_unknown_version_is_refused(
+    demo_data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["rollback", "v0099", "--data-dir", str(demo_data_dir), "--json"]) == 2
     out = json.loads(capsys.readouterr().out)
     assert "v0099" in out["error"]

@@ -12,7 +12,7 @@ from geo import export
 
 FRAME = pd.DataFrame(
     {
-        "name": ["=HYPERLINK(\"http://x\")", "+1", "-cmd", "@SUM(A1)", "正常站点", None],
+        "name": ['=HYPERLINK("http://x")', "+1", "-cmd", "@SUM(A1)", "正常站点", None],
         "value": [-1, 2, 3, 4, 5, 6],
         "lat": [39.9, 31.2, 23.1, 30.0, 34.7, 40.0],
         "lng": [116.4, 121.5, 113.3, 120.0, 113.6, 110.0],
@@ -37,7 +37,7 @@ def test_xlsx_opens_and_holds_text_not_formulas() -> None:
     ws = wb["sites"]
     rows = list(ws.iter_rows(values_only=True))
     assert rows[0][:2] == ("name", "value")
-    assert rows[1][0] == "'=HYPERLINK(\"http://x\")"
+    assert rows[1][0] == '\'=HYPERLINK("http://x")'
     assert rows[1][1] == -1
 
 

@@ -66,9 +66,10 @@ def test_simplified_boundaries_are_smaller_but_cover_the_same_regions() -> None:
     assert list(simple["adcode"]) == list(full["adcode"])
     import shapely
 
-    assert shapely.get_num_coordinates(simple.geometry.values).sum() < shapely.get_num_coordinates(
-        full.geometry.values
-    ).sum() / 3
+    assert (
+        shapely.get_num_coordinates(simple.geometry.values).sum()
+        < shapely.get_num_coordinates(full.geometry.values).sum() / 3
+    )
 
 
 def test_unknown_level_is_an_error() -> None:

@@ -15,7 +15,8 @@ from geo import schema
 def test_every_code_is_unique_and_labelled_in_both_languages(enum: schema.Enum) -> None:
     assert len(set(enum.values)) == len(enum)
     for code in enum:
-        assert code.zh and code.en
+        assert code.zh
+        assert code.en
         assert enum.from_text(code.zh) == code.code
         assert enum.from_text(code.en.upper()) == code.code
         assert enum.label(code.code, "en") == code.en

@@ -43,7 +43,9 @@ def test_empty_directory_says_how_to_get_data(tmp_path: Path) -> None:
 
 def test_new_version_links_unchanged_tables_and_rollback_restores(fresh_data_dir: Path) -> None:
     st = store.read_table(fresh_data_dir, "stations").iloc[:10]
-    v2 = store.write_version(fresh_data_dir, {"stations": pd.DataFrame(st.drop(columns="geometry"))}, {"user": "t"})
+    v2 = store.write_version(
+        fresh_data_dir, {"stations": pd.DataFrame(st.drop(columns="geometry"))}, {"user": "t"}
+    )
     assert v2 == "v0002"
     assert store.current_version(fresh_data_dir) == "v0002"
     assert len(store.read_table(fresh_data_dir, "stations")) == 10
@@ -53,7 +55,9 @@ def test_new_version_links_unchanged_tables_and_rollback_restores(fresh_data_dir
     assert a.st_ino == b.st_ino
     m = store.read_manifest(fresh_data_dir)
     assert m["row_counts"]["stations"] == 10
-    assert m["row_counts"]["workplaces"] == len(store.read_table(fresh_data_dir, "workplaces", columns=["workplace_id"]))
+    assert m["row_counts"]["workplaces"] == len(
+        store.read_table(fresh_data_dir, "workplaces", columns=["workplace_id"])
+    )
     key2 = store.dataset_key(fresh_data_dir)
     store.set_current(fresh_data_dir, "v0001")
     assert store.current_version(fresh_data_dir) == "v0001"
@@ -74,7 +78,10 @@ def test_failure_mid_write_leaves_previous_version_current(fresh_data_dir: Path,
         real(df, table, path)
 
     monkeypatch.setattr(store, "_write_table", flaky)
-    tables = {"stations": pd.DataFrame(before.drop(columns="geometry")), "targets": store.read_table(fresh_data_dir, "targets")}
+    tables = {
+        "stations": pd.DataFrame(before.drop(columns="geometry")),
+        "targets": store.read_table(fresh_data_dir, "targets"),
+    }
     with pytest.raises(OSError, match="disk full"):
         store.write_version(fresh_data_dir, tables, {})
     assert store.current_version(fresh_data_dir) == "v0001"
@@ -97,7 +104,9 @@ def test_process_killed_mid_write_leaves_previous_version_readable(fresh_data_di
         store.write_version(d, {{"checkins": big}}, {{}})
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, cwd=Path(__file__).parents[1])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, cwd=Path(__file__).parents[1]
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == b"writing"
     time.sleep(0.3)
@@ -121,7 +130,7 @@ def test_other_schema_version_is_refused_with_a_fix(fresh_data_dir: Path) -> Non
 
 def test_missing_file_and_missing_columns_are_named(fresh_data_dir: Path) -> None:
     store.table_path(fresh_data_dir, "targets").unlink()
-    with pytest.raises(SchemaError, match="targets.parquet is missing"):
+    with pytest.raises(SchemaError, match=r"targets\.parquet is missing"):
         store.read_table(fresh_data_dir, "targets")
     bad = pd.DataFrame({"station_id": ["x"]})
     with pytest.raises(SchemaError, match="lacks column"):
@@ -150,7 +159,12 @@ def test_reports_are_rate_limited_per_station_and_session(tmp_path: Path) -> Non
     store.set_report_status(tmp_path, int(open_reports["id"].iloc[0]), "resolved")
     assert len(store.read_reports(tmp_path)) == 3
     assert len(store.read_reports(tmp_path, status=None)) == 4
-    mode = __import__("sqlite3").connect(tmp_path / store.REPORTS_DB).execute("PRAGMA journal_mode").fetchone()[0]
+    mode = (
+        __import__("sqlite3")
+        .connect(tmp_path / store.REPORTS_DB)
+        .execute("PRAGMA journal_mode")
+        .fetchone()[0]
+    )
     assert mode == "wal"
 
 

@@ -41,7 +41,9 @@ def test_extended_hours_flag_agrees_with_the_hours(demo_tables: dict[str, pd.Dat
     st = demo_tables["stations"]
     opens = hours.parse_hhmm(st["opens"])
     closes = hours.parse_hhmm(st["closes"])
-    assert (hours.is_extended_hours(opens, closes, st["open_24h"].to_numpy()) == st["extended_hours"].to_numpy()).all()
+    assert (
+        hours.is_extended_hours(opens, closes, st["open_24h"].to_numpy()) == st["extended_hours"].to_numpy()
+    ).all()
     assert (st.loc[st["open_24h"], "opens"] == "00:00").all()
 
 
@@ -119,7 +121,9 @@ def test_points_follow_population(demo_tables: dict[str, pd.DataFrame]) -> None:
     assert by_province.get("河南省", 0) > by_province.get("西藏自治区", 0)
 
 
-def test_same_seed_gives_identical_tables_and_another_seed_differs(demo_tables: dict[str, pd.DataFrame]) -> None:
+def test_same_seed_gives_identical_tables_and_another_seed_differs(
+    demo_tables: dict[str, pd.DataFrame],
+) -> None:
     again = synth.generate(scale=TEST_SCALE, seed=42)
     for name in TABLES:
         pd.testing.assert_frame_equal(again[name], demo_tables[name], obj=name)

@@ -54,7 +54,7 @@ def progress_bar(enabled: bool) -> Callable[[float, str], None]:
         if not enabled:
             return
         width = 30
-        done = int(round(fraction * width))
+        done = round(fraction * width)
         sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {fraction:4.0%} {message:<24}")
         if fraction >= 1:
             sys.stderr.write("\n")
