@@ -38,8 +38,12 @@ if not store.has_data(common.data_dir()):
         store.write_version(
             common.data_dir(),
             tables,
-            {"source": {"kind": "demo", "generator": "geo.synth", "label": "演示数据 / demo data"},
-             "seed": 42, "scale": scale, "user": "app first run"},
+            {
+                "source": {"kind": "demo", "generator": "geo.synth", "label": "演示数据 / demo data"},
+                "seed": 42,
+                "scale": scale,
+                "user": "app first run",
+            },
         )
         bar.progress(1.0)
         status.update(label=tr("app.first_run_done"), state="complete")

@@ -1412,8 +1412,14 @@ def region_map(
     lat, lng = _bounds_center(gdf.total_bounds) if len(gdf) else (35.0, 104.0)
     m = base_map(lat, lng, 4, tiles=tiles, tianditu_key=tianditu_key)
     add_choropleth(
-        m, gdf, value_col, label_col=label_col, fmt=fmt, legend_title=legend_title,
-        nodata_label=nodata_label, bins=bins,
+        m,
+        gdf,
+        value_col,
+        label_col=label_col,
+        fmt=fmt,
+        legend_title=legend_title,
+        nodata_label=nodata_label,
+        bins=bins,
     )
     if len(gdf):
         minx, miny, maxx, maxy = gdf.total_bounds
@@ -1453,8 +1459,15 @@ def hex_map(
         add_boundaries(m, outline, color="#888888", weight=0.8)
     if len(cells):
         add_hexes(
-            m, cells, value_col, h3_col=h3_col, fmt=fmt, legend_title=legend_title,
-            bins=bins, vmin=vmin, vmax=vmax,
+            m,
+            cells,
+            value_col,
+            h3_col=h3_col,
+            fmt=fmt,
+            legend_title=legend_title,
+            bins=bins,
+            vmin=vmin,
+            vmax=vmax,
         )
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m

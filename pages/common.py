@@ -41,7 +41,7 @@ def lang() -> str:
     return str(st.session_state.get("lang", i18n.DEFAULT_LANG))
 
 
-def tr(key: str, **fmt: Any) -> str:  # noqa: ANN401
+def tr(key: str, **fmt: Any) -> str:
     """Translate ``key`` into the current language."""
     return i18n.t(key, lang(), **fmt)
 
@@ -78,13 +78,13 @@ def workplaces() -> pd.DataFrame:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _station_index(key: str, directory: str) -> Any:  # noqa: ANN401 - geo.nearest.StationIndex
+def _station_index(key: str, directory: str) -> Any:
     from geo.nearest import StationIndex
 
     return StationIndex.from_frame(table(key, directory, "stations"))
 
 
-def station_index() -> Any:  # noqa: ANN401 - geo.nearest.StationIndex
+def station_index() -> Any:
     """Return the one station index of the dataset in use (built once, cached)."""
     return _station_index(data_key(), str(data_dir()))
 
@@ -94,7 +94,7 @@ def dataset_caption() -> None:
     m = manifest()
     source = m.get("source", {})
     if source.get("kind") == "demo":
-        st.caption(f"🧪 **{tr('app.demo_badge')}**")
+        st.markdown(f":orange-badge[{tr('app.demo_short')}] {tr('app.demo_badge')}")
     else:
         st.caption(tr("app.imported_badge", file=str(source.get("file", "?"))))
     st.caption(tr("app.dataset", version=m.get("dataset_version", "?"), created=m.get("created", "?")[:16]))
@@ -106,3 +106,97 @@ def credit() -> None:
 
 
 # ---- cached wrappers of geo computations (one place for all pages) ----------------------------
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _nearest_distance_m(key: str, directory: str) -> Any:
+    from geo import coverage
+
+    return coverage.nearest_distance_m(table(key, directory, "workplaces"), _station_index(key, directory))
+
+
+def nearest_distance_m() -> Any:
+    """Great-circle distance (m) from every workplace to its nearest station (any station)."""
+    return _nearest_distance_m(data_key(), str(data_dir()))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _overview_stats(key: str, directory: str, radius_m: float) -> dict[str, Any]:
+    from geo import coverage
+
+    st_ = table(key, directory, "stations")
+    wp = table(key, directory, "workplaces")
+    dist = _nearest_distance_m(key, directory)
+    covered = dist <= radius_m
+    return {
+        "stations": len(st_),
+        "stations_24h": int(st_["open_24h"].sum()),
+        "workplaces": len(wp),
+        "summary": {
+            "workers_total": int(wp["workers"].sum()),
+            "workers_covered": int(wp["workers"].to_numpy()[covered].sum()),
+            "share": float(wp["workers"].to_numpy()[covered].sum() / max(wp["workers"].sum(), 1)),
+        },
+        "provinces": coverage.region_stats(st_, wp, "province", distance_m=dist, covered=covered),
+        "counties": coverage.region_stats(st_, wp, "county", distance_m=dist, covered=covered),
+    }
+
+
+def overview_stats(radius_m: float) -> dict[str, Any]:
+    """National KPIs and province/county tables for the overview page."""
+    return _overview_stats(data_key(), str(data_dir()), float(radius_m))
+
+
+def _tiles() -> dict[str, str]:
+    s = settings()
+    return {"tiles": s.tiles, "tianditu_key": s.tianditu_key}
+
+
+def overview_nation_map(radius_m: float, lang_code: str) -> Any:
+    """Province choropleth of stations per 10,000 workers."""
+    from geo import i18n, maps, regions
+
+    provinces = overview_stats(radius_m)["provinces"]
+    gdf = regions.simplified("province", 0.02)[["adcode", "geometry"]].merge(
+        provinces[["adcode", "name", "stations_per_10k"]], on="adcode", how="left"
+    )
+    gdf["name"] = gdf["name"].fillna(regions.simplified("province", 0.02)["name"])
+    return maps.region_map(
+        gdf,
+        "stations_per_10k",
+        fmt="{:.2f}",
+        legend_title=i18n.t("overview.legend_per10k", lang_code),
+        nodata_label="–",
+        **_tiles(),
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _station_hex_counts(key: str, directory: str, province_adcode: str) -> tuple[pd.DataFrame, int]:
+    from geo import hexes, maps
+
+    st_ = table(key, directory, "stations")
+    sel = st_.loc[st_["province_adcode"] == province_adcode, "h3_9"].to_numpy()
+    for res in (7, 6, 5, 4):
+        counts = pd.Series(hexes.cells_to_parent(sel, res)).value_counts()
+        if len(counts) <= maps.MAX_HEX_CELLS // 2:
+            break
+    return counts.rename_axis("h3").reset_index(name="stations"), res
+
+
+def overview_province_map(province_adcode: str, lang_code: str) -> Any:
+    """H3 station-density hexes of one province over its county outlines."""
+    from geo import hexes, i18n, maps, regions
+
+    cells, res = _station_hex_counts(data_key(), str(data_dir()), province_adcode)
+    counties = regions.simplified("county", 0.005)
+    outline = counties[counties["province_adcode"] == province_adcode]
+    return maps.hex_map(
+        cells,
+        "stations",
+        outline=outline,
+        legend_title=i18n.t(
+            "overview.legend_hex", lang_code, res=res, area=f"{hexes.cell_area_km2(res):.1f}"
+        ),
+        **_tiles(),
+    )

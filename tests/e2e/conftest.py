@@ -61,7 +61,13 @@ def free_port() -> int:
 
 def start_server(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     """Start ``uvicorn asgi:app`` like ``make run`` and wait until it answers."""
-    env = {**os.environ, "GEO_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "GEO_DATA_DIR": str(data_dir),
+        "PYTHONUNBUFFERED": "1",
+        # the code under test must not be reloaded mid-test when files change
+        "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "asgi:app", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
@@ -197,5 +203,14 @@ def screenshot(page: object, name: str) -> Path:
     """Save a full-page screenshot under tests/e2e/screenshots/ and return its path."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    # Streamlit scrolls an inner container, so grow the viewport to the content height first.
+    size = page.viewport_size  # type: ignore[attr-defined]
+    height = page.evaluate(  # type: ignore[attr-defined]
+        """() => { const m = document.querySelector("[data-testid='stMain']");
+                   return m ? m.scrollHeight : document.body.scrollHeight; }"""
+    )
+    page.set_viewport_size({"width": size["width"], "height": min(max(height, size["height"]), 6000)})  # type: ignore[attr-defined]
+    page.wait_for_timeout(400)  # type: ignore[attr-defined]
     page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    page.set_viewport_size(size)  # type: ignore[attr-defined]
     return path
