@@ -11,13 +11,16 @@ import os
 import streamlit as st
 
 from geo import i18n, store, synth
-from pages import common
+from views import auth_ui, common
 
 st.set_page_config(page_title="驿站图 Station Atlas", page_icon="🏠", layout="wide")
 
 # ---- language (Chinese by default) ----------------------------------------------------------
-if "lang" not in st.session_state:
-    st.session_state["lang"] = st.query_params.get("lang", i18n.DEFAULT_LANG)
+# The widget owns session_state["lang"]; fix it up only *before* the widget is created
+# (assigning to a widget's key after it exists raises StreamlitWidgetAlreadyInstantiatedError).
+if st.session_state.get("lang") not in i18n.LANGS:
+    wanted = st.query_params.get("lang", i18n.DEFAULT_LANG)
+    st.session_state["lang"] = wanted if wanted in i18n.LANGS else i18n.DEFAULT_LANG
 with st.sidebar:
     st.segmented_control(
         i18n.t("app.language", st.session_state["lang"]),
@@ -25,8 +28,6 @@ with st.sidebar:
         format_func=lambda code: {"zh": "中文", "en": "English"}[code],
         key="lang",
     )
-if not st.session_state.get("lang"):  # segmented_control can be cleared: fall back to Chinese
-    st.session_state["lang"] = i18n.DEFAULT_LANG
 tr = common.tr
 
 # ---- first run: generate the demo dataset with visible progress -----------------------------
@@ -51,22 +52,29 @@ if not store.has_data(common.data_dir()):
 # ---- pages ----------------------------------------------------------------------------------
 PAGES = [
     # (file, nav key, icon, section, role needed to open it; None = public)
-    ("pages/overview.py", "nav.overview", "🗺️", "nav.public", None),
-    ("pages/nearest.py", "nav.nearest", "📍", "nav.public", None),
-    ("pages/coverage.py", "nav.coverage", "🧭", "nav.planning", "planner"),
-    ("pages/campaign.py", "nav.campaign", "🧧", "nav.planning", "leader"),
-    ("pages/data.py", "nav.data", "🗂️", "nav.admin", "admin"),
+    ("views/overview.py", "nav.overview", "🗺️", "nav.public", None),
+    ("views/nearest.py", "nav.nearest", "📍", "nav.public", None),
+    ("views/coverage.py", "nav.coverage", "🧭", "nav.planning", "planner"),
+    ("views/campaign.py", "nav.campaign", "🧧", "nav.planning", "leader"),
+    # planners add / edit / close single stations there; imports and rollbacks need admin
+    ("views/data.py", "nav.data", "🗂️", "nav.admin", ("planner", "admin")),
 ]
 
 sections: dict[str, list[st.Page]] = {}
-for path, key, icon, section, _role in PAGES:
+role_needed: dict[int, object] = {}
+for path, key, icon, section, role in PAGES:
     if not os.path.exists(os.path.join(os.path.dirname(__file__), path)):
         continue
     page = st.Page(path, title=tr(key), icon=icon, url_path=key.split(".")[1], default=key == "nav.overview")
     sections.setdefault(tr(section), []).append(page)
+    role_needed[id(page)] = role
 
 with st.sidebar:
     st.markdown(f"### {tr('app.title')}")
     st.caption(tr("app.subtitle"))
 
-st.navigation(sections).run()
+# ---- sign-in: protected pages run only for a user with the role (pages/auth_ui.py) ----------
+chosen = st.navigation(sections)
+auth_ui.sidebar()
+if auth_ui.gate(role_needed.get(id(chosen), "admin")):  # unknown page: fail closed
+    chosen.run()

@@ -316,3 +316,15 @@ def mask_of(codes: list[str] | tuple[str, ...]) -> int:
     for c in codes:
         m |= 1 << index[c]
     return m
+
+
+REPORT_PROBLEMS = Enum(
+    "problem",
+    [
+        Code("closed", "关门了/没开", "Closed"),
+        Code("no_hot_water", "没有热水", "No hot water"),
+        Code("moved", "搬走了/位置不对", "Moved / wrong place"),
+        Code("other", "其他问题", "Other"),
+    ],
+)
+"""Problems a courier can report about a station (``reports.problem`` in the reports database)."""

@@ -228,7 +228,13 @@ def write_version(
             base_counts = json.loads((base_dir / MANIFEST_FILE).read_text("utf-8")).get("row_counts", {})
             for name, table in TABLES.items():
                 src = base_dir / table.filename
-                if name in tables or not src.exists():
+                if name in tables:
+                    continue
+                if not src.exists() and (base_dir / name).is_dir():  # a hive-partitioned table
+                    _link_tree(base_dir / name, tmp / name)
+                    counts[name] = int(base_counts[name])
+                    continue
+                if not src.exists():
                     continue
                 try:
                     os.link(src, tmp / table.filename)
@@ -294,6 +300,8 @@ def table_path(data_dir: Path, name: str, version: str | None = None) -> Path:
     if name not in TABLES:
         raise InputError(f"unknown table {name!r}; known: {', '.join(TABLES)}")
     path = version_dir(data_dir, version) / TABLES[name].filename
+    if not path.exists() and (path.parent / name).is_dir():  # hive-partitioned: see write_partitioned
+        return path.parent / name / "**" / PARTITION_GLOB
     if not path.exists():
         raise SchemaError(f"{path} is missing; regenerate the data or roll back to another version")
     return path
@@ -314,6 +322,8 @@ def read_table(
     path = table_path(data_dir, name, version)
     read_manifest(data_dir, version)
     table = TABLES[name]
+    if is_partitioned_path(path):
+        return _read_partitioned(Path(dataset_root(path)), table, columns)
     if table.geometry and (columns is None or "geometry" in columns):
         df: pd.DataFrame = gpd.read_parquet(path, columns=columns)
     else:
@@ -422,3 +432,235 @@ def read_audit(data_dir: Path) -> pd.DataFrame:
         return pd.DataFrame(columns=["created", "user", "action", "detail"])
     with _db(data_dir) as con:
         return pd.read_sql_query("SELECT created, user, action, detail FROM audit ORDER BY id DESC", con)
+
+
+# ---------------------------------------------------------------- hive-partitioned tables
+# A big table (the national check-in log) can be stored as a directory of parquet files
+# instead of one file: ``versions/vNNNN/checkins/year=YYYY/month=MM/province_adcode=XXXXXX/
+# part-NNNNN.parquet`` (hive layout; the partition values live in the path, not in the
+# files). DuckDB reads it with ``read_parquet('<dir>/**/*.parquet', hive_partitioning =
+# true)``, Dask with ``dask.dataframe.read_parquet('<dir>')``. A version holds either the
+# file or the directory of a table, never both.
+
+PARTITION_COLUMNS: dict[str, tuple[str, ...]] = {"checkins": ("year", "month", "province_adcode")}
+"""Partition columns of the tables that may be stored partitioned (year, month from ``date``)."""
+
+PARTITION_GLOB = "*.parquet"
+"""Last component of :func:`table_path` for a partitioned table (``<dir>/**/*.parquet``)."""
+
+_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+
+
+def partitioned_dir(data_dir: Path, name: str, version: str | None = None) -> Path | None:
+    """Return the directory of a partitioned table, or ``None`` when it is stored as one file."""
+    if name not in TABLES:
+        raise InputError(f"unknown table {name!r}; known: {', '.join(TABLES)}")
+    d = version_dir(data_dir, version) / name
+    return d if d.is_dir() else None
+
+
+def dataset_root(path: Path | str) -> str:
+    """Return what a dataset reader opens for a :func:`table_path`: the file, or the partition root.
+
+    ``…/checkins/**/*.parquet`` (a partitioned table) gives ``…/checkins``; a file path is
+    returned as it is.
+    """
+    p = str(path)
+    if "*" not in p:
+        return p
+    return str(Path(p.split("*", 1)[0]))
+
+
+def is_partitioned_path(path: Path | str) -> bool:
+    """Return whether a :func:`table_path` result names a partitioned table (a glob)."""
+    return "*" in str(path)
+
+
+def _read_partitioned(root: Path, table: Table, columns: list[str] | None) -> pd.DataFrame:
+    """Read a partitioned table whole, with the schema's columns (partition columns on request)."""
+    import pyarrow.dataset as ds
+
+    cols = columns if columns is not None else list(table.columns)
+    parts = [c for c in cols if c in PARTITION_COLUMNS.get(table.name, ())]
+    dataset = ds.dataset(root, format="parquet", partitioning="hive")
+    df = dataset.to_table(columns=[c for c in cols if c not in parts] + parts).to_pandas()
+    for c in parts:  # hive values come back as dictionary-encoded path text
+        df[c] = df[c].astype("string")
+        if c in ("year", "month"):
+            df[c] = df[c].astype("int32")
+    return df[cols]
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """Hard-link (or copy) every file of ``src`` into ``dst``, keeping the tree."""
+    for f in src.rglob("*"):
+        if f.is_file():
+            target = dst / f.relative_to(src)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(f, target)
+            except OSError:
+                shutil.copy2(f, target)
+
+
+def _write_partition_chunk(
+    df: pd.DataFrame, table: Table, root: Path, partition_cols: tuple[str, ...], part_no: int
+) -> int:
+    """Write one chunk as one file per partition it touches; return its rows."""
+    import numpy as np
+    import pyarrow as pa
+
+    check_columns(df, table, source=f"chunk {part_no} of {table.name}")
+    dates = pd.to_datetime(df["date"])
+    codes: dict[str, np.ndarray] = {}
+    labels: dict[str, np.ndarray] = {}
+    for c in partition_cols:
+        if c in ("year", "month"):
+            values = (dates.dt.year if c == "year" else dates.dt.month).to_numpy(dtype=np.int64)
+            uniq, codes[c] = np.unique(values, return_inverse=True)
+            labels[c] = np.array([f"{v:04d}" if c == "year" else f"{v:02d}" for v in uniq], dtype=object)
+        else:
+            if c not in df.columns:
+                raise SchemaError(
+                    f"chunk {part_no} of {table.name} lacks partition column {c}; "
+                    "join it from the stations table before writing"
+                )
+            code, uniq_s = pd.factorize(df[c].astype("string"), use_na_sentinel=True)
+            codes[c] = np.where(code < 0, len(uniq_s), code)
+            labels[c] = np.array([*map(str, uniq_s), _NULL_PARTITION], dtype=object)
+    group = np.zeros(len(df), dtype=np.int64)
+    for c in partition_cols:  # one integer per partition (mixed radix of the column codes)
+        group = group * (len(labels[c]) + 1) + codes[c]
+    order = np.argsort(group, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1], True])
+    body = pd.DataFrame({c: df[c] for c in table.columns})
+    for c in body.columns:  # categories differ between chunks: store plain text
+        if isinstance(body[c].dtype, pd.CategoricalDtype):
+            body[c] = body[c].astype("string")
+    arrow = pa.Table.from_pandas(body.iloc[order], preserve_index=False)
+    if "date" in arrow.column_names and pa.types.is_timestamp(arrow.schema.field("date").type):
+        arrow = arrow.set_column(
+            arrow.column_names.index("date"), "date", arrow.column("date").cast(pa.date32())
+        )
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):  # noqa: RUF007 - numpy bounds
+        row = order[a]
+        sub = Path(*(f"{c}={labels[c][codes[c][row]]}" for c in partition_cols))
+        out = root / sub
+        out.mkdir(parents=True, exist_ok=True)
+        pq.write_table(arrow.slice(a, b - a), out / f"part-{part_no:05d}.parquet", compression="zstd")
+    return len(df)
+
+
+def write_partitioned(
+    data_dir: Path,
+    name: str,
+    frames: Iterator[pd.DataFrame] | list[pd.DataFrame],
+    *,
+    tables: Mapping[str, pd.DataFrame] | None = None,
+    manifest: Mapping[str, Any] | None = None,
+    base_version: str | None = None,
+    make_current: bool = True,
+    partition_cols: tuple[str, ...] | None = None,
+) -> str:
+    """Write a new version whose table ``name`` is hive-partitioned, chunk by chunk, atomically.
+
+    Each chunk of ``frames`` is split by partition and written as ``part-NNNNN.parquet``
+    (``NNNNN`` = chunk number) into every partition directory it touches, so memory holds
+    one chunk at a time. Everything goes into a hidden temporary version directory that is
+    renamed into place at the end: a failure at any point (a bad chunk, a full disk, a
+    kill) leaves the previous version current and readable.
+
+    Parameters
+    ----------
+    data_dir : Path
+        The data directory.
+    name : str
+        Table to store partitioned (one of :data:`PARTITION_COLUMNS`, e.g. ``"checkins"``).
+    frames : iterable of pandas.DataFrame
+        Chunks with the table's columns plus the non-date partition columns
+        (``province_adcode``); ``year`` and ``month`` are taken from ``date``.
+    tables : mapping of str to DataFrame, optional
+        Other tables of the version, written as single files.
+    manifest : mapping, optional
+        Extra manifest fields (``source``, ``seed``...).
+    base_version : str, optional
+        Tables neither in ``tables`` nor ``name`` are hard-linked from this version
+        (default: the current one).
+    make_current : bool
+        Point ``CURRENT`` at the new version.
+    partition_cols : tuple of str, optional
+        Default :data:`PARTITION_COLUMNS` of ``name``.
+
+    Returns
+    -------
+    str
+        The new version id.
+    """
+    data_dir = Path(data_dir)
+    if name not in PARTITION_COLUMNS:
+        raise InputError(f"table {name!r} cannot be stored partitioned; only: {', '.join(PARTITION_COLUMNS)}")
+    table = TABLES[name]
+    cols = tuple(partition_cols or PARTITION_COLUMNS[name])
+    tables = dict(tables or {})
+    unknown = set(tables) - set(TABLES)
+    if unknown or name in tables:
+        raise InputError(f"tables {sorted(tables)}: unknown table(s) or {name} given twice")
+    vdir = _versions_dir(data_dir)
+    vdir.mkdir(parents=True, exist_ok=True)
+    base = base_version if base_version is not None else current_version(data_dir)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=vdir))
+    tmp.chmod(0o755)
+    try:
+        counts: dict[str, int] = {}
+        for tname, df in tables.items():
+            _write_table(df, TABLES[tname], tmp / TABLES[tname].filename)
+            counts[tname] = len(df)
+        n = 0
+        for i, chunk in enumerate(frames):
+            n += _write_partition_chunk(chunk, table, tmp / name, cols, i)
+        (tmp / name).mkdir(exist_ok=True)
+        counts[name] = n
+        if base is not None:
+            base_dir = version_dir(data_dir, base)
+            base_counts = json.loads((base_dir / MANIFEST_FILE).read_text("utf-8")).get("row_counts", {})
+            for tname, t in TABLES.items():
+                if tname in counts:
+                    continue
+                if (base_dir / t.filename).exists():
+                    try:
+                        os.link(base_dir / t.filename, tmp / t.filename)
+                    except OSError:
+                        shutil.copy2(base_dir / t.filename, tmp / t.filename)
+                elif (base_dir / tname).is_dir():
+                    _link_tree(base_dir / tname, tmp / tname)
+                else:
+                    continue
+                counts[tname] = int(base_counts.get(tname, 0))
+        missing = [t for t in TABLES if t not in counts]
+        if missing:
+            raise InputError(f"a dataset needs every table; missing: {', '.join(missing)}")
+        for _ in range(100):
+            vid = _next_version_id(data_dir)
+            full = {
+                "schema_version": SCHEMA_VERSION,
+                "dataset_version": vid,
+                "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "base_version": base,
+                **dict(manifest or {}),
+                "partitioned": {name: list(cols)},
+                "row_counts": counts,
+            }
+            atomic_write_bytes(tmp / MANIFEST_FILE, json.dumps(full, ensure_ascii=False, indent=2).encode())
+            try:
+                os.rename(tmp, vdir / vid)
+                break
+            except OSError:
+                continue
+        else:  # pragma: no cover - 100 concurrent writers
+            raise InputError(f"could not allocate a version id in {vdir}")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if make_current:
+        set_current(data_dir, vid)
+    return vid

@@ -14,8 +14,9 @@ demo and must never be presented as fact. Same ``seed`` and ``scale`` ⇒ identi
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -358,10 +359,10 @@ def _workplaces(rng: np.random.Generator, places: pd.DataFrame, scale: float) ->
     return _as_strings(df)
 
 
-def _checkins(
+def _station_demand(
     rng: np.random.Generator, stations: pd.DataFrame, workplaces: pd.DataFrame, scale: float
-) -> pd.DataFrame:
-    """Daily visits per station over the 2025 campaign window."""
+) -> np.ndarray:
+    """Return the expected visits per station on an average day, shape ``(len(stations),)``."""
     n = len(stations)
     # Demand: the workers of a station's res-7 cell (~5 km2), shared among its stations.
     st_cell = hexes.cells_to_parent(stations["h3_9"].to_numpy(), 7)
@@ -374,15 +375,31 @@ def _checkins(
         + 200.0
     )
     demand *= rng.lognormal(0.0, 0.4, n)
+    per_station: np.ndarray = demand / demand.sum() * CALIBRATION.visits_per_day * scale
+    return per_station
+
+
+def _day_factor(days: pd.DatetimeIndex) -> np.ndarray:
+    """Relative traffic of each day (not normalised): festival dip, quieter weekends."""
+    factor = np.ones(len(days))
+    for sf_date in SPRING_FESTIVAL.values():
+        offset = (days - pd.Timestamp(sf_date)).days.to_numpy()
+        # Fewer riders on the road around the festival; weekends a little quieter.
+        factor *= 1.0 - 0.55 * np.exp(-0.5 * (offset / 4.0) ** 2)
+    factor *= np.where(days.day_of_week.to_numpy() >= 5, 0.9, 1.0)
+    return factor
+
+
+def _checkins(
+    rng: np.random.Generator, stations: pd.DataFrame, workplaces: pd.DataFrame, scale: float
+) -> pd.DataFrame:
+    """Daily visits per station over the 2025 campaign window."""
+    n = len(stations)
+    per_station = _station_demand(rng, stations, workplaces, scale)
     start, end = CHECKIN_WINDOW
     days = pd.date_range(start, end, freq="D")
-    sf = pd.Timestamp(SPRING_FESTIVAL[2025])
-    offset = (days - sf).days.to_numpy()
-    # Fewer riders on the road around the festival; weekends a little quieter.
-    day_factor = 1.0 - 0.55 * np.exp(-0.5 * (offset / 4.0) ** 2)
-    day_factor *= np.where(days.day_of_week.to_numpy() >= 5, 0.9, 1.0)
+    day_factor = _day_factor(days)
     day_factor /= day_factor.mean()
-    per_station = demand / demand.sum() * CALIBRATION.visits_per_day * scale
     lam = np.outer(per_station, day_factor)
     visits = rng.poisson(lam).astype("int32")
     ids = pd.Categorical(stations["station_id"].astype(str))
@@ -393,6 +410,72 @@ def _checkins(
             "visits": visits.ravel(),
         }
     )
+
+
+def checkin_chunks(
+    stations: pd.DataFrame,
+    workplaces: pd.DataFrame,
+    days: int,
+    *,
+    scale: float = 1.0,
+    seed: int = 42,
+    start: dt.date = CHECKIN_WINDOW[0],
+    chunk: str = "month",
+) -> Iterator[pd.DataFrame]:
+    """Yield a long synthetic check-in log chunk by chunk (bounded memory).
+
+    Same station demand model as the demo log (workers of the station's res-7 cell,
+    festival dip, quieter weekends), drawn one day at a time from one random stream, so
+    the rows do not depend on the chunking. Memory holds one chunk (a month at most:
+    ``31 × len(stations)`` rows).
+
+    Parameters
+    ----------
+    stations, workplaces : pandas.DataFrame
+        The demo tables (``station_id``, ``h3_9``, ``province_adcode``; ``h3_9``, ``workers``).
+    days : int
+        Length of the log in days (186,100 rows a day at ``scale=1.0``).
+    scale : float
+        Fraction of the national daily visits (:attr:`Calibration.visits_per_day`).
+    seed : int
+        Random seed; the same arguments give the same rows.
+    start : datetime.date
+        First day of the log.
+    chunk : {"month", "day"}
+        Yield one calendar month or one day at a time.
+
+    Yields
+    ------
+    pandas.DataFrame
+        ``station_id`` (categorical), ``date`` (``datetime64``, midnight: stored as a
+        date), ``visits`` (int32) and ``province_adcode`` of the station (for
+        partitioning), one row per station per day.
+    """
+    if days < 1:
+        raise InputError(f"--checkins-days {days} must be at least 1")
+    if chunk not in ("month", "day"):
+        raise InputError(f"chunk {chunk!r}: use 'month' or 'day'")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
+    per_station = _station_demand(rng, stations, workplaces, scale)
+    dates = pd.date_range(start, periods=days, freq="D")
+    factor = _day_factor(dates) / 0.9714  # weekends at 0.9 make the mean week 0.9714
+    ids = pd.Categorical(stations["station_id"].astype(str))
+    prov = stations["province_adcode"].astype("string").to_numpy(dtype=object)
+    n = len(stations)
+    key = dates.year * 100 + dates.month if chunk == "month" else np.arange(days)
+    bounds = np.flatnonzero(np.r_[True, key[1:] != key[:-1], True])
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):  # noqa: RUF007 - numpy bounds
+        # One draw per day, in day order: the rows do not depend on the chunking.
+        visits = np.concatenate([rng.poisson(per_station * factor[i]) for i in range(a, b)])
+        nd = b - a
+        yield pd.DataFrame(
+            {
+                "station_id": pd.Categorical.from_codes(np.tile(ids.codes, nd), ids.categories),
+                "date": np.repeat(dates[a:b].to_numpy(dtype="datetime64[s]"), n),
+                "visits": visits.astype("int32"),
+                "province_adcode": np.tile(prov, nd),
+            }
+        )
 
 
 def _campaign(
@@ -463,7 +546,9 @@ def _campaign(
     return ev, _as_strings(targets.reset_index(drop=True))
 
 
-def generate(scale: float = 1.0, seed: int = 42, progress: Progress | None = None) -> dict[str, pd.DataFrame]:
+def generate(
+    scale: float = 1.0, seed: int = 42, progress: Progress | None = None, *, checkins: bool = True
+) -> dict[str, pd.DataFrame]:
     """Generate the national demo dataset.
 
     Parameters
@@ -474,11 +559,14 @@ def generate(scale: float = 1.0, seed: int = 42, progress: Progress | None = Non
         Random seed; the same seed and scale give identical tables.
     progress : callable, optional
         Called as ``progress(fraction, message)`` while working.
+    checkins : bool, default True
+        Make the demo check-in log; ``False`` leaves it out (the other tables are the same),
+        for a long log written chunk by chunk with :func:`checkin_chunks`.
 
     Returns
     -------
     dict of str to pandas.DataFrame
-        ``stations``, ``workplaces``, ``checkins``, ``campaign``, ``targets``.
+        ``stations``, ``workplaces``, ``checkins`` (when asked), ``campaign``, ``targets``.
     """
     if not 0 < scale <= 5:
         raise InputError(f"--scale {scale} is out of range: use a value in (0, 5]")
@@ -492,17 +580,18 @@ def generate(scale: float = 1.0, seed: int = 42, progress: Progress | None = Non
     report(0.35, "workplaces")
     workplaces = _workplaces(streams[1], places, scale)
     report(0.60, "checkins")
-    checkins = _checkins(streams[2], stations, workplaces, scale)
+    log = _checkins(streams[2], stations, workplaces, scale) if checkins else None
     report(0.75, "campaign")
     campaign, targets = _campaign(streams[3], places, workplaces, scale)
     report(1.0, "done")
-    return {
+    out = {
         "stations": stations,
         "workplaces": workplaces,
-        "checkins": checkins,
+        "checkins": log,
         "campaign": campaign,
         "targets": targets,
     }
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def categories_total(campaign: pd.DataFrame, year: int) -> dict[str, int]:
@@ -512,4 +601,4 @@ def categories_total(campaign: pd.DataFrame, year: int) -> dict[str, int]:
     return {c: int(got.get(c, 0)) for c in CATEGORIES.values}
 
 
-__all__ = ["CALIBRATION", "Calibration", "categories_total", "generate", "load_places"]
+__all__ = ["CALIBRATION", "Calibration", "categories_total", "checkin_chunks", "generate", "load_places"]

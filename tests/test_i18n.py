@@ -23,7 +23,7 @@ def test_every_string_has_chinese_and_english() -> None:
 def test_every_key_used_in_the_app_exists() -> None:
     used: set[str] = set()
     pattern = re.compile(r"""\btr?\(\s*["']([a-z_]+\.[a-z0-9_]+)["']""")
-    for path in [ROOT / "app.py", *ROOT.glob("pages/*.py")]:
+    for path in [ROOT / "app.py", *ROOT.glob("views/*.py")]:
         used |= set(pattern.findall(path.read_text(encoding="utf-8")))
     missing = sorted(used - set(i18n.strings()))
     assert not missing, f"keys used but not defined: {missing}"

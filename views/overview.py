@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from geo import i18n
-from pages import common
+from views import common
 
 tr, lang = common.tr, common.lang()
 RADIUS_M = 1000.0

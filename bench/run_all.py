@@ -1,0 +1,101 @@
+"""Run every benchmark (``bench/bench_*.py``) and rewrite the header of ``bench/RESULTS.md``.
+
+``make bench`` calls this. Each benchmark's ``main()`` writes its own ``## …`` section
+(see :mod:`bench.results`); this script then rewrites everything above the first section:
+the machine and date of the run and a summary table of every measure (target, pass).
+A benchmark that raises is reported as failed in the summary and the others still run.
+
+Usage: ``python bench/run_all.py [NAME ...]`` (e.g. ``h3 scale``; default: all of them).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from bench.results import RESULTS, _fmt, machine
+
+BENCH_DIR = Path(__file__).parent
+
+
+def discover() -> list[str]:
+    """Names of the benchmark modules present (``bench_*.py``), sorted."""
+    return sorted(p.stem for p in BENCH_DIR.glob("bench_*.py"))
+
+
+def summary_header(results: dict[str, list[dict[str, Any]] | str], seconds: dict[str, float]) -> str:
+    """Markdown for the top of RESULTS.md: machine, date and one line per measure."""
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by the scripts in `bench/`; `make bench` (`bench/run_all.py`) runs them all and "
+        "rewrites this summary. Each section below has the details and the baseline each figure is "
+        "compared with (measured in the same run).",
+        "",
+        f"Last run: {machine()} · benchmarks: {', '.join(results) or 'none'}",
+        "",
+        "| benchmark | measure | value | unit | baseline | ratio | target | pass |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    n_pass = n_all = 0
+    for name, rows in results.items():
+        if isinstance(rows, str):  # the benchmark raised
+            n_all += 1
+            lines.append(f"| {name} | did not complete: {rows} | – | – | – | – | – | ❌ |")
+            continue
+        for r in rows:
+            n_all += 1
+            n_pass += bool(r["pass"])
+            lines.append(
+                f"| {name} | {r['name']} | {_fmt(r['value'])} | {r['unit']} | "
+                f"{_fmt(r['baseline_value'])} ({r['baseline'] or '–'}) | {_fmt(r['ratio'])} | "
+                f"{r['target']} | {'✅' if r['pass'] else '❌'} |"
+            )
+    timing = ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
+    lines += ["", f"{n_pass} of {n_all} measures pass their target. Wall time per benchmark: {timing}.", ""]
+    return "\n".join(lines) + "\n"
+
+
+def rewrite_header(header: str, path: Path = RESULTS) -> None:
+    """Replace everything above the first ``## `` section of ``path`` with ``header``."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    m = re.search(r"^## ", text, re.M)
+    body = text[m.start() :] if m else ""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(header + "\n" + body, encoding="utf-8")
+    tmp.replace(path)
+
+
+def main(names: list[str] | None = None) -> dict[str, list[dict[str, Any]] | str]:
+    """Run the benchmarks (all by default), then rewrite the RESULTS.md header."""
+    wanted = discover()
+    if names:
+        wanted = [n for n in wanted if n in names or n.removeprefix("bench_") in names]
+    results: dict[str, list[dict[str, Any]] | str] = {}
+    seconds: dict[str, float] = {}
+    for name in wanted:
+        print(f"== {name}", flush=True)
+        t = time.perf_counter()
+        try:
+            module = importlib.import_module(f"bench.{name}")
+            rows = module.main()
+            results[name] = list(rows or [])
+        except Exception as exc:  # one failing benchmark must not stop the others
+            traceback.print_exc()
+            results[name] = f"{type(exc).__name__}: {str(exc)[:200]}".replace("|", "/").replace("\n", " ")
+        seconds[name] = time.perf_counter() - t
+        print(f"   {seconds[name]:.0f} s", flush=True)
+    rewrite_header(summary_header(results, seconds))
+    return results
+
+
+if __name__ == "__main__":
+    out = main(sys.argv[1:])
+    # A missed target is a finding, reported in RESULTS.md; only a benchmark that crashed fails the run.
+    sys.exit(1 if any(isinstance(v, str) for v in out.values()) else 0)

@@ -1,0 +1,1090 @@
+"""送温暖 campaign and station-visit aggregation, with k-anonymity suppression.
+
+Three layers, kept apart so that another engine can replace the first one:
+
+1. **Query layer** (``_sql_*`` builders and :func:`_run`): every SQL statement is built
+   in this module from fixed fragments; user values (dates, categories, adcodes,
+   resolutions, file paths) only ever travel as DuckDB ``$name`` parameters. The
+   parquet files are scanned where they lie (``read_parquet``), never loaded whole.
+2. **Aggregations** (:func:`campaign_by`, :func:`campaign_total`, :func:`daily_yoy`,
+   :func:`checkins_by_cell` ...): plain values in, small pandas frames out, *not*
+   suppressed. They are for the library's own use and for tests.
+3. **Publication** (:func:`suppress`, :func:`publish`, :func:`publish_total` and the
+   ``published_*`` helpers): the one place where figures below the k-anonymity
+   threshold are withheld. Every output path (page, CLI, exports, map) goes through it.
+
+Privacy rule (documented for users in the page caption and the CLI help)
+------------------------------------------------------------------------
+* **Primary suppression**: a row whose count (people, or visits for check-ins) is at
+  least 1 and below ``k`` is withheld: count and every other measure of the row become
+  null and ``suppressed`` is true. Rows with a count of 0 are published (0 singles no
+  one out).
+* **Complementary suppression**: an output publishes its rows *and* totals (the grand
+  total, and sub-totals a reader can find elsewhere: the parent region, the parent H3
+  cell, the day). For every such group, if a reader who knows the published rows, the
+  group total, and even *which* rows were withheld for being small (values 1..k-1) and
+  which to protect them (values ≥ k) could pin any withheld value to a single number,
+  the smallest published row of the group (count ≥ k) is withheld too; repeated until
+  no group pins a value. Totals stay true (the same in every output), so that two
+  outputs cannot be subtracted from each other.
+* The check covers the threshold count (people, visits) and every other measure withheld
+  with it (funds, events) as sums a reader could take apart; for those other measures
+  the reader is only assumed to know that they are not negative (an event count of a
+  withheld row is not itself treated as identifying, its people count is).
+* When a group cannot be protected (everything in it is already withheld), the output
+  total is withheld as well if that group is the whole output.
+* Not covered: differencing two *different* queries (e.g. two date ranges one day
+  apart, or hexes against counties, which cut across each other).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from geo import store
+from geo.errors import InputError
+from geo.schema import CATEGORIES, CHECKIN_WINDOW, SPRING_FESTIVAL
+
+MIN_HEX_RES: Final = 4
+"""Coarsest H3 resolution offered for campaign maps (cells of ~1,770 km²)."""
+MAX_HEX_RES: Final = 9
+"""Finest H3 resolution: the stored ``h3_9`` column itself (~0.1 km²)."""
+MEASURES: Final = ("people", "events", "funds_yuan")
+"""Campaign measures: people visited, visit events, funds handed out (yuan)."""
+BY_CHOICES: Final = ("province", "city", "county", "hex", "category", "day", "organizer_level")
+"""Groupings accepted by :func:`campaign_by`."""
+MAX_MAP_CELLS: Final = 8_000
+"""Most H3 cells drawn in one map frame (~250 bytes each keeps a map well under 3 MB)."""
+DEFAULT_RES: Final[Mapping[str, int]] = {"nation": 5, "province": 7, "city": 8, "county": 8}
+"""H3 resolution following the region shown (coarsened further when over :data:`MAX_MAP_CELLS`)."""
+
+_INF: Final = float("inf")
+
+
+# ------------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Parquet files the aggregations scan.
+
+    Attributes
+    ----------
+    campaign, targets, checkins, stations : Path
+        One parquet file per table (see :mod:`geo.schema`).
+    """
+
+    campaign: Path
+    targets: Path
+    checkins: Path
+    stations: Path
+
+    @classmethod
+    def from_data_dir(cls, data_dir: Path | str, version: str | None = None) -> Sources:
+        """Return the parquet files of a dataset version (default: current) of ``data_dir``."""
+        d = Path(data_dir)
+        return cls(
+            *(store.table_path(d, name, version) for name in ("campaign", "targets", "checkins", "stations"))
+        )
+
+
+DataSource = Path | str | Sources
+"""A data directory or explicit :class:`Sources`."""
+
+
+def _src(data: DataSource) -> Sources:
+    return data if isinstance(data, Sources) else Sources.from_data_dir(data)
+
+
+def _on_dask(engine: str | None) -> bool:
+    """Whether to run on Dask: ``engine``, else the one in effect (settings ``engine`` by default)."""
+    from geo import dask_engine  # imported late: it builds on this module; dask itself stays optional
+
+    return dask_engine.resolve_engine(engine) == "dask"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What part of a campaign to count.
+
+    Attributes
+    ----------
+    year : int
+        Campaign year (the Spring Festival it leads up to), e.g. 2025.
+    date_from, date_to : datetime.date or None
+        Inclusive date range; ``None`` leaves that side open.
+    categories : tuple of str or None
+        Category codes (:data:`geo.schema.CATEGORIES`); ``None`` or empty means all.
+    region : str or None
+        Adcode of a province, city or county (6 digits); ``None`` means all of China.
+    """
+
+    year: int = 2025
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    categories: tuple[str, ...] | None = None
+    region: str | None = None
+    _checked: bool = field(default=False, repr=False, compare=False)
+
+    def checked(self) -> Filters:
+        """Return a validated copy (raises :class:`InputError` naming the bad field)."""
+        if self._checked:
+            return self
+        spring_festival(self.year)  # refuses years without data
+        cats = tuple(self.categories or ()) or None
+        for c in cats or ():
+            if c not in CATEGORIES:
+                raise InputError(f"category {c!r} is unknown: use one of {', '.join(CATEGORIES.values)}")
+        df, dt_ = _as_date(self.date_from, "date_from"), _as_date(self.date_to, "date_to")
+        if df is not None and dt_ is not None and df > dt_:
+            raise InputError(f"date range {df} .. {dt_} is empty: --from must not be after --to")
+        region = None if self.region in (None, "") else str(self.region).strip()
+        if region is not None and not (region.isdigit() and len(region) == 6):
+            raise InputError(f"region {region!r} is not a 6-digit adcode (e.g. 440000, 440300, 440305)")
+        return Filters(int(self.year), df, dt_, cats, region, True)
+
+    def shifted_to(self, year: int) -> Filters:
+        """Return the same filter for another campaign ``year``, dates aligned on the Spring Festival.
+
+        A date ``d`` becomes ``SF[year] + (d - SF[self.year])``: "ten days before the
+        festival" stays ten days before the festival.
+        """
+        f = self.checked()
+        sf_from, sf_to = spring_festival(f.year), spring_festival(year)
+        move = sf_to - sf_from
+        return Filters(
+            year,
+            None if f.date_from is None else f.date_from + move,
+            None if f.date_to is None else f.date_to + move,
+            f.categories,
+            f.region,
+            True,
+        )
+
+
+def _as_date(value: object, name: str) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise InputError(f"{name} {value!r} is not a date: write it as YYYY-MM-DD") from exc
+
+
+def spring_festival(year: int) -> dt.date:
+    """Return the Spring Festival date of a campaign ``year`` (raises for unknown years)."""
+    try:
+        return SPRING_FESTIVAL[int(year)]
+    except KeyError:
+        raise InputError(
+            f"campaign year {year} is unknown: the data covers {', '.join(map(str, SPRING_FESTIVAL))}"
+        ) from None
+
+
+def _check_res(res: int) -> int:
+    if not MIN_HEX_RES <= int(res) <= MAX_HEX_RES:
+        raise InputError(
+            f"H3 resolution {res} is out of range for campaign maps: use {MIN_HEX_RES}–{MAX_HEX_RES}"
+        )
+    return int(res)
+
+
+# ------------------------------------------------------------------------------- query layer
+# Every statement of this module is assembled here from fixed fragments. Values reach
+# DuckDB only as $name parameters.
+
+# Parent of a res-9 cell string at resolution $res: set the resolution field (bits 52–55)
+# and mark every finer digit unused (3 bits of 1 each), as the H3 spec defines a parent.
+_H3_PARENT: Final = (
+    "lower(hex((('0x' || h3_9)::UBIGINT & ~(15::UBIGINT << 52)) | ($res::UBIGINT << 52)"
+    " | ((1::UBIGINT << (3 * (15 - $res))::UBIGINT) - 1)))"
+)
+
+_CAMPAIGN_KEYS: Final[Mapping[str, Sequence[tuple[str, str]]]] = {
+    "province": (("province_adcode", "adcode"), ("province", "name")),
+    "city": (
+        ("city_adcode", "adcode"),
+        ("city", "name"),
+        ("province_adcode", "province_adcode"),
+        ("province", "province"),
+    ),
+    "county": (
+        ("adcode", "adcode"),
+        ("county", "name"),
+        ("city_adcode", "city_adcode"),
+        ("city", "city"),
+        ("province_adcode", "province_adcode"),
+        ("province", "province"),
+    ),
+    "hex": ((_H3_PARENT, "h3"),),
+    "category": (("category", "category"),),
+    "day": (("date", "date"),),
+    "organizer_level": (("organizer_level", "organizer_level"),),
+}
+
+_CAMPAIGN_MEASURES_SQL: Final = (
+    "SUM(people)::BIGINT AS people, COUNT(*)::BIGINT AS events, SUM(funds_yuan)::DOUBLE AS funds_yuan"
+)
+
+# Region filter: one adcode matches a province, a city or a county (adcodes are unique
+# across levels; a municipality's city code is its province code, the same region).
+_REGION_SQL: Final = "(province_adcode = $region OR city_adcode = $region OR adcode = $region)"
+_STATION_REGION_SQL: Final = "(s.province_adcode = $region OR s.city_adcode = $region OR s.adcode = $region)"
+
+
+def _campaign_where(f: Filters) -> tuple[str, dict[str, Any]]:
+    parts: list[str] = ["year = $year"]
+    params: dict[str, Any] = {"year": f.year}
+    if f.date_from is not None:
+        parts.append("date >= $date_from")
+        params["date_from"] = f.date_from
+    if f.date_to is not None:
+        parts.append("date <= $date_to")
+        params["date_to"] = f.date_to
+    if f.categories:
+        parts.append("list_contains($categories, category)")
+        params["categories"] = list(f.categories)
+    if f.region:
+        parts.append(_REGION_SQL)
+        params["region"] = f.region
+    return " AND ".join(parts), params
+
+
+def _sql_campaign(by: Sequence[str], f: Filters) -> tuple[str, dict[str, Any]]:
+    where, params = _campaign_where(f)
+    select = [f"{expr} AS {alias}" for b in by for expr, alias in _CAMPAIGN_KEYS[b]]
+    # Positions, not names: an alias such as "adcode" would otherwise bind to the column.
+    group = ", ".join(str(i + 1) for i in range(len(select)))
+    sql = (
+        f"SELECT {', '.join([*select, _CAMPAIGN_MEASURES_SQL])} FROM read_parquet($campaign) WHERE {where}"
+        + (f" GROUP BY {group} ORDER BY {group}" if by else "")
+    )
+    return sql, params
+
+
+def _sql_count_cells(f: Filters) -> tuple[str, dict[str, Any]]:
+    where, params = _campaign_where(f)
+    return f"SELECT COUNT(DISTINCT {_H3_PARENT}) AS n FROM read_parquet($campaign) WHERE {where}", params
+
+
+def _checkin_where(
+    date_from: dt.date | None, date_to: dt.date | None, region: str | None
+) -> tuple[str, dict[str, Any]]:
+    parts: list[str] = ["TRUE"]
+    params: dict[str, Any] = {}
+    if date_from is not None:
+        parts.append("c.date >= $date_from")
+        params["date_from"] = date_from
+    if date_to is not None:
+        parts.append("c.date <= $date_to")
+        params["date_to"] = date_to
+    if region:
+        parts.append(_STATION_REGION_SQL)
+        params["region"] = region
+    return " AND ".join(parts), params
+
+
+def _sql_checkins(key: str, by_day: bool, where: str) -> str:
+    cell = _H3_PARENT.replace("h3_9", "s.h3_9")
+    keys = {"station": ["s.station_id AS station_id", "s.h3_9 AS h3_9"], "cell": [f"{cell} AS h3"]}[key]
+    aliases = [k.rsplit(" AS ", 1)[1] for k in keys] + (["date"] if by_day else [])
+    if by_day:
+        keys = [*keys, "c.date AS date"]
+    group = ", ".join(str(i + 1) for i in range(len(aliases)))
+    return (
+        f"SELECT {', '.join(keys)}, SUM(c.visits)::BIGINT AS visits,"
+        " COUNT(DISTINCT s.station_id)::BIGINT AS stations, COUNT(DISTINCT c.date)::BIGINT AS days"
+        " FROM read_parquet($checkins) c JOIN read_parquet($stations) s USING (station_id)"
+        f" WHERE {where} GROUP BY {group} ORDER BY {group}"
+    )
+
+
+_SQL_STATIONS_PER_CELL: Final = (
+    f"SELECT {_H3_PARENT} AS h3, COUNT(*)::BIGINT AS stations FROM read_parquet($stations) GROUP BY h3"
+)
+_SQL_TARGETS: Final = (
+    "SELECT province_adcode AS adcode, province AS name, SUM(target_people)::BIGINT AS target_people"
+    " FROM read_parquet($targets) WHERE year = $year"
+    " AND ($categories IS NULL OR list_contains($categories, category))"
+    " AND ($region IS NULL OR province_adcode = substr($region, 1, 2) || '0000')"
+    " GROUP BY adcode, name ORDER BY adcode"
+)
+
+
+def _run(sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Run one statement in a fresh in-memory DuckDB and return the result as a frame."""
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")
+        used = {k: v for k, v in params.items() if f"${k}" in sql}
+        return con.execute(sql, used).df()
+    finally:
+        con.close()
+
+
+# ------------------------------------------------------------------------------- aggregations
+
+
+def campaign_by(
+    data: DataSource,
+    by: str | Sequence[str],
+    filters: Filters | None = None,
+    *,
+    res: int = 7,
+    engine: str | None = None,
+) -> pd.DataFrame:
+    """Sum people, events and funds by one or more groupings (not suppressed).
+
+    Parameters
+    ----------
+    data : Path, str or Sources
+        Data directory (current version) or explicit parquet files.
+    by : str or sequence of str
+        Any of :data:`BY_CHOICES`; several give a cross table (e.g. ``["hex", "day"]``).
+    filters : Filters, optional
+        Year, date range, categories, region; default: all of 2025.
+    res : int, default 7
+        H3 resolution of ``"hex"`` (4–9; parents of ``h3_9``).
+    engine : {"duckdb", "dask"}, optional
+        Where to aggregate; default the one in effect (:func:`geo.dask_engine.using`, else
+        settings ``engine``). Both give the same frame.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Key columns (``adcode``/``name`` and parent region columns for regions, ``h3``,
+        ``category``, ``date`` (datetime64), ``organizer_level``) then ``people``,
+        ``events`` (int64) and ``funds_yuan`` (float64, yuan). Groups with no event are
+        absent.
+    """
+    if _on_dask(engine):
+        from geo import dask_engine
+
+        return dask_engine.campaign_by(data, by, filters, res=res)
+    keys = [by] if isinstance(by, str) else list(by)
+    for b in keys:
+        if b not in BY_CHOICES:
+            raise InputError(f"cannot group by {b!r}: use one of {', '.join(BY_CHOICES)}")
+    if sum(b in ("province", "city", "county") for b in keys) > 1 or len(set(keys)) < len(keys):
+        raise InputError(f"group by {keys}: use each grouping once and at most one region level")
+    f = (filters or Filters()).checked()
+    sql, params = _sql_campaign(keys, f)
+    params.update(campaign=str(_src(data).campaign), res=_check_res(res) if "hex" in keys else 9)
+    out = _run(sql, params)
+    for col in ("people", "events"):
+        out[col] = out[col].fillna(0).astype("int64")
+    out["funds_yuan"] = out["funds_yuan"].fillna(0.0).astype("float64")
+    return out
+
+
+def campaign_total(data: DataSource, filters: Filters | None = None) -> dict[str, float]:
+    """Return the (unsuppressed) totals ``{"people", "events", "funds_yuan"}`` of a selection."""
+    row = campaign_by(data, [], filters).iloc[0]
+    return {
+        "people": int(row["people"]),
+        "events": int(row["events"]),
+        "funds_yuan": float(row["funds_yuan"]),
+    }
+
+
+def day_offsets(dates: pd.Series | np.ndarray, year: int) -> np.ndarray:
+    """Return days to the Spring Festival of ``year`` (negative before it), shape ``(n,)``."""
+    sf = np.datetime64(spring_festival(year), "D")
+    return (pd.to_datetime(pd.Series(dates)).to_numpy().astype("datetime64[D]") - sf).astype("int64")
+
+
+def daily_yoy(
+    data: DataSource, filters: Filters | None = None, compare_year: int | None = None
+) -> pd.DataFrame:
+    """Daily people this year and last, aligned on days to the Spring Festival (not suppressed).
+
+    Parameters
+    ----------
+    data : Path, str or Sources
+        Data directory or parquet files.
+    filters : Filters, optional
+        Selection of the current year; the comparison year uses the same filters with
+        dates moved by :meth:`Filters.shifted_to`.
+    compare_year : int, optional
+        Default ``filters.year - 1``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per day offset present in either year: ``day_offset`` (days to the
+        festival), ``date`` (this year's date), ``people``, ``events``, ``funds_yuan``
+        and ``people_last``, ``events_last``, ``funds_yuan_last`` (0 where a year has none).
+    """
+    f = (filters or Filters()).checked()
+    prev = f.year - 1 if compare_year is None else int(compare_year)
+    cur = campaign_by(data, "day", f)
+    cur["day_offset"] = day_offsets(cur["date"], f.year)
+    frames = [cur.drop(columns="date")]
+    if prev in SPRING_FESTIVAL:
+        last = campaign_by(data, "day", f.shifted_to(prev))
+        last["day_offset"] = day_offsets(last["date"], prev)
+        frames.append(
+            last.drop(columns="date").add_suffix("_last").rename(columns={"day_offset_last": "day_offset"})
+        )
+    out = frames[0]
+    if len(frames) == 2:
+        out = out.merge(frames[1], on="day_offset", how="outer")
+    else:
+        for m in MEASURES:
+            out[f"{m}_last"] = 0
+    out = out.fillna(0).sort_values("day_offset").reset_index(drop=True)
+    for m in ("people", "events", "people_last", "events_last"):
+        out[m] = out[m].astype("int64")
+    sf = pd.Timestamp(spring_festival(f.year))
+    out.insert(1, "date", sf + pd.to_timedelta(out["day_offset"], unit="D"))
+    return out
+
+
+def targets_by_province(
+    data: DataSource, filters: Filters | None = None, *, engine: str | None = None
+) -> pd.DataFrame:
+    """Return ``adcode, name, target_people`` of the provinces with targets (empty when none).
+
+    Targets exist per province and category; the categories of ``filters`` are summed,
+    and a region filter keeps the province that contains the region. ``engine`` as in
+    :func:`campaign_by`.
+    """
+    if _on_dask(engine):
+        from geo import dask_engine
+
+        return dask_engine.targets_by_province(data, filters)
+    f = (filters or Filters()).checked()
+    params = {
+        "targets": str(_src(data).targets),
+        "year": f.year,
+        "categories": list(f.categories) if f.categories else None,
+        "region": f.region,
+    }
+    out = _run(_SQL_TARGETS, params)
+    out["target_people"] = out["target_people"].astype("int64")
+    return out
+
+
+def completion_by_province(data: DataSource, filters: Filters | None = None) -> pd.DataFrame:
+    """People visited against targets per province, laggards first (not suppressed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``adcode, name, people, events, funds_yuan, target_people, completion`` (people /
+        target, 1.0 = 100 %), sorted by ``completion`` ascending (``rank`` 1 = furthest
+        behind). Provinces without a target are left out.
+    """
+    f = (filters or Filters()).checked()
+    targets = targets_by_province(data, f)
+    region_f = Filters(
+        f.year, f.date_from, f.date_to, f.categories, None if f.region is None else f.region[:2] + "0000"
+    )
+    actual = campaign_by(data, "province", region_f)
+    out = targets.merge(actual.drop(columns="name"), on="adcode", how="left")
+    for col in ("people", "events"):
+        out[col] = out[col].fillna(0).astype("int64")
+    out["funds_yuan"] = out["funds_yuan"].fillna(0.0)
+    out["completion"] = out["people"] / out["target_people"].where(out["target_people"] > 0)
+    out = out.sort_values(["completion", "adcode"]).reset_index(drop=True)
+    out["rank"] = np.arange(1, len(out) + 1)
+    return out
+
+
+def checkins_by(
+    data: DataSource,
+    key: str = "cell",
+    *,
+    res: int = 7,
+    by_day: bool = False,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    region: str | None = None,
+    engine: str | None = None,
+) -> pd.DataFrame:
+    """Station visits per station or per H3 cell, optionally per day (not suppressed).
+
+    Parameters
+    ----------
+    data : Path, str or Sources
+        Data directory or parquet files.
+    key : {"cell", "station"}
+        ``"cell"``: visits per H3 cell at ``res``; ``"station"``: per station.
+    res : int, default 7
+        H3 resolution of cells (4–9).
+    by_day : bool
+        One row per key and day.
+    date_from, date_to : datetime.date, optional
+        Inclusive date range (the log covers :data:`geo.schema.CHECKIN_WINDOW`).
+    region : str, optional
+        Adcode of a province, city or county the stations lie in.
+    engine : {"duckdb", "dask"}, optional
+        As in :func:`campaign_by`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Key columns (``h3`` or ``station_id, h3_9``; ``date`` when ``by_day``), ``visits``,
+        ``stations`` (stations with a log row), ``days`` (days in the log) and
+        ``visits_per_station_day`` = visits / (stations × days).
+    """
+    if _on_dask(engine):
+        from geo import dask_engine
+
+        return dask_engine.checkins_by(
+            data, key, res=res, by_day=by_day, date_from=date_from, date_to=date_to, region=region
+        )
+    if key not in ("cell", "station"):
+        raise InputError(f"check-ins key {key!r} is unknown: use 'cell' or 'station'")
+    d_from, d_to = _as_date(date_from, "date_from"), _as_date(date_to, "date_to")
+    reg = Filters(region=region).checked().region
+    where, params = _checkin_where(d_from, d_to, reg)
+    s = _src(data)
+    params.update(checkins=str(s.checkins), stations=str(s.stations), res=_check_res(res))
+    out = _run(_sql_checkins(key, by_day, where), params)
+    for col in ("visits", "stations", "days"):
+        out[col] = out[col].astype("int64")
+    out["visits_per_station_day"] = out["visits"] / (out["stations"] * out["days"]).where(lambda x: x > 0)
+    return out
+
+
+def stations_per_cell(data: DataSource, res: int = 7, *, engine: str | None = None) -> pd.DataFrame:
+    """Return ``h3, stations``: how many stations each H3 cell at ``res`` holds.
+
+    ``engine`` as in :func:`campaign_by`.
+    """
+    if _on_dask(engine):
+        from geo import dask_engine
+
+        return dask_engine.stations_per_cell(data, res)
+    params = {"stations": str(_src(data).stations), "res": _check_res(res)}
+    out = _run(_SQL_STATIONS_PER_CELL, params)
+    out["stations"] = out["stations"].astype("int64")
+    return out
+
+
+def campaign_window(year: int) -> tuple[dt.date, dt.date]:
+    """Return the first and last day of a campaign: 45 days before to 15 days after the festival."""
+    sf = spring_festival(year)
+    return sf - dt.timedelta(days=45), sf + dt.timedelta(days=15)
+
+
+def checkin_window() -> tuple[dt.date, dt.date]:
+    """Return the first and last day of the station check-in log."""
+    return CHECKIN_WINDOW
+
+
+# ------------------------------------------------------------------------------- suppression
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What a reader may assume about a withheld value, for the pinning check.
+
+    Attributes
+    ----------
+    primary : (float, float)
+        Range of a value withheld for being small.
+    complement : (float, float)
+        Range of a value withheld to protect a small one.
+    """
+
+    primary: tuple[float, float]
+    complement: tuple[float, float]
+
+
+def _default_bounds(k: int, count_col: str, measures: Sequence[str]) -> dict[str, Bounds]:
+    out = {}
+    for m in measures:
+        if m == count_col:
+            out[m] = Bounds((1, k - 1), (k, _INF))
+        else:
+            out[m] = Bounds((0, _INF), (0, _INF))
+    return out
+
+
+def _group_ids(df: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
+    if not keys:
+        return np.zeros(len(df), dtype=np.int64)
+    return df.groupby(list(keys), sort=False, dropna=False).ngroup().to_numpy()
+
+
+def feasible_ranges(
+    values: np.ndarray,
+    withheld: np.ndarray,
+    primary: np.ndarray,
+    group: np.ndarray,
+    bounds: Bounds,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the range a reader can narrow each withheld value to, from a group's total.
+
+    The reader knows every published value, each group's total, which rows are
+    withheld and whether each was small (``primary``) or withheld to protect one.
+    With one sum constraint per group and unit coefficients, the exact range of a
+    withheld value ``x_i`` is ``[max(lo_i, S - Σ_{j≠i} hi_j), min(hi_i, S - Σ_{j≠i} lo_j)]``
+    with ``S`` the sum of the group's withheld values.
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (n,)
+        True values.
+    withheld, primary : numpy.ndarray of bool, shape (n,)
+        Withheld rows; among them, those withheld for being small.
+    group : numpy.ndarray of int, shape (n,)
+        Group id of each row (rows of a group share a published total).
+    bounds : Bounds
+        Prior ranges of withheld values.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``lo, hi`` per row (NaN for published rows).
+    """
+    v = np.where(withheld, np.asarray(values, dtype=np.float64), 0.0)
+    lo = np.where(primary, bounds.primary[0], bounds.complement[0]).astype(np.float64)
+    hi = np.where(primary, bounds.primary[1], bounds.complement[1]).astype(np.float64)
+    lo, hi = np.where(withheld, lo, 0.0), np.where(withheld, hi, 0.0)
+    ng = int(group.max()) + 1 if len(group) else 0
+    s = np.bincount(group, v, ng)[group]
+    sum_lo = np.bincount(group, lo, ng)[group]
+    inf = np.isinf(hi)
+    n_inf = np.bincount(group, inf.astype(np.float64), ng)[group]
+    sum_hi_fin = np.bincount(group, np.where(inf, 0.0, hi), ng)[group]
+    others_inf = (n_inf - inf) > 0
+    others_hi = np.where(others_inf, _INF, sum_hi_fin - np.where(inf, 0.0, hi))
+    new_lo = np.maximum(lo, np.where(others_inf, -_INF, s - others_hi))
+    new_hi = np.minimum(hi, s - (sum_lo - lo))
+    return np.where(withheld, new_lo, np.nan), np.where(withheld, new_hi, np.nan)
+
+
+def suppress(
+    df: pd.DataFrame,
+    k: int,
+    *,
+    count_col: str = "people",
+    measures: Sequence[str] = MEASURES,
+    derived: Sequence[str] = (),
+    partitions: Sequence[Sequence[str]] = ((),),
+    bounds: Mapping[str, Bounds] | None = None,
+    max_rounds: int = 1_000,
+) -> tuple[pd.DataFrame, bool]:
+    """Withhold small figures and the figures that would give them away (see the module doc).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per published cell, with ``count_col`` and ``measures``.
+    k : int
+        Threshold: counts of 1..k-1 are withheld (``k <= 1`` withholds nothing).
+    count_col : str, default "people"
+        The count the threshold applies to.
+    measures : sequence of str
+        Columns withheld with the count (their sums are published in totals).
+    derived : sequence of str
+        Further columns computed from the measures (rates, per-day figures): nulled too.
+    partitions : sequence of sequence of str
+        Groupings whose totals a reader knows: ``()`` is the output's grand total,
+        ``("province_adcode",)`` the total of each province, ``("date",)`` each day's total.
+    bounds : mapping, optional
+        Prior range of withheld values per measure; default: the count in 1..k-1 when
+        small and ≥ k otherwise, other measures ≥ 0.
+    max_rounds : int
+        Safety bound on the complementary rounds.
+
+    Returns
+    -------
+    (pandas.DataFrame, bool)
+        A copy where withheld measures and derived columns are missing (nullable
+        ``Int64``/``Float64``), with a boolean ``suppressed`` column; and whether the
+        output's grand total must be withheld too (its only group could not be protected).
+    """
+    k = int(k)
+    measures = [m for m in measures if m in df.columns]
+    out = df.reset_index(drop=True).copy()
+    count = out[count_col].to_numpy(dtype=np.float64)
+    primary = (count >= 1) & (count < k) if k > 1 else np.zeros(len(out), dtype=bool)
+    withheld = primary.copy()
+    total_withheld = False
+    if withheld.any():
+        bnd = dict(_default_bounds(k, count_col, measures), **(bounds or {}))
+        gids = [_group_ids(out, p) for p in partitions]
+        values = {m: out[m].to_numpy(dtype=np.float64) for m in measures}
+        for _ in range(max_rounds):
+            changed = False
+            for part, gid in zip(partitions, gids, strict=True):
+                pinned = np.zeros(len(out), dtype=bool)
+                for m in measures:
+                    lo, hi = feasible_ranges(values[m], withheld, primary, gid, bnd[m])
+                    pinned |= withheld & (hi - lo < 1)
+                if not pinned.any():
+                    continue
+                bad_groups = np.unique(gid[pinned])
+                cand = ~withheld & np.isin(gid, bad_groups) & (count >= k)
+                if cand.any():
+                    idx = np.flatnonzero(cand)
+                    order = np.lexsort((idx, count[idx], gid[idx]))
+                    g_sorted = gid[idx][order]
+                    first = np.r_[True, g_sorted[1:] != g_sorted[:-1]]
+                    withheld[idx[order][first]] = True
+                    changed = True
+                no_cand = np.setdiff1d(bad_groups, gid[cand])
+                if len(no_cand) and len(part) == 0:
+                    total_withheld = True
+            if not changed:
+                break
+    for m in [*measures, *derived]:
+        col = out[m]
+        kind = "Int64" if pd.api.types.is_integer_dtype(col.dtype) else "Float64"
+        out[m] = col.astype(kind).mask(withheld)
+    out["suppressed"] = withheld
+    return out, total_withheld
+
+
+def publish_total(
+    total: Mapping[str, float], k: int, *, withheld: bool = False, count_col: str = "people"
+) -> dict[str, Any]:
+    """Return a total for publication: its figures, or nulls when below ``k`` (or ``withheld``)."""
+    hide = withheld or (k > 1 and 1 <= float(total.get(count_col, 0) or 0) < k)
+    out: dict[str, Any] = {m: (None if hide else v) for m, v in total.items()}
+    out["suppressed"] = bool(hide)
+    return out
+
+
+_KEY_COLS: Final[Mapping[str, str]] = {
+    "province": "adcode",
+    "city": "adcode",
+    "county": "adcode",
+    "hex": "h3",
+    "day": "date",
+    "category": "category",
+    "organizer_level": "organizer_level",
+}
+
+
+def _parent_cols(b: str, res: int) -> list[str]:
+    if b == "city":
+        return ["province_adcode"]
+    if b == "county":
+        return ["province_adcode", "city_adcode"]
+    if b == "hex":
+        return [f"_h3_{r}" for r in range(MIN_HEX_RES, res)]
+    return []
+
+
+def _partitions_for(by: Sequence[str], res: int) -> list[list[str]]:
+    """Return the groupings whose totals are published somewhere, for a table grouped by ``by``.
+
+    The grand total; for each key, its parents (province of a city, parent cells of a
+    hex) with the other keys held; and for a cross table each key's margin (e.g. the
+    total of each day over all cells, which the daily trend publishes).
+    """
+    parts: list[list[str]] = [[]]
+    for i, b in enumerate(by):
+        others = [_KEY_COLS[o] for j, o in enumerate(by) if j != i]
+        parts += [[p, *others] for p in _parent_cols(b, res)]
+        if len(by) > 1:
+            parts.append(others)
+    unique: list[list[str]] = []
+    for p in parts:
+        if p not in unique:
+            unique.append(p)
+    return unique
+
+
+def publish(
+    data: DataSource,
+    by: str | Sequence[str],
+    filters: Filters | None = None,
+    *,
+    k: int = 10,
+    res: int = 7,
+) -> dict[str, Any]:
+    """Campaign figures by a grouping, ready to publish: rows and total, suppressed.
+
+    Parameters
+    ----------
+    data, by, filters, res
+        As in :func:`campaign_by`.
+    k : int, default 10
+        k-anonymity threshold (``Settings.k_anonymity``).
+
+    Returns
+    -------
+    dict
+        ``{"total": {"people", "events", "funds_yuan", "suppressed", "by_category": {code:
+        {...}}}, "rows": DataFrame, "k": k}``; withheld figures are null with
+        ``suppressed`` true (see :func:`suppress`).
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    f = (filters or Filters()).checked()
+    raw = campaign_by(data, keys, f, res=res)
+    if "hex" in keys:
+        from geo import hexes  # polars-h3: parents of the published cells, for the H3 hierarchy
+
+        for r in range(MIN_HEX_RES, res):
+            raw[f"_h3_{r}"] = hexes.cells_to_parent(raw["h3"].to_numpy(), r) if len(raw) else []
+    rows, total_hidden = suppress(raw, k, partitions=_partitions_for(keys, res))
+    rows = rows.drop(columns=[c for c in rows.columns if c.startswith("_h3_")])
+    # The category split is published beside the total: if it cannot be protected, nor can the total.
+    cats, cats_hidden = _categories(data, f, k)
+    total = publish_total(campaign_total(data, f), k, withheld=total_hidden or cats_hidden)
+    total["by_category"] = cats
+    return {"total": total, "rows": rows, "k": int(k)}
+
+
+def _categories(data: DataSource, filters: Filters | None, k: int) -> tuple[dict[str, dict[str, Any]], bool]:
+    cats, hide_total = suppress(campaign_by(data, "category", filters), k)
+    out = {
+        str(r["category"]): {
+            "people": None if pd.isna(r["people"]) else int(r["people"]),
+            "events": None if pd.isna(r["events"]) else int(r["events"]),
+            "funds_yuan": None if pd.isna(r["funds_yuan"]) else float(r["funds_yuan"]),
+            "suppressed": bool(r["suppressed"]),
+        }
+        for r in cats.to_dict("records")
+    }
+    return out, hide_total
+
+
+def published_categories(
+    data: DataSource, filters: Filters | None = None, *, k: int = 10
+) -> dict[str, dict[str, Any]]:
+    """Return ``{category: {people, events, funds_yuan, suppressed}}`` of a selection, suppressed."""
+    return _categories(data, filters, k)[0]
+
+
+def published_daily(data: DataSource, filters: Filters | None = None, *, k: int = 10) -> pd.DataFrame:
+    """Daily trend this year vs last (aligned on the festival), each year suppressed on its own."""
+    raw = daily_yoy(data, filters)
+    cur, _ = suppress(raw[["day_offset", "date", *MEASURES]], k)
+    last_cols = {f"{m}_last": m for m in MEASURES}
+    last, _ = suppress(raw[["day_offset", *last_cols]].rename(columns=last_cols), k)
+    out = cur.rename(columns={"suppressed": "suppressed_this"})
+    for m in MEASURES:
+        out[f"{m}_last"] = last[m]
+    out["suppressed_last"] = last["suppressed"]
+    return out
+
+
+def published_completion(data: DataSource, filters: Filters | None = None, *, k: int = 10) -> pd.DataFrame:
+    """Completion against targets per province (laggards first), suppressed."""
+    raw = completion_by_province(data, filters)
+    out, _ = suppress(raw, k, derived=("completion",))
+    return out
+
+
+def published_hex_days(
+    data: DataSource,
+    filters: Filters | None = None,
+    *,
+    k: int = 10,
+    res: int = 7,
+    max_cells: int = MAX_MAP_CELLS,
+) -> tuple[pd.DataFrame, int]:
+    """People per H3 cell per day for map frames, coarsened to fit, suppressed.
+
+    The resolution drops from ``res`` until no single day has more than ``max_cells``
+    cells. Totals per day, per cell and per parent cell count as published.
+
+    Returns
+    -------
+    (pandas.DataFrame, int)
+        Rows ``h3, date, people, events, funds_yuan, suppressed``, and the resolution used.
+    """
+    f = (filters or Filters()).checked()
+    res = _check_res(res)
+    while True:
+        raw = campaign_by(data, ["hex", "day"], f, res=res)
+        busiest = int(raw.groupby("date").size().max()) if len(raw) else 0
+        if busiest <= max_cells or res <= MIN_HEX_RES:
+            break
+        res -= 1
+    from geo import hexes
+
+    for r in range(MIN_HEX_RES, res):
+        raw[f"_h3_{r}"] = hexes.cells_to_parent(raw["h3"].to_numpy(), r) if len(raw) else []
+    rows, _ = suppress(raw, k, partitions=_partitions_for(["hex", "day"], res))
+    return rows.drop(columns=[c for c in rows.columns if c.startswith("_h3_")]), res
+
+
+def published_cells(
+    data: DataSource,
+    filters: Filters | None = None,
+    *,
+    k: int = 10,
+    res: int = 7,
+    max_cells: int = MAX_MAP_CELLS,
+) -> tuple[pd.DataFrame, int]:
+    """People per H3 cell over the whole selection, coarsened to at most ``max_cells``, suppressed.
+
+    Returns
+    -------
+    (pandas.DataFrame, int)
+        Rows ``h3, people, events, funds_yuan, suppressed`` and the resolution used.
+    """
+    f = (filters or Filters()).checked()
+    res = _check_res(res)
+    while res > MIN_HEX_RES:
+        sql, params = _sql_count_cells(f)
+        n = _run(sql, {**params, "campaign": str(_src(data).campaign), "res": res})["n"].iloc[0]
+        if int(n) <= max_cells:
+            break
+        res -= 1
+    return publish(data, "hex", f, k=k, res=res)["rows"], res
+
+
+def published_checkins(
+    data: DataSource,
+    *,
+    k: int = 10,
+    res: int = 7,
+    by_day: bool = False,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    region: str | None = None,
+) -> pd.DataFrame:
+    """Station visits per H3 cell (optionally per day), with station counts, suppressed.
+
+    Visits below ``k`` in a cell (or cell-day) are withheld like people counts; the
+    station count of a cell is public and stays.
+    """
+    raw = checkins_by(
+        data, "cell", res=res, by_day=by_day, date_from=date_from, date_to=date_to, region=region
+    )
+    parts = _partitions_for(["hex", "day"] if by_day else ["hex"], res)
+    if len(raw):
+        from geo import hexes
+
+        for r in range(MIN_HEX_RES, res):
+            raw[f"_h3_{r}"] = hexes.cells_to_parent(raw["h3"].to_numpy(), r)
+    else:
+        parts = [[]]
+    out, _ = suppress(
+        raw,
+        k,
+        count_col="visits",
+        measures=("visits",),
+        derived=("visits_per_station_day",),
+        partitions=parts,
+    )
+    return out.drop(columns=[c for c in out.columns if c.startswith("_h3_")])
+
+
+def busiest_cells(
+    data: DataSource,
+    *,
+    k: int = 10,
+    res: int = 7,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    region: str | None = None,
+    top: int = 20,
+) -> pd.DataFrame:
+    """Cells where demand outruns supply: most visits per station per day, suppressed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Up to ``top`` rows ``h3, visits, stations, days, visits_per_station_day``, busiest
+        first; withheld cells are left out (they are small by definition).
+    """
+    cells = published_checkins(data, k=k, res=res, date_from=date_from, date_to=date_to, region=region)
+    cells = cells[~cells["suppressed"]]
+    return (
+        cells.sort_values(["visits_per_station_day", "h3"], ascending=[False, True])
+        .head(int(top))
+        .reset_index(drop=True)
+    )
+
+
+# ------------------------------------------------------------------------------- map helpers
+
+
+def locked_bins(values: np.ndarray | pd.Series, n_classes: int = 5) -> list[float]:
+    """Return ``n_classes + 1`` increasing class edges shared by every frame of an animation.
+
+    Pass the values of *all* frames (every day of the range): colours then mean the same
+    on every day. Edges are quantiles of the positive values (robust to a few very busy
+    cells), from 0 to the maximum, made strictly increasing.
+
+    Parameters
+    ----------
+    values : array-like of float
+        Values of every frame; NaN (withheld) is ignored.
+    n_classes : int, default 5
+        Number of colour classes.
+
+    Returns
+    -------
+    list of float
+        Edges; ``[0, 1, ..., n_classes]`` when there is no positive value.
+    """
+    v = np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=np.float64)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not v.size:
+        return [float(i) for i in range(n_classes + 1)]
+    qs = np.quantile(v, np.linspace(0, 1, n_classes + 1)[1:-1])
+    edges = np.r_[0.0, np.round(qs), float(np.ceil(v.max()))]
+    for i in range(1, len(edges)):  # strictly increasing even with ties
+        edges[i] = max(edges[i], edges[i - 1] + 1)
+    return [float(e) for e in edges]
+
+
+def res_for_region(level: str) -> int:
+    """Return the H3 resolution to show for a region level (nation, province, city, county)."""
+    try:
+        return DEFAULT_RES[level]
+    except KeyError:
+        raise InputError(f"region level {level!r} is unknown: use one of {', '.join(DEFAULT_RES)}") from None
+
+
+def yoy_change(this: float | None, last: float | None) -> float | None:
+    """Return the relative change ``this / last - 1`` (``None`` when either is missing or last is 0)."""
+    if this is None or last is None or pd.isna(this) or pd.isna(last) or not last:
+        return None
+    return float(this) / float(last) - 1.0
+
+
+def kpis(data: DataSource, filters: Filters | None = None, *, k: int = 10) -> dict[str, Any]:
+    """KPI figures of a selection, suppressed: totals, categories, target completion and YoY.
+
+    Returns
+    -------
+    dict
+        ``total`` and ``by_category`` (as in :func:`publish`), ``last`` (the same selection
+        last year, aligned on the festival; ``None`` without data), ``yoy_people`` (relative
+        change or ``None``), ``target_people`` (sum of targets of the selection's provinces,
+        ``None`` without targets) and ``completion`` (people / target or ``None``).
+    """
+    f = (filters or Filters()).checked()
+    cats, cats_hidden = _categories(data, f, k)
+    total = publish_total(campaign_total(data, f), k, withheld=cats_hidden)
+    total["by_category"] = cats
+    last = None
+    if f.year - 1 in SPRING_FESTIVAL:
+        last = publish_total(campaign_total(data, f.shifted_to(f.year - 1)), k)
+    targets = targets_by_province(data, f)
+    # Targets exist per province: a city or county selection has none of its own.
+    has_target = len(targets) > 0 and (f.region is None or f.region.endswith("0000"))
+    target = int(targets["target_people"].sum()) if has_target else None
+    return {
+        "total": total,
+        "by_category": total["by_category"],
+        "last": last,
+        "yoy_people": yoy_change(total["people"], None if last is None else last["people"]),
+        "target_people": target,
+        "completion": None if target is None or total["people"] is None else total["people"] / target,
+        "k": int(k),
+    }

@@ -1,0 +1,796 @@
+"""Coverage of workers by stations: who is served, per region, by time of day, and the gaps.
+
+Definitions (the figures a planner puts in a report):
+
+- A workplace is **covered** when its nearest *qualifying* station lies within
+  ``radius_m`` metres, great-circle (:mod:`geo.distance`). Qualifying = passes the
+  station filters (open at a minute of the day, amenities, kinds, not excluded), exactly
+  as :meth:`geo.nearest.StationIndex.query_batch` applies them. All the workers of a
+  covered workplace are covered workers.
+- **Share** = covered workers / workers (workers, not workplaces).
+- **Median / 90th-percentile distance** are *worker-weighted*: the distance within which
+  half (90 %) of the workers have their nearest qualifying station, i.e. the inverted-CDF
+  quantile of workplace distances weighted by ``workers`` (``numpy.quantile(...,
+  weights=workers, method="inverted_cdf")``). ``inf`` when that many workers have no
+  qualifying station at all.
+- **Stations per 10,000 workers** counts the stations tagged with the region.
+
+Distances come from the one station index (:class:`geo.nearest.StationIndex`); this module
+never builds another. Workplaces without a region tag count in the totals but in no region.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from fractions import Fraction
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import polars_h3 as plh3
+import pyarrow as pa
+from numpy.typing import ArrayLike, NDArray
+
+from geo import hexes
+from geo.errors import InputError, SchemaError
+from geo.schema import OCCUPATIONS
+
+RADIUS_PRESETS_M: Final = (500.0, 1000.0, 3000.0)
+"""Radius presets offered to planners, metres."""
+
+TIMES_OF_DAY_MIN: Final = (270, 720, 1200, 120)
+"""Default times of the time-of-day view: 04:30 (sanitation shifts start), 12:00, 20:00, 02:00."""
+
+LEVEL_KEYS: Final[dict[str, tuple[str, str]]] = {
+    "province": ("province_adcode", "province"),
+    "city": ("city_adcode", "city"),
+    "county": ("adcode", "county"),
+}
+"""For each region level, the (code, name) columns of the point tables."""
+
+_PARENTS: Final[dict[str, tuple[str, ...]]] = {
+    "province": (),
+    "city": ("province_adcode", "province"),
+    "county": ("province_adcode", "province", "city_adcode", "city"),
+}
+
+REGION_STATS_COLUMNS: Final = (
+    "adcode",
+    "name",
+    "workers",
+    "covered",
+    "uncovered",
+    "share",
+    "stations",
+    "stations_per_10k",
+    "median_distance_m",
+    "p90_distance_m",
+    "workplaces",
+)
+"""Columns of :func:`region_stats` (parent region codes/names follow for city and county)."""
+
+GAP_MAX_CELLS_DEFAULT: Final = 6_000
+"""Most gap cells sent to a map before coarsening (≈ 300 bytes each, under 3 MB)."""
+
+_WORKPLACE_COLUMNS: Final = ("lat", "lng", "workers")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _on_dask(engine: str | None) -> bool:
+    """Whether to run on Dask: ``engine``, else the one in effect (settings ``engine`` by default)."""
+    from geo import dask_engine  # imported late: it builds on this module; dask itself stays optional
+
+    return dask_engine.resolve_engine(engine) == "dask"
+
+
+def _check_level(level: str) -> str:
+    if level not in LEVEL_KEYS:
+        raise InputError(f"level={level!r}: choose one of {', '.join(LEVEL_KEYS)}")
+    return level
+
+
+def _check_radius(radius_m: float) -> float:
+    try:
+        r = float(radius_m)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"radius_m={radius_m!r}: give a positive distance in metres") from exc
+    if not (r > 0 and np.isfinite(r)):
+        raise InputError(f"radius_m={radius_m!r}: give a positive distance in metres")
+    return r
+
+
+def _check_columns(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise SchemaError(f"{what} table lacks column(s) {', '.join(missing)}; regenerate or re-import it")
+
+
+def _aligned(values: ArrayLike | None, n: int, name: str, dtype: Any) -> NDArray[Any] | None:  # noqa: ANN401
+    if values is None:
+        return None
+    arr = np.asarray(values, dtype=dtype).reshape(-1)
+    if len(arr) != n:
+        raise InputError(f"{name} has {len(arr)} values but workplaces has {n} rows; pass one per workplace")
+    return arr
+
+
+def occupation_mask(workplaces: pd.DataFrame, occupations: str | Iterable[str] | None) -> NDArray[np.bool_]:
+    """Select workplaces by occupation.
+
+    Parameters
+    ----------
+    workplaces : pandas.DataFrame
+        Workplaces with an ``occupation`` column.
+    occupations : str or iterable of str, optional
+        :data:`geo.schema.OCCUPATIONS` codes; empty or ``None`` selects every row.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``bool`` array, shape ``(len(workplaces),)``.
+    """
+    items = (occupations,) if isinstance(occupations, str) else tuple(occupations or ())
+    if not items:
+        return np.ones(len(workplaces), dtype=bool)
+    unknown = [o for o in items if o not in OCCUPATIONS]
+    if unknown:
+        raise InputError(
+            f"occupations: unknown code(s) {unknown}; choose from {', '.join(OCCUPATIONS.values)}"
+        )
+    _check_columns(workplaces, ["occupation"], "workplaces")
+    return np.array(workplaces["occupation"].isin(list(items)).to_numpy(dtype=bool, na_value=False))
+
+
+def weighted_quantile_by_group(
+    values: ArrayLike, weights: ArrayLike, group: ArrayLike, n_groups: int, qs: Sequence[float]
+) -> NDArray[np.float64]:
+    """Inverted-CDF weighted quantiles of ``values`` within each group, vectorised.
+
+    Parameters
+    ----------
+    values : array_like
+        ``float`` values (may be ``inf``), shape ``(n,)``.
+    weights : array_like
+        Non-negative integer weights (workers), shape ``(n,)``.
+    group : array_like
+        Group code ``0 .. n_groups-1`` of each value, shape ``(n,)``.
+    n_groups : int
+        Number of groups.
+    qs : sequence of float
+        Quantiles in ``(0, 1]``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64``, shape ``(len(qs), n_groups)``: for each ``q`` the smallest value ``v``
+        of the group such that the weight of values ``<= v`` is at least ``q`` times the
+        group weight (what ``numpy.quantile(values, q, weights=weights,
+        method="inverted_cdf")`` gives); ``NaN`` for groups with no weight.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.int64)
+    g = np.asarray(group, dtype=np.int64)
+    out = np.full((len(qs), n_groups), np.nan)
+    keep = w > 0
+    v, w, g = v[keep], w[keep], g[keep]
+    if len(v) == 0:
+        return out
+    # Sort by value, then stably by group: values ascend within each group.
+    order = np.argsort(v, kind="stable")
+    if n_groups > 1:
+        order = order[np.argsort(g[order], kind="stable")]
+    v, w, g = v[order], w[order], g[order]
+    cum = np.cumsum(w)
+    total = np.bincount(g, weights=w, minlength=n_groups).astype(np.int64)
+    start = np.cumsum(total) - total
+    has = total > 0
+    for i, q in enumerate(qs):
+        # ceil(q * total) in integers, so that 0.9 * 10 is 9, not 9.000000000000002.
+        frac = Fraction(repr(float(q))).limit_denominator(10**6)
+        need = -((-frac.numerator * total) // frac.denominator)
+        idx = np.searchsorted(cum, start + np.maximum(need, 1), side="left")
+        out[i, has] = v[np.minimum(idx[has], len(v) - 1)]
+    return out
+
+
+# ---------------------------------------------------------------- distances and coverage
+
+
+def nearest_distance_m(
+    workplaces: pd.DataFrame,
+    index: Any,  # noqa: ANN401 - geo.nearest.StationIndex
+    *,
+    amenities: str | Iterable[str] | None = (),
+    kinds: str | Iterable[str] | None = (),
+    open_at_min: int | None = None,
+    exclude_ids: str | Iterable[str] | None = (),
+    radius_m: float | None = None,
+    engine: str | None = None,
+) -> NDArray[np.float64]:
+    """Great-circle distance from each workplace to its nearest qualifying station.
+
+    Parameters
+    ----------
+    workplaces : pandas.DataFrame
+        Rows with ``lat``/``lng`` (WGS-84 degrees).
+    index : geo.nearest.StationIndex
+        The station index.
+    amenities, kinds, open_at_min, exclude_ids
+        Station filters, as for :meth:`geo.nearest.StationIndex.query_batch`.
+    radius_m : float, optional
+        Search no farther than this (faster); farther distances come back as ``inf``.
+    engine : {"duckdb", "dask"}, optional
+        ``"dask"`` queries chunks of workplaces on a Dask cluster (the index broadcast to
+        the workers); default the engine in effect (:func:`geo.dask_engine.using`, else
+        settings ``engine``). The same distances either way.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` metres, shape ``(len(workplaces),)``; ``inf`` where no qualifying
+        station exists (within ``radius_m``).
+    """
+    if _on_dask(engine):
+        from geo import dask_engine
+
+        return dask_engine.nearest_distance_m(
+            workplaces,
+            index,
+            amenities=amenities,
+            kinds=kinds,
+            open_at_min=open_at_min,
+            exclude_ids=exclude_ids,
+            radius_m=radius_m,
+        )
+    _check_columns(workplaces, ("lat", "lng"), "workplaces")
+    dist, _ = index.query_batch(
+        workplaces["lat"].to_numpy(dtype=np.float64),
+        workplaces["lng"].to_numpy(dtype=np.float64),
+        k=1,
+        radius_m=radius_m,
+        amenities=amenities,
+        kinds=kinds,
+        open_at_min=open_at_min,
+        exclude_ids=exclude_ids,
+    )
+    return np.asarray(dist[:, 0], dtype=np.float64)
+
+
+def coverage_summary(
+    workplaces: pd.DataFrame,
+    index: Any,  # noqa: ANN401 - geo.nearest.StationIndex
+    radius_m: float,
+    *,
+    occupations: str | Iterable[str] | None = (),
+    amenities: str | Iterable[str] | None = (),
+    kinds: str | Iterable[str] | None = (),
+    open_at_min: int | None = None,
+    exclude_ids: str | Iterable[str] | None = (),
+    distance_m: ArrayLike | None = None,
+) -> dict[str, Any]:
+    """Count the workers covered by qualifying stations within ``radius_m``.
+
+    Parameters
+    ----------
+    workplaces : pandas.DataFrame
+        Workplaces (``lat``, ``lng``, ``workers``; ``occupation`` when filtering by it).
+    index : geo.nearest.StationIndex
+        The station index.
+    radius_m : float
+        Service radius, great-circle metres (a workplace exactly at the radius is covered).
+    occupations : str or iterable of str, optional
+        Count only workplaces of these :data:`geo.schema.OCCUPATIONS`.
+    amenities, kinds, open_at_min, exclude_ids
+        Which stations qualify (see :meth:`geo.nearest.StationIndex.query_batch`).
+    distance_m : array_like, optional
+        Precomputed :func:`nearest_distance_m` for *all* rows of ``workplaces`` with the
+        same station filters (saves the index query); the occupation filter is applied to it.
+
+    Returns
+    -------
+    dict
+        ``radius_m``, ``workers_total``, ``workers_covered``, ``workers_uncovered``,
+        ``share`` (``NaN`` when there are no workers), ``workplaces_total``,
+        ``workplaces_covered``, ``median_distance_m``, ``p90_distance_m`` (worker-weighted,
+        ``inf`` when too few workers have any qualifying station, ``NaN`` with no workers),
+        ``stations_qualifying``.
+    """
+    r = _check_radius(radius_m)
+    _check_columns(workplaces, _WORKPLACE_COLUMNS, "workplaces")
+    sel = occupation_mask(workplaces, occupations)
+    dist = _aligned(distance_m, len(workplaces), "distance_m", np.float64)
+    if dist is None:
+        dist = nearest_distance_m(
+            workplaces,
+            index,
+            amenities=amenities,
+            kinds=kinds,
+            open_at_min=open_at_min,
+            exclude_ids=exclude_ids,
+        )
+    d = dist[sel]
+    w = workplaces["workers"].to_numpy(dtype=np.int64)[sel]
+    covered = d <= r
+    total = int(w.sum())
+    n_cov = int(w[covered].sum())
+    zeros = np.zeros(len(d), dtype=np.int64)
+    median, p90 = weighted_quantile_by_group(d, w, zeros, 1, (0.5, 0.9))[:, 0]
+    return {
+        "radius_m": r,
+        "workers_total": total,
+        "workers_covered": n_cov,
+        "workers_uncovered": total - n_cov,
+        "share": n_cov / total if total else float("nan"),
+        "workplaces_total": int(sel.sum()),
+        "workplaces_covered": int(covered.sum()),
+        "median_distance_m": float(median),
+        "p90_distance_m": float(p90),
+        "stations_qualifying": qualifying_count(
+            index, amenities=amenities, kinds=kinds, open_at_min=open_at_min, exclude_ids=exclude_ids
+        ),
+    }
+
+
+def qualifying_count(
+    index: Any,  # noqa: ANN401 - geo.nearest.StationIndex
+    *,
+    amenities: str | Iterable[str] | None = (),
+    kinds: str | Iterable[str] | None = (),
+    open_at_min: int | None = None,
+    exclude_ids: str | Iterable[str] | None = (),
+) -> int:
+    """Return how many stations of ``index`` pass the filters."""
+    return int(
+        qualifying_mask(
+            index, amenities=amenities, kinds=kinds, open_at_min=open_at_min, exclude_ids=exclude_ids
+        ).sum()
+    )
+
+
+def qualifying_mask(
+    index: Any,  # noqa: ANN401 - geo.nearest.StationIndex
+    *,
+    amenities: str | Iterable[str] | None = (),
+    kinds: str | Iterable[str] | None = (),
+    open_at_min: int | None = None,
+    exclude_ids: str | Iterable[str] | None = (),
+) -> NDArray[np.bool_]:
+    """Return which stations (rows of the index's frame) pass the filters, shape ``(n_stations,)``."""
+    f = index._filter(amenities, kinds, open_at_min, None, exclude_ids)
+    if f.is_empty:
+        return np.ones(index.n_stations, dtype=bool)
+    return np.asarray(index._matches(f), dtype=bool)
+
+
+def coverage_by_time(
+    workplaces: pd.DataFrame,
+    index: Any,  # noqa: ANN401 - geo.nearest.StationIndex
+    radius_m: float,
+    times_min: Sequence[int] = TIMES_OF_DAY_MIN,
+    **filters: Any,  # noqa: ANN401 - occupations, amenities, kinds, exclude_ids
+) -> pd.DataFrame:
+    """Coverage at several times of day, side by side (night gaps show).
+
+    Parameters
+    ----------
+    workplaces, index, radius_m
+        As for :func:`coverage_summary`.
+    times_min : sequence of int
+        Minutes of the day (default 04:30, 12:00, 20:00, 02:00).
+    **filters
+        ``occupations``, ``amenities``, ``kinds``, ``exclude_ids`` (not ``open_at_min``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per time: ``at`` (``"HH:MM"``), ``open_at_min`` and the fields of
+        :func:`coverage_summary`.
+    """
+    filters.pop("open_at_min", None)
+    rows = []
+    for t in times_min:
+        s = coverage_summary(workplaces, index, radius_m, open_at_min=int(t), **filters)
+        rows.append({"at": f"{int(t) // 60:02d}:{int(t) % 60:02d}", "open_at_min": int(t), **s})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- regions
+
+
+def region_stats(
+    stations: pd.DataFrame,
+    workplaces: pd.DataFrame,
+    level: str,
+    distance_m: ArrayLike | None = None,
+    covered: ArrayLike | None = None,
+    *,
+    radius_m: float | None = None,
+    parent: str | None = None,
+    occupations: str | Iterable[str] | None = (),
+    station_mask: ArrayLike | None = None,
+) -> pd.DataFrame:
+    """Coverage figures per province, city or county.
+
+    Parameters
+    ----------
+    stations : pandas.DataFrame
+        Stations with region tags (``adcode``, ``province_adcode``, ``city_adcode``, names).
+    workplaces : pandas.DataFrame
+        Workplaces with ``workers`` and region tags.
+    level : {"province", "city", "county"}
+        Region level of the rows.
+    distance_m : array_like, optional
+        Nearest qualifying station per workplace, metres, shape ``(len(workplaces),)``
+        (:func:`nearest_distance_m`); without it the distance columns are ``NaN``.
+    covered : array_like of bool, optional
+        Whether each workplace is covered; default ``distance_m <= radius_m`` when both are
+        given, else the covered columns are ``NaN``.
+    radius_m : float, optional
+        Radius used to derive ``covered`` from ``distance_m``.
+    parent : str, optional
+        Only regions inside this region (its adcode, of any level), for drill-down.
+    occupations : str or iterable of str, optional
+        Count only workplaces of these occupations.
+    station_mask : array_like of bool, optional
+        Count only these stations (e.g. the qualifying ones), shape ``(len(stations),)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per region that has workplaces or stations, sorted by ``adcode``, columns
+        :data:`REGION_STATS_COLUMNS` (``workers``/``covered``/``uncovered``/``stations``/
+        ``workplaces`` integers, ``share`` in [0, 1] or ``NaN`` with no workers,
+        ``stations_per_10k``, worker-weighted ``median_distance_m``/``p90_distance_m``)
+        followed by the parent columns (``province_adcode``, ``province`` for cities and
+        counties; also ``city_adcode``, ``city`` for counties).
+    """
+    _check_level(level)
+    code_col, name_col = LEVEL_KEYS[level]
+    parents = _PARENTS[level]
+    _check_columns(workplaces, ("workers", code_col, name_col, *parents), "workplaces")
+    _check_columns(stations, (code_col, name_col, *parents), "stations")
+    n = len(workplaces)
+    dist = _aligned(distance_m, n, "distance_m", np.float64)
+    cov = _aligned(covered, n, "covered", bool)
+    if cov is None and dist is not None and radius_m is not None:
+        cov = dist <= _check_radius(radius_m)
+    sel = occupation_mask(workplaces, occupations)
+    st_sel = _aligned(station_mask, len(stations), "station_mask", bool)
+    wp = workplaces.loc[sel, [code_col, name_col, *parents]]
+    stn = stations[[code_col, name_col, *parents]]
+    if st_sel is not None:
+        stn = stn.loc[st_sel]
+    if parent:
+        wp = wp.loc[_inside(wp, parent)]
+        stn = stn.loc[_inside(stn, parent)]
+        sel_idx = np.flatnonzero(sel)[_inside(workplaces.loc[sel], parent)]
+    else:
+        sel_idx = np.flatnonzero(sel)
+    workers = workplaces["workers"].to_numpy(dtype=np.int64)[sel_idx]
+
+    # One code per region across both tables; rows without a tag belong to no region.
+    codes = pd.concat([wp[code_col], stn[code_col]], ignore_index=True).astype("string")
+    region_code, uniques = pd.factorize(codes, sort=True, use_na_sentinel=True)
+    n_regions = len(uniques)
+    wp_code = region_code[: len(wp)]
+    st_code = region_code[len(wp) :]
+    in_wp, in_st = wp_code >= 0, st_code >= 0
+    out = pd.DataFrame({"adcode": pd.array(np.asarray(uniques, dtype=object), dtype="string")})
+    # Names and parents: first row of each region (workplaces first, then stations).
+    meta = pd.concat([wp[[name_col, *parents]], stn[[name_col, *parents]]], ignore_index=True)
+    first = (
+        pd.Series(np.arange(len(region_code)))[region_code >= 0]
+        .groupby(region_code[region_code >= 0])
+        .first()
+    )
+    meta_rows = meta.iloc[first.to_numpy()].reset_index(drop=True)
+    out["name"] = meta_rows[name_col].astype("string").to_numpy()
+    out["workers"] = np.bincount(wp_code[in_wp], weights=workers[in_wp], minlength=n_regions).astype(np.int64)
+    out["workplaces"] = np.bincount(wp_code[in_wp], minlength=n_regions).astype(np.int64)
+    if cov is not None:
+        c = cov[sel_idx] & in_wp
+        out["covered"] = np.bincount(wp_code[c], weights=workers[c], minlength=n_regions).astype(np.int64)
+        out["uncovered"] = out["workers"] - out["covered"]
+        out["share"] = _ratio(out["covered"].to_numpy(np.float64), out["workers"].to_numpy(np.float64))
+    else:
+        out["covered"] = np.nan
+        out["uncovered"] = np.nan
+        out["share"] = np.nan
+    out["stations"] = np.bincount(st_code[in_st], minlength=n_regions).astype(np.int64)
+    out["stations_per_10k"] = _ratio(
+        out["stations"].to_numpy(np.float64) * 1e4, out["workers"].to_numpy(np.float64)
+    )
+    if dist is not None:
+        d = dist[sel_idx][in_wp]
+        qd = weighted_quantile_by_group(d, workers[in_wp], wp_code[in_wp], n_regions, (0.5, 0.9))
+        out["median_distance_m"], out["p90_distance_m"] = qd[0], qd[1]
+    else:
+        out["median_distance_m"] = np.nan
+        out["p90_distance_m"] = np.nan
+    for col in parents:
+        out[col] = meta_rows[col].astype("string").to_numpy()
+    return out[[*REGION_STATS_COLUMNS, *parents]].reset_index(drop=True)
+
+
+def _ratio(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``num / den``, ``NaN`` where ``den`` is 0."""
+    return np.divide(num, den, out=np.full(len(num), np.nan), where=den > 0)
+
+
+def _inside(df: pd.DataFrame, parent: str) -> NDArray[np.bool_]:
+    """Rows whose province, city or county code equals ``parent``."""
+    hit = np.zeros(len(df), dtype=bool)
+    for col in ("province_adcode", "city_adcode", "adcode"):
+        if col in df.columns:
+            hit |= (df[col] == parent).to_numpy(dtype=bool, na_value=False)
+    return hit
+
+
+# ---------------------------------------------------------------- gaps
+
+
+def h3_to_int(cells: pd.Series | ArrayLike) -> NDArray[np.uint64]:
+    """Hexadecimal H3 cell strings to their 64-bit integers, vectorised (``uint64``, shape ``(n,)``)."""
+    series = pl.Series(
+        "c",
+        pa.array(cells) if isinstance(cells, pd.Series) else np.asarray(cells, dtype=object),
+        dtype=pl.Utf8,
+    )
+    return series.str.to_integer(base=16).cast(pl.UInt64).to_numpy()
+
+
+def int_to_h3(cells: NDArray[np.uint64]) -> NDArray[np.object_]:
+    """64-bit H3 integers back to hexadecimal strings (object array, shape ``(n,)``)."""
+    if len(cells) == 0:
+        return np.empty(0, dtype=object)
+    return (
+        pl.Series("c", np.asarray(cells, dtype=np.uint64))
+        .to_frame()
+        .select(plh3.int_to_str("c"))["c"]
+        .to_numpy()
+    )
+
+
+def cells_to_parent_int(cells: NDArray[np.uint64], res: int) -> NDArray[np.uint64]:
+    """Parents at ``res`` of 64-bit H3 cells of resolution ``>= res``, by bit arithmetic.
+
+    An H3 index keeps its resolution in bits 52–55 and one 3-bit digit per resolution
+    below; the parent sets the resolution to ``res`` and the digits of the finer
+    resolutions to 7 (unused). This is the H3 library's own ``cellToParent`` rule, here on
+    whole arrays at once (agreement with :func:`geo.hexes.cells_to_parent` is tested).
+    """
+    r = int(res)
+    if not 0 <= r <= 15:
+        raise InputError(f"res={res!r}: H3 resolutions are 0–15")
+    c = np.asarray(cells, dtype=np.uint64)
+    res_bits = np.uint64(0xF << 52)
+    unused = np.uint64((1 << ((15 - r) * 3)) - 1)
+    return (c & ~res_bits) | np.uint64(r << 52) | unused
+
+
+def gap_cells(
+    workplaces: pd.DataFrame,
+    covered: ArrayLike,
+    res: int,
+    *,
+    top: int | None = None,
+    parent: str | None = None,
+    occupations: str | Iterable[str] | None = (),
+    engine: str | None = None,
+) -> pd.DataFrame:
+    """H3 cells ranked by uncovered workers.
+
+    Parameters
+    ----------
+    workplaces : pandas.DataFrame
+        Workplaces with ``h3_9`` (res-9 cells), ``workers``, ``lat``/``lng`` and region tags.
+    covered : array_like of bool
+        Whether each workplace is covered, shape ``(len(workplaces),)``.
+    res : int
+        Cell resolution, 0–9 (7 ≈ 5.2 km², 8 ≈ 0.74 km²).
+    top : int, optional
+        Keep only the ``top`` cells with the most uncovered workers.
+    parent : str, optional
+        Only workplaces inside this region (adcode of any level).
+    occupations : str or iterable of str, optional
+        Only workplaces of these occupations.
+    engine : {"duckdb", "dask"}, optional
+        As in :func:`nearest_distance_m` (``"dask"`` sums workplace chunks on the cluster).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``rank`` (1 = most uncovered workers), ``h3``, ``workers_uncovered``,
+        ``workplaces_uncovered``, ``workers`` (all workers in the cell), ``lat``/``lng``
+        (cell centre), ``adcode``/``county``/``city``/``province`` (of the cell's first
+        uncovered workplace in table order; a cell on a border may hold workplaces of two counties).
+        Only cells with uncovered workers; ties ordered by ``h3``.
+    """
+    if _on_dask(engine):
+        from geo import dask_engine
+
+        return dask_engine.gap_cells(
+            workplaces, covered, res, top=top, parent=parent, occupations=occupations
+        )
+    if not 0 <= int(res) <= 9:
+        raise InputError(f"res={res!r}: gap cells are res 0–9 parents of the stored res-9 cells")
+    _check_columns(workplaces, ("h3_9", "workers"), "workplaces")
+    cov = _aligned(covered, len(workplaces), "covered", bool)
+    assert cov is not None
+    sel = occupation_mask(workplaces, occupations)
+    if parent:
+        sel = sel & _inside(workplaces, parent)
+    rows = np.flatnonzero(sel)
+    w = workplaces["workers"].to_numpy(dtype=np.int64)[rows]
+    unc = ~cov[rows]
+    cells = cells_to_parent_int(h3_to_int(workplaces["h3_9"].iloc[rows]), int(res))
+    # Rank the cells holding uncovered workplaces; np.unique also gives each cell's first row.
+    uniq, first, inverse = np.unique(cells[unc], return_index=True, return_inverse=True)
+    workers_unc = np.bincount(inverse, weights=w[unc], minlength=len(uniq)).astype(np.int64)
+    workplaces_unc = np.bincount(inverse, minlength=len(uniq)).astype(np.int64)
+    pos = np.minimum(np.searchsorted(uniq, cells), max(len(uniq) - 1, 0))
+    hit = (uniq[pos] == cells) if len(uniq) else np.zeros(len(cells), dtype=bool)
+    workers_all = np.bincount(pos[hit], weights=w[hit], minlength=len(uniq)).astype(np.int64)
+    # Same-length hex strings sort like their integers, so ties go by the h3 text.
+    order = np.lexsort((uniq, -workers_unc))
+    if top is not None:
+        order = order[: max(int(top), 0)]
+    first_row = rows[np.flatnonzero(unc)[first[order]]]
+    out = pd.DataFrame(
+        {
+            "rank": np.arange(1, len(order) + 1, dtype=np.int64),
+            "h3": int_to_h3(uniq[order]),
+            "workers_uncovered": workers_unc[order],
+            "workplaces_uncovered": workplaces_unc[order],
+            "workers": workers_all[order],
+        }
+    )
+    lat, lng = (
+        hexes.cells_to_latlng(out["h3"].to_numpy(dtype=object)) if len(out) else (np.empty(0), np.empty(0))
+    )
+    out["lat"], out["lng"] = lat, lng
+    for col in ("adcode", "county", "city", "province"):
+        if col in workplaces.columns:
+            out[col] = workplaces[col].iloc[first_row].to_numpy(dtype=object)
+    return out
+
+
+def gap_cells_for_map(
+    workplaces: pd.DataFrame,
+    covered: ArrayLike,
+    res: int,
+    *,
+    max_cells: int = GAP_MAX_CELLS_DEFAULT,
+    parent: str | None = None,
+    occupations: str | Iterable[str] | None = (),
+) -> tuple[pd.DataFrame, int, bool]:
+    """Gap cells small enough to draw: one resolution coarser if needed, then the top cells.
+
+    Parameters
+    ----------
+    workplaces, covered, res, parent, occupations
+        As for :func:`gap_cells`.
+    max_cells : int
+        Most cells to return (:data:`GAP_MAX_CELLS_DEFAULT` keeps a map under 3 MB).
+
+    Returns
+    -------
+    (pandas.DataFrame, int, bool)
+        The :func:`gap_cells` table; the resolution used (``res``, or ``res - 1`` when
+        ``res`` has more than ``max_cells`` cells); and whether cells beyond the top
+        ``max_cells`` were left out.
+    """
+    r = int(res)
+    cells = gap_cells(workplaces, covered, r, parent=parent, occupations=occupations)
+    if len(cells) > max_cells and r > 0:
+        r -= 1
+        cells = gap_cells(workplaces, covered, r, parent=parent, occupations=occupations)
+    truncated = len(cells) > max_cells
+    return cells.head(max_cells).reset_index(drop=True), r, truncated
+
+
+def cell_workplaces(workplaces: pd.DataFrame, covered: ArrayLike, cell: str) -> pd.DataFrame:
+    """Workers of one H3 cell by occupation, covered and not.
+
+    Parameters
+    ----------
+    workplaces : pandas.DataFrame
+        Workplaces with ``h3_9``, ``occupation``, ``workers``.
+    covered : array_like of bool
+        Whether each workplace is covered.
+    cell : str
+        An H3 cell of resolution 0–9.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per occupation present: ``occupation``, ``workplaces``, ``workers``,
+        ``workers_uncovered``; most uncovered first.
+    """
+    cov = _aligned(covered, len(workplaces), "covered", bool)
+    assert cov is not None
+    try:
+        res = hexes.cell_resolution(cell)
+    except Exception as exc:  # h3 raises its own error types for malformed cells
+        raise InputError(f"cell {cell!r} is not an H3 cell") from exc
+    if res > 9:
+        raise InputError(f"cell {cell!r} is finer than the stored res-9 cells; choose a cell of res 0–9")
+    parents = cells_to_parent_int(h3_to_int(workplaces["h3_9"]), res)
+    inside = parents == np.uint64(int(cell, 16))
+    w = workplaces["workers"].to_numpy(dtype=np.int64)[inside]
+    frame = pd.DataFrame(
+        {
+            "occupation": workplaces["occupation"].to_numpy(dtype=object)[inside],
+            "workers": w,
+            "workers_uncovered": np.where(cov[inside], 0, w),
+        }
+    )
+    out = frame.groupby("occupation", as_index=False).agg(
+        workplaces=("workers", "size"),
+        workers=("workers", "sum"),
+        workers_uncovered=("workers_uncovered", "sum"),
+    )
+    return out.sort_values(["workers_uncovered", "occupation"], ascending=[False, True]).reset_index(
+        drop=True
+    )
+
+
+# ---------------------------------------------------------------- station reports
+
+
+def reported_closed_ids(reports: pd.DataFrame) -> list[str]:
+    """Station ids with an open report of problem ``closed`` (sorted, unique).
+
+    Parameters
+    ----------
+    reports : pandas.DataFrame
+        Reports as from :func:`geo.store.read_reports` (``station_id``, ``problem``,
+        ``status``).
+    """
+    if reports.empty:
+        return []
+    r = reports
+    if "status" in r.columns:
+        r = r[r["status"] == "open"]
+    return sorted(set(r.loc[r["problem"] == "closed", "station_id"].astype(str)))
+
+
+def reports_by_region(reports: pd.DataFrame, stations: pd.DataFrame, level: str) -> pd.DataFrame:
+    """Open station reports per region and problem.
+
+    Parameters
+    ----------
+    reports : pandas.DataFrame
+        Reports (``station_id``, ``problem``, ``status``).
+    stations : pandas.DataFrame
+        Stations with ``station_id`` and region tags.
+    level : {"province", "city", "county"}
+        Region level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``adcode``, ``name``, one integer column per problem code present, ``reports``
+        (total), ``stations_reported`` (distinct stations); most reports first. Reports of
+        unknown stations are left out.
+    """
+    _check_level(level)
+    code_col, name_col = LEVEL_KEYS[level]
+    if reports.empty:
+        return pd.DataFrame(columns=["adcode", "name", "reports", "stations_reported"])
+    r = reports
+    if "status" in r.columns:
+        r = r[r["status"] == "open"]
+    tags = stations[["station_id", code_col, name_col]].astype({"station_id": "string"})
+    j = r.astype({"station_id": "string"}).merge(tags, on="station_id", how="inner")
+    if j.empty:
+        return pd.DataFrame(columns=["adcode", "name", "reports", "stations_reported"])
+    wide = pd.crosstab([j[code_col], j[name_col]], j["problem"])
+    wide["reports"] = wide.sum(axis=1)
+    wide["stations_reported"] = j.groupby([code_col, name_col])["station_id"].nunique()
+    wide = wide.reset_index().rename(columns={code_col: "adcode", name_col: "name"})
+    wide.columns.name = None
+    return wide.sort_values(["reports", "adcode"], ascending=[False, True]).reset_index(drop=True)

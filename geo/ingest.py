@@ -1,0 +1,1894 @@
+"""Importing the registries union offices keep: read, map columns, validate, write a version.
+
+A county office's file is messy: Excel or a GBK CSV, Chinese or English headers, a title
+row above the header, coordinates copied from AMap (GCJ-02) or Baidu (BD-09), swapped
+columns, blank rows. The import is one pipeline whatever the format:
+
+1. :func:`read_source` turns the bytes (CSV in UTF-8 / UTF-8 with BOM / GBK / GB18030,
+   XLSX read in read-only mode, GeoJSON, GeoParquet) into a frame of text cells with the
+   row number a person sees in the file (header = row 1 in a spreadsheet; feature 1 in
+   GeoJSON / GeoParquet).
+2. :func:`detect_mapping` maps source headers to fields (名称 → ``name``, 经度 → ``lng``...).
+3. :func:`validate` checks every row of the table with one vectorised path and converts
+   coordinates to WGS-84. Each row ends either accepted or rejected with its reasons; fixes
+   that keep a row (swapped lat/lng, unknown kind kept as other) are warnings.
+4. :func:`commit` writes a new dataset version (the previous ones are kept) and an audit
+   entry; :func:`import_bytes` does 1–4 in one call.
+
+Invariant: ``accepted + rejected == rows_in`` in every :class:`ImportReport`, and nothing
+is written unless the report is clean enough to write (at least one accepted row, no
+file-level error). Problems with the whole file (unknown format, too big, no usable
+columns) end in a report with ``error`` set, never in an unexpected exception.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import math
+import re
+import unicodedata
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo import datums, hexes, hours, regions, store
+from geo.errors import GeoError, InputError
+from geo.schema import (
+    AMENITIES,
+    CATEGORIES,
+    H3_RES,
+    OCCUPATIONS,
+    ORGANIZER_LEVELS,
+    REGION_COLUMNS,
+    STATION_KINDS,
+    TABLES,
+    Enum,
+    Table,
+)
+
+IMPORT_TABLES: Final = ("stations", "workplaces", "campaign", "checkins")
+"""Tables a file can be imported into."""
+MODES: Final = ("replace", "append")
+"""``replace`` swaps the table for the file's rows; ``append`` adds them to the current table."""
+ENCODINGS: Final = ("auto", "utf-8", "gbk", "gb18030")
+"""Text encodings accepted for CSV files (``auto`` detects BOM, UTF-8, GBK, GB18030)."""
+
+NEAR_DUPLICATE_M: Final = 10.0
+"""Two stations closer than this many metres are reported as possible duplicates."""
+MAX_FIELD_CHARS: Final = 2000
+"""A cell longer than this many characters rejects its row (no registry field is that long)."""
+MAX_NAME_CHARS: Final = 200
+"""Longest accepted name, characters."""
+MAX_COLUMNS: Final = 500
+"""More columns than this is not a registry; the file is refused."""
+MAX_XLSX_EXPANSION: Final = 40
+"""An XLSX may unpack to at most this many times the upload limit (zip-bomb guard)."""
+COAST_SNAP_DEG: Final = 0.02
+"""Points this close (degrees, ~2 km) outside every county are tagged with the nearest one.
+
+The boundary data is simplified; a station on a pier or an island jetty falls just
+outside it. Anything farther away is rejected as outside China."""
+DEFAULT_SEATS: Final = 0
+"""Seats stored when a file does not say (0 = not stated)."""
+EARTH_RADIUS_M: Final = 6_371_008.8
+"""Mean Earth radius, metres (for the near-duplicate search)."""
+
+OTHER_KIND: Final = "other" if "other" in STATION_KINDS else "union"
+"""Kind stored for an unknown or missing station type (``other`` once the schema has it)."""
+OTHER_AMENITY: Final = "other"
+"""Amenity code stored for a service the schema does not know."""
+
+# Lat/lng ranges that contain China with a margin: used to detect swapped columns.
+_CHINA_LAT: Final = (3.0, 54.0)
+_CHINA_LNG: Final = (73.0, 136.0)
+
+# ---------------------------------------------------------------- fields and headers
+
+_COMMON_SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
+    "lat": ("纬度", "lat", "latitude", "y", "wd", "北纬", "纬度坐标"),
+    "lng": ("经度", "lng", "lon", "long", "longitude", "x", "jd", "东经", "经度坐标"),
+    "lnglat": ("经纬度", "坐标", "位置坐标", "lnglat", "lonlat", "location", "coordinates", "经纬度坐标"),
+}
+
+FIELDS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
+    "stations": {
+        "station_id": ("station_id", "编号", "站点编号", "驿站编号", "id", "code", "编码", "站点id"),
+        "name": ("name", "名称", "站点名称", "驿站名称", "站名", "驿站", "站点"),
+        "kind": ("kind", "type", "类型", "驿站类型", "站点类型", "类别"),
+        **_COMMON_SYNONYMS,
+        "address": ("address", "地址", "详细地址", "驿站地址", "站点地址", "addr"),
+        "hours": ("hours", "开放时间", "营业时间", "服务时间", "开放时段", "opening_hours", "openinghours"),
+        "opens": ("opens", "开门时间", "开始时间", "open"),
+        "closes": ("closes", "关门时间", "结束时间", "close"),
+        "open_24h": ("open_24h", "24小时", "是否24小时", "全天开放"),
+        "amenities": ("amenities", "服务项目", "服务内容", "设施", "服务设施", "配套设施", "services"),
+        "seats": ("seats", "座位", "座位数", "座椅数"),
+        "operator": ("operator", "运营单位", "主办单位", "管理单位", "建设单位", "责任单位"),
+        "opened_on": ("opened_on", "建成日期", "开放日期", "启用日期", "建成时间", "启用时间"),
+        "smart": ("smart", "智慧驿站", "是否智慧驿站", "智能"),
+    },
+    "workplaces": {
+        "workplace_id": ("workplace_id", "编号", "id", "code", "编码", "单位编号"),
+        "name": ("name", "名称", "单位名称", "网点名称", "站点名称", "企业名称"),
+        "occupation": ("occupation", "职业", "行业", "工种", "类型", "群体"),
+        "workers": ("workers", "人数", "职工人数", "劳动者人数", "从业人数", "员工数"),
+        **_COMMON_SYNONYMS,
+    },
+    "campaign": {
+        "event_id": ("event_id", "编号", "id", "活动编号"),
+        "year": ("year", "年度", "年份"),
+        "date": ("date", "日期", "走访日期", "慰问日期", "活动日期"),
+        "category": ("category", "类别", "对象类别", "慰问对象", "对象"),
+        "people": ("people", "人数", "慰问人数", "走访人数"),
+        "funds_yuan": ("funds_yuan", "funds", "金额", "慰问金", "资金", "慰问金额", "金额元", "元"),
+        "organizer_level": ("organizer_level", "组织层级", "主办层级", "层级", "主办单位级别"),
+        **_COMMON_SYNONYMS,
+    },
+    "checkins": {
+        "station_id": ("station_id", "站点编号", "驿站编号", "编号", "id"),
+        "date": ("date", "日期"),
+        "visits": ("visits", "人次", "到站人次", "服务人次", "访问量"),
+    },
+}
+"""Fields each table can be imported with, and the headers that map to them automatically."""
+
+REQUIRED: Final[dict[str, tuple[str, ...]]] = {
+    "stations": ("name", "lat", "lng", "hours"),
+    "workplaces": ("name", "workers", "lat", "lng"),
+    "campaign": ("date", "category", "people", "funds_yuan", "organizer_level", "lat", "lng"),
+    "checkins": ("station_id", "date", "visits"),
+}
+"""Fields a row needs (``lat``/``lng`` may come from one ``lnglat`` column; ``hours`` from
+``opens``/``closes`` or ``open_24h``)."""
+
+_ID_FIELD: Final = {"stations": "station_id", "workplaces": "workplace_id", "campaign": "event_id"}
+_ID_PREFIX: Final = {"stations": "S", "workplaces": "W", "campaign": "E"}
+
+_AMENITY_SYNONYMS: Final[dict[str, str]] = {
+    "热水": "hot_water",
+    "开水": "hot_water",
+    "饮水": "hot_water",
+    "饮用水": "hot_water",
+    "微波炉": "microwave",
+    "加热": "microwave",
+    "充电": "charging",
+    "手机充电": "charging",
+    "充电宝": "charging",
+    "卫生间": "toilet",
+    "厕所": "toilet",
+    "洗手间": "toilet",
+    "公厕": "toilet",
+    "休息": "seating",
+    "座椅": "seating",
+    "休息区": "seating",
+    "桌椅": "seating",
+    "歇脚": "seating",
+    "药箱": "medicine",
+    "医药箱": "medicine",
+    "应急药箱": "medicine",
+    "药品": "medicine",
+    "空调": "aircon",
+    "冷暖空调": "aircon",
+    "取暖": "aircon",
+    "纳凉": "aircon",
+    "wifi": "wifi",
+    "wi-fi": "wifi",
+    "无线网": "wifi",
+    "无线网络": "wifi",
+    "换电": "battery_swap",
+    "电池更换": "battery_swap",
+    "换电柜": "battery_swap",
+    "爱心餐": "meals",
+    "餐食": "meals",
+    "用餐": "meals",
+    "就餐": "meals",
+}
+_KIND_WORDS: Final = (
+    ("司机", "driver"),
+    ("户外", "outdoor"),
+    ("爱心", "caring"),
+    ("暖心", "warm"),
+    ("工会", "union"),
+)
+_OCCUPATION_WORDS: Final = (
+    ("快递", "courier"),
+    ("外卖", "delivery"),
+    ("骑手", "delivery"),
+    ("环卫", "sanitation"),
+    ("建筑", "construction"),
+    ("网约车", "ride_hailing"),
+    ("出租", "ride_hailing"),
+    ("货车", "truck"),
+    ("货运", "truck"),
+    ("保安", "security"),
+)
+_CATEGORY_WORDS: Final = (("困难", "hardship"), ("重点", "priority"), ("劳模", "model"), ("先进", "model"))
+_LEVEL_WORDS: Final = (
+    ("全国", "national"),
+    ("全总", "national"),
+    ("省", "province"),
+    ("市", "city"),
+    ("县", "county"),
+    ("区总", "county"),
+    ("基层", "grassroots"),
+)
+_TRUE_TEXT: Final = frozenset({"是", "有", "y", "yes", "true", "1", "t", "√", "✓", "24小时"})
+_FALSE_TEXT: Final = frozenset({"否", "无", "n", "no", "false", "0", "f", "×", "✗"})
+
+_SPLIT_LIST: Final = r"[、,，;；/|｜\s]+"
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
+_FULLWIDTH: Final = str.maketrans("０１２３４５６７８９．－＋，：", "0123456789.-+,:")
+_SAFE_FILE_NAME: Final = re.compile(r"[^\w.\-()（）一-鿿 ]+")
+
+
+# ---------------------------------------------------------------- report
+
+
+@dataclass
+class ImportReport:
+    """What happened to every row of one file.
+
+    Attributes
+    ----------
+    table : str
+        Target table (``stations``, ``workplaces``, ``campaign``, ``checkins``).
+    file : str
+        The uploaded file's base name, sanitised, for display only (never used as a path).
+    sha256 : str
+        SHA-256 of the uploaded bytes.
+    rows_in, accepted, rejected : int
+        Data rows found, rows accepted, rows rejected; ``accepted + rejected == rows_in``.
+    rejections : list of dict
+        ``{"row", "field", "reason"}`` per problem; a row may have several.
+    warnings : list of dict
+        ``{"row", "field", "reason"}`` for fixes that kept a row (``row`` is ``None`` for
+        file-wide notes).
+    mapping : dict
+        Source header → field used.
+    version : str or None
+        The dataset version written, ``None`` until committed (or when nothing was written).
+    error : str or None
+        A problem with the whole file; then nothing is imported.
+    """
+
+    table: str
+    file: str = ""
+    sha256: str = ""
+    format: str = ""
+    encoding: str = ""
+    crs: str = "wgs84"
+    mode: str = "replace"
+    rows_in: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    rejections: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    mapping: dict[str, str] = field(default_factory=dict)
+    version: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as plain JSON-able values."""
+        return {
+            "table": self.table,
+            "file": self.file,
+            "sha256": self.sha256,
+            "format": self.format,
+            "encoding": self.encoding,
+            "crs": self.crs,
+            "mode": self.mode,
+            "rows_in": self.rows_in,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "rejections": self.rejections,
+            "warnings": self.warnings,
+            "mapping": self.mapping,
+            "version": self.version,
+            "error": self.error,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Return the counts (for manifests and the audit log), without the row lists."""
+        return {
+            "rows_in": self.rows_in,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "warnings": len(self.warnings),
+        }
+
+
+@dataclass
+class SourceFrame:
+    """A file read into text cells.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        One ``object`` column per source header (unique names), cells ``str`` or ``None``.
+    rows : numpy.ndarray
+        ``int64`` row number of each frame row as a person sees it in the file, shape ``(n,)``.
+    format, encoding : str
+        Detected format (``csv``, ``xlsx``, ``geojson``, ``geoparquet``) and text encoding.
+    bad_rows : dict
+        Rows that could not be read at all (undecodable, malformed): row → reason. They
+        count as rows of the file and are rejected.
+    notes : list of str
+        File-wide notes (title rows skipped, sheet used...).
+    """
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    format: str
+    encoding: str = ""
+    bad_rows: dict[int, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Prepared:
+    """A validated import, ready to :func:`commit` (or to show as a preview)."""
+
+    report: ImportReport
+    frame: pd.DataFrame
+    source: SourceFrame | None
+    base_version: str | None
+    rejected_positions: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
+
+
+# ---------------------------------------------------------------- reading files
+
+
+def safe_file_name(name: str | None) -> str:
+    """Return a display-only base name: no directories, no markup, at most 100 characters.
+
+    Never use the result to build a path; it is shown in the UI and stored in the manifest.
+    """
+    base = re.split(r"[\\/]", str(name or ""))[-1]
+    base = _SAFE_FILE_NAME.sub("_", _CONTROL.sub("", base)).strip(" .")
+    return base[:100] or "upload"
+
+
+def _sniff_format(data: bytes, file_name: str) -> str:
+    ext = file_name.lower().rsplit(".", 1)[-1] if "." in file_name else ""
+    head = data[:8]
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"PAR1"):
+        return "geoparquet"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InputError(
+            f"{file_name}: this is an old .xls workbook; save it as .xlsx or CSV (UTF-8) and import again"
+        )
+    if ext in ("xlsx", "xlsm"):
+        raise InputError(f"{file_name}: not a valid XLSX workbook (the file is damaged or truncated)")
+    if ext in ("parquet", "geoparquet"):
+        raise InputError(f"{file_name}: not a valid Parquet file (the file is damaged or truncated)")
+    stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if ext in ("geojson", "json") or stripped.startswith(b"{"):
+        return "geojson"
+    return "csv"
+
+
+def _decode(data: bytes, encoding: str) -> tuple[str, str, set[int]]:
+    """Decode CSV bytes; return ``(text, encoding used, 1-based lines with undecodable bytes)``."""
+    if encoding not in ENCODINGS:
+        raise InputError(f"encoding={encoding!r}: use one of {', '.join(ENCODINGS)}")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data, candidates = data[3:], ["utf-8"]
+        label = "utf-8-sig"
+    elif encoding == "auto":
+        candidates, label = ["utf-8", "gbk", "gb18030"], ""
+    else:
+        candidates, label = [encoding], ""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) and encoding == "auto":
+        try:
+            return data.decode("utf-16"), "utf-16", set()
+        except UnicodeDecodeError:
+            pass
+    for enc in candidates:
+        try:
+            return data.decode(enc), label or enc, set()
+        except UnicodeDecodeError:
+            continue
+    # Mixed encodings (rows pasted from different sources): decode line by line.
+    lines = data.split(b"\n")
+    out: list[str] = []
+    bad: set[int] = set()
+    for i, raw in enumerate(lines, start=1):
+        for enc in candidates:
+            try:
+                out.append(raw.decode(enc))
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            out.append(raw.decode(candidates[-1], errors="replace"))
+            bad.add(i)
+    return "\n".join(out), "mixed" if encoding == "auto" else candidates[0], bad
+
+
+def _delimiter(text: str) -> str:
+    first = next((ln for ln in text[:20000].splitlines()[:20] if ln.strip()), "")
+    counts = {d: first.count(d) for d in (",", "\t", ";", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
+
+
+def _read_csv(
+    data: bytes, encoding: str, max_rows: int
+) -> tuple[list[list[Any]], list[int], dict[int, str], str]:
+    text, used, bad_lines = _decode(data, encoding)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    records: list[list[Any]] = []
+    rows: list[int] = []
+    bad: dict[int, str] = {}
+    start = 1
+    while True:
+        try:
+            rec = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a field over the csv module's size limit
+            bad[start] = f"row cannot be read as CSV ({exc})"
+            records.append(["\ufffd"])  # a placeholder: the row counts and is rejected
+            rows.append(start)
+            start = reader.line_num + 1
+            continue
+        end = reader.line_num
+        if any(line in bad_lines for line in range(start, end + 1)):
+            bad[start] = (
+                f"row has bytes that are not valid {used if used != 'mixed' else 'UTF-8 or GBK'} text"
+            )
+        records.append(rec)
+        rows.append(start)
+        start = end + 1
+        if len(records) > max_rows + 50:  # header and title rows included, with a margin
+            raise InputError(_too_many_rows(max_rows))
+    return records, rows, bad, used
+
+
+def _too_many_rows(max_rows: int) -> str:
+    return (
+        f"the file has more than {max_rows:,} rows, the import limit (GEO_MAX_IMPORT_ROWS); "
+        "split it into smaller files and import them with --mode append"
+    )
+
+
+def _cell_text(v: Any) -> Any:  # noqa: ANN401 - a spreadsheet cell
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return None
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat() if v.time() == dt.time() else v.isoformat(sep=" ")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, dt.time):
+        return v.strftime("%H:%M")
+    return str(v)
+
+
+def _read_xlsx(
+    data: bytes, sheet: str | None, max_rows: int, max_bytes: int
+) -> tuple[list[list[Any]], list[int], list[str]]:
+    import openpyxl  # imported here: only XLSX imports need it
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            unpacked = sum(i.file_size for i in zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InputError(f"not a valid XLSX workbook ({exc}); open it in Excel and save it again") from exc
+    if unpacked > max_bytes * MAX_XLSX_EXPANSION:
+        raise InputError(
+            f"the workbook unpacks to {unpacked / 1e6:.0f} MB, more than a registry needs; "
+            "save the sheet as CSV and import that"
+        )
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for damaged files
+        raise InputError(
+            f"not a valid XLSX workbook ({type(exc).__name__}); open it in Excel and save it again"
+        ) from exc
+    try:
+        names = list(wb.sheetnames)
+        if not names:
+            raise InputError("the workbook has no sheets")
+        if sheet is not None and sheet not in names:
+            raise InputError(f"sheet {sheet!r} not found; the workbook has: {', '.join(names)}")
+        ws = wb[sheet] if sheet is not None else wb[names[0]]
+        notes = [f"sheet: {ws.title}"] if len(names) > 1 else []
+        records: list[list[Any]] = []
+        rows: list[int] = []
+        try:
+            for i, values in enumerate(ws.iter_rows(values_only=True), start=1):
+                records.append([_cell_text(v) for v in values])
+                rows.append(i)
+                if len(records) > max_rows + 50:
+                    raise InputError(_too_many_rows(max_rows))
+        except GeoError:
+            raise
+        except Exception as exc:  # a truncated sheet fails part-way through
+            raise InputError(
+                f"the workbook is damaged after row {len(records)} ({type(exc).__name__}); "
+                "open it in Excel and save it again"
+            ) from exc
+    finally:
+        wb.close()
+    return records, rows, notes
+
+
+def _flat(v: Any) -> Any:  # noqa: ANN401 - a JSON / Parquet value
+    if v is None:
+        return None
+    if isinstance(v, list | tuple | np.ndarray):
+        return "、".join(str(_flat(x)) for x in v if x is not None)
+    if isinstance(v, dict):
+        return json.dumps(v, ensure_ascii=False)
+    return _cell_text(v)
+
+
+def _read_geojson(data: bytes) -> tuple[pd.DataFrame, dict[int, str]]:
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InputError(f"not valid GeoJSON ({type(exc).__name__}: {str(exc)[:120]})") from exc
+    if isinstance(doc, dict) and doc.get("type") == "Feature":
+        doc = {"type": "FeatureCollection", "features": [doc]}
+    if not isinstance(doc, dict) or not isinstance(doc.get("features"), list):
+        raise InputError("GeoJSON must be a FeatureCollection with a list of features")
+    records: list[dict[str, Any]] = []
+    bad: dict[int, str] = {}
+    for i, feat in enumerate(doc["features"], start=1):
+        rec: dict[str, Any] = {}
+        if not isinstance(feat, dict):
+            bad[i] = "feature is not an object"
+            records.append(rec)
+            continue
+        props = feat.get("properties")
+        if isinstance(props, dict):
+            rec.update({str(k)[:200]: _flat(v) for k, v in props.items()})
+        geom = feat.get("geometry")
+        if isinstance(geom, dict):
+            coords = geom.get("coordinates")
+            gtype = geom.get("type")
+            if gtype == "MultiPoint" and isinstance(coords, list) and len(coords) == 1:
+                gtype, coords = "Point", coords[0]
+            if gtype == "Point" and isinstance(coords, list) and len(coords) >= 2:
+                rec["__lng"], rec["__lat"] = _flat(coords[0]), _flat(coords[1])
+            else:
+                bad[i] = f"geometry is a {str(gtype)[:20]}, not a point"
+        records.append(rec)
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    return frame.astype(object).where(frame.notna(), None), bad
+
+
+def _read_parquet(data: bytes) -> tuple[pd.DataFrame, dict[int, str]]:
+    import pyarrow.parquet as pq
+
+    try:
+        tbl = pq.read_table(io.BytesIO(data))
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise InputError(f"not a valid (Geo)Parquet file ({type(exc).__name__}); export it again") from exc
+    df = tbl.to_pandas()
+    geo_meta = (tbl.schema.metadata or {}).get(b"geo")
+    if geo_meta:
+        try:
+            meta = json.loads(geo_meta)
+            col = meta.get("primary_column", "geometry")
+            geoms = shapely.from_wkb(df.pop(col).to_numpy(dtype=object), on_invalid="ignore")
+        except (ValueError, KeyError, TypeError, shapely.errors.ShapelyError) as exc:
+            raise InputError(f"the GeoParquet geometry column cannot be read ({exc})") from exc
+        point = shapely.get_type_id(geoms) == 0
+        x = np.where(point, shapely.get_x(geoms), np.nan)
+        y = np.where(point, shapely.get_y(geoms), np.nan)
+        df["__lng"], df["__lat"] = x, y
+        bad = {
+            int(i) + 1: "geometry is not a point"
+            for i in np.flatnonzero(~(point | shapely.is_missing(geoms)))
+        }
+    else:
+        bad = {}
+    out = pd.DataFrame(index=df.index)
+    for col in df.columns:
+        s = df[col]
+        if pd.api.types.is_float_dtype(s):
+            out[str(col)] = [None if not math.isfinite(v) else repr(float(v)) for v in s.to_numpy(float)]
+        else:
+            out[str(col)] = s.astype(object).map(_flat)
+    return out.astype(object), bad
+
+
+def _records_to_frame(
+    records: list[list[Any]], rows: list[int], bad: dict[int, str], table: str
+) -> tuple[pd.DataFrame, np.ndarray, dict[int, str], list[str]]:
+    """Find the header (skipping title rows), make unique column names, pad ragged rows."""
+    notes: list[str] = []
+
+    def blank(rec: list[Any]) -> bool:
+        return all(v is None or str(v).strip() == "" for v in rec)
+
+    known = {_norm_header(s) for syn in FIELDS[table].values() for s in syn}
+    candidates = [i for i, r in enumerate(records[:30]) if not blank(r)]
+    if not candidates:
+        return pd.DataFrame(), np.array([], dtype=np.int64), {}, ["the file has no rows"]
+    header_i = candidates[0]
+    for i in candidates:  # the header is the first row naming at least two known fields
+        if sum(_norm_header(v) in known for v in records[i] if v is not None) >= 2:
+            header_i = i
+            break
+    if header_i != candidates[0]:
+        notes.append(f"rows {rows[candidates[0]]}–{rows[header_i] - 1} above the header skipped as titles")
+    header_raw = records[header_i]
+    if len(header_raw) > MAX_COLUMNS:
+        raise InputError(
+            f"the header has {len(header_raw)} columns; a registry has far fewer — is this the right file?"
+        )
+    names: list[str] = []
+    for j, h in enumerate(header_raw):
+        name = _CONTROL.sub("", str(h)).strip()[:100] if h is not None else ""
+        name = name or f"column_{j + 1}"
+        base, k = name, 2
+        while name in names:
+            name, k = f"{base}_{k}", k + 1
+        names.append(name)
+    body = records[header_i + 1 :]
+    body_rows = rows[header_i + 1 :]
+    while body and blank(body[-1]):  # trailing blank rows are the end of the sheet, not data
+        body.pop()
+        body_rows.pop()
+    width = len(names)
+    lens = np.fromiter(map(len, body), dtype=np.int64, count=len(body))
+    body_set = set(body_rows)
+    bad_out = {r: why for r, why in bad.items() if r in body_set}
+    if (lens != width).any():
+        for i in np.flatnonzero(lens != width).tolist():
+            rec = body[i]
+            if len(rec) > width and any(v not in (None, "") for v in rec[width:]):
+                bad_out.setdefault(body_rows[i], f"row has {len(rec)} cells but the header has {width}")
+            body[i] = (list(rec) + [None] * width)[:width]
+    frame = (
+        pd.DataFrame(body, columns=names, dtype=object) if body else pd.DataFrame(columns=names, dtype=object)
+    )
+    return frame, np.asarray(body_rows, dtype=np.int64), bad_out, notes
+
+
+def read_source(
+    data: bytes,
+    file_name: str,
+    table: str,
+    *,
+    encoding: str = "auto",
+    sheet: str | None = None,
+    max_rows: int = 1_000_000,
+    max_bytes: int = 50 * 1024 * 1024,
+) -> SourceFrame:
+    """Read an uploaded file into text cells with the row numbers a person sees.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+    file_name : str
+        The uploaded name (only its extension is used, as a format hint).
+    table : str
+        Target table; its known headers help find the header row under title rows.
+    encoding : str
+        CSV encoding, see :data:`ENCODINGS`.
+    sheet : str, optional
+        XLSX sheet name (default: the first sheet).
+    max_rows, max_bytes : int
+        Limits; larger files raise :class:`~geo.errors.InputError`.
+
+    Returns
+    -------
+    SourceFrame
+
+    Raises
+    ------
+    geo.errors.InputError
+        For problems with the whole file (format, size, damage), with what to do.
+    """
+    if len(data) > max_bytes:
+        raise InputError(
+            f"the file is {len(data) / 1048576:.1f} MB; the limit is {max_bytes / 1048576:.0f} MB "
+            "(GEO_MAX_UPLOAD_MB); split it and import the parts with --mode append"
+        )
+    if not data.strip():
+        raise InputError("the file is empty")
+    fmt = _sniff_format(data, file_name)
+    if fmt in ("csv", "xlsx"):
+        if fmt == "csv":
+            records, rows, bad, used = _read_csv(data, encoding, max_rows)
+            notes: list[str] = []
+        else:
+            records, rows, notes = _read_xlsx(data, sheet, max_rows, max_bytes)
+            bad, used = {}, ""
+        frame, row_no, bad, more = _records_to_frame(records, rows, bad, table)
+        return SourceFrame(_blank_to_none(frame), row_no, fmt, used, bad, notes + more)
+    if fmt == "geojson":
+        frame, bad = _read_geojson(data)
+    else:
+        frame, bad = _read_parquet(data)
+    if len(frame) > max_rows:
+        raise InputError(_too_many_rows(max_rows))
+    if len(frame.columns) > MAX_COLUMNS:
+        raise InputError(f"the file has {len(frame.columns)} properties; a registry has far fewer")
+    frame = _blank_to_none(frame.reset_index(drop=True))
+    return SourceFrame(frame, np.arange(1, len(frame) + 1, dtype=np.int64), fmt, "utf-8", bad)
+
+
+def _blank_to_none(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cells that are missing or only whitespace become ``None``; all columns ``object``."""
+    out = frame.astype(object)
+    for col in out.columns:
+        s = out[col]
+        blank = s.isna().to_numpy() | s.astype("string").str.strip().eq("").fillna(True).to_numpy(dtype=bool)
+        if blank.any():
+            out[col] = s.where(~blank, None)
+    return out
+
+
+# ---------------------------------------------------------------- column mapping
+
+
+def _norm_header(h: Any) -> str:  # noqa: ANN401 - a header cell
+    t = unicodedata.normalize("NFKC", str(h)).strip().lower()
+    t = re.sub(r"[(（\[【].*?[)）\]】]", "", t)  # "经度(GCJ02)" -> "经度"
+    return re.sub(r"[\s_*:：\-]+", "", t)
+
+
+def detect_mapping(columns: Sequence[str], table: str) -> dict[str, str]:
+    """Map source headers to the fields of ``table`` by their Chinese or English names.
+
+    Parameters
+    ----------
+    columns : sequence of str
+        Source headers, in file order.
+    table : str
+        One of :data:`IMPORT_TABLES`.
+
+    Returns
+    -------
+    dict
+        ``{header: field}`` for the headers recognised; each field is used once (the
+        first matching header wins). GeoJSON / GeoParquet point geometry maps to
+        ``lng``/``lat`` ahead of any property.
+    """
+    _check_table(table)
+    lookup: dict[str, str] = {}
+    for fld, synonyms in FIELDS[table].items():
+        for s in synonyms:
+            lookup.setdefault(_norm_header(s), fld)
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    if "__lng" in columns and "__lat" in columns:
+        out.update({"__lng": "lng", "__lat": "lat"})
+        used.update({"lng", "lat", "lnglat"})
+    for col in columns:
+        if col in out:
+            continue
+        found = lookup.get(_norm_header(col))
+        if found is None or found in used:
+            continue
+        fld = found
+        if fld == "lnglat" and {"lat", "lng"} & used:
+            continue
+        out[col] = fld
+        used.add(fld)
+        if fld in ("lat", "lng"):
+            used.add("lnglat")
+    return out
+
+
+def crs_hint(columns: Sequence[str]) -> str | None:
+    """Return ``gcj02`` or ``bd09`` when a coordinate header names that datum (e.g. ``经度(百度)``)."""
+    text = " ".join(str(c).lower() for c in columns)
+    if re.search(r"百度|bd-?09|baidu", text):
+        return "bd09"
+    if re.search(r"高德|gcj|火星|amap|腾讯", text):
+        return "gcj02"
+    return None
+
+
+def missing_fields(mapping: Mapping[str, str], table: str) -> list[str]:
+    """Return the required fields of ``table`` that ``mapping`` does not provide."""
+    have = set(mapping.values())
+    if "lnglat" in have:
+        have |= {"lat", "lng"}
+    if table == "stations" and ({"opens", "closes"} <= have or "open_24h" in have):
+        have.add("hours")
+    if table == "campaign" and "date" in have:
+        have.add("year")
+    return [f for f in REQUIRED[table] if f not in have]
+
+
+def apply_overrides(
+    mapping: Mapping[str, str], overrides: Mapping[str, str], columns: Sequence[str], table: str
+) -> dict[str, str]:
+    """Apply ``{header: field}`` overrides (``""`` or ``"-"`` ignores a header).
+
+    Raises
+    ------
+    geo.errors.InputError
+        If a header is not in the file or a field is not a field of ``table``.
+    """
+    out = dict(mapping)
+    for col, fld in overrides.items():
+        if col not in columns:
+            raise InputError(
+                f"--map {col}={fld}: the file has no column {col!r}; columns: {', '.join(map(str, columns))}"
+            )
+        if fld in ("", "-"):
+            out.pop(col, None)
+            continue
+        if fld not in FIELDS[table]:
+            raise InputError(
+                f"--map {col}={fld}: {fld!r} is not a field of {table}; fields: {', '.join(FIELDS[table])}"
+            )
+        out = {c: f for c, f in out.items() if f != fld and c != col}
+        out[col] = fld
+    return out
+
+
+# ---------------------------------------------------------------- validation helpers
+
+
+class _Issues:
+    """Collects per-row problems as arrays (vectorised), rejections and warnings apart."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.rejected = np.zeros(n, dtype=bool)
+        self._rej: list[tuple[np.ndarray, str, Any]] = []
+        self._warn: list[tuple[np.ndarray, str, Any]] = []
+        self.notes: list[dict[str, Any]] = []
+        self.unreadable = np.zeros(n, dtype=bool)  # rows that could not be read: report only that
+
+    def reject(self, mask: np.ndarray, fld: str, reason: Any) -> None:  # noqa: ANN401 - str or array
+        """Reject rows where ``mask``; ``reason`` is a string or an array aligned to rows."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            pos = np.flatnonzero(mask)
+            self.rejected[pos] = True
+            self._rej.append((pos, fld, reason[pos] if isinstance(reason, np.ndarray) else reason))
+
+    def warn(self, mask: np.ndarray, fld: str, reason: Any) -> None:  # noqa: ANN401 - str or array
+        """Warn about rows where ``mask`` (they stay accepted)."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            pos = np.flatnonzero(mask)
+            self._warn.append((pos, fld, reason[pos] if isinstance(reason, np.ndarray) else reason))
+
+    def note(self, fld: str, reason: str) -> None:
+        """Add a file-wide warning (no row)."""
+        self.notes.append({"row": None, "field": fld, "reason": reason})
+
+    @staticmethod
+    def _frame(
+        items: list[tuple[np.ndarray, str, Any]], rows: np.ndarray, keep: np.ndarray | None
+    ) -> list[dict[str, Any]]:
+        if not items:
+            return []
+        parts = []
+        for pos, fld, reason in items:
+            if keep is not None:
+                sel = keep[pos]
+                pos = pos[sel]
+                reason = reason[sel] if isinstance(reason, np.ndarray) else reason
+            if len(pos):
+                parts.append(pd.DataFrame({"pos": pos, "field": fld, "reason": reason}))
+        if not parts:
+            return []
+        df = pd.concat(parts, ignore_index=True).sort_values("pos", kind="stable")
+        df["row"] = rows[df["pos"].to_numpy()]
+        return [
+            {"row": int(r), "field": str(f), "reason": str(x)}
+            for r, f, x in zip(df["row"], df["field"], df["reason"], strict=True)
+        ]
+
+    def rejections(self, rows: np.ndarray) -> list[dict[str, Any]]:
+        """Return the rejections as ``{"row", "field", "reason"}`` dicts in row order."""
+        items = [(p, f, r) for p, f, r in self._rej if f == "row"]
+        others = [(p, f, r) for p, f, r in self._rej if f != "row"]
+        out = self._frame(items, rows, None) + self._frame(others, rows, ~self.unreadable)
+        return sorted(out, key=lambda d: d["row"])  # stable: a row's problems stay in check order
+
+    def warnings(self, rows: np.ndarray) -> list[dict[str, Any]]:
+        """Return warnings of accepted rows (and file-wide notes) in row order."""
+        return self.notes + self._frame(self._warn, rows, ~self.rejected)
+
+
+def _clean_text(s: pd.Series) -> pd.Series:
+    """Strip, drop control characters, fold full-width spaces; empty -> <NA>."""
+    t = s.astype("string").str.replace(_CONTROL, " ", regex=True).str.replace("\u3000", " ").str.strip()
+    t = t.str.replace(r"\s{2,}", " ", regex=True)
+    return t.mask(t == "", pd.NA)
+
+
+def _numbers(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Parse text to float64; return ``(values, is_bad)`` (blank is NaN but not bad)."""
+    t = s.str.translate(_FULLWIDTH).str.replace(r"[°\s,]|元$", "", regex=True)
+    t = t.mask(t == "", pd.NA)
+    values = np.array(
+        pd.to_numeric(t.astype(object), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    )
+    bad = t.notna().to_numpy() & ~np.isfinite(values)
+    values[~np.isfinite(values)] = np.nan
+    return values, bad
+
+
+def _quoted(s: pd.Series, width: int = 40) -> np.ndarray:
+    return ("'" + s.fillna("").str.slice(0, width) + "'").to_numpy(dtype=object)
+
+
+def _codes(
+    s: pd.Series, enum: Enum, words: Sequence[tuple[str, str]], extra: Mapping[str, str] | None = None
+) -> np.ndarray:
+    """Map text to enum codes (code, zh/en label, synonyms, then key words); unknown -> None."""
+    uniques = s.dropna().unique()
+    table: dict[str, str | None] = {}
+    for u in uniques:
+        text = str(u)
+        code = enum.from_text(text) or (extra or {}).get(text.lower())
+        if code is None:
+            code = next((c for w, c in words if w in text), None)
+        table[text] = code
+    return s.map(table).astype(object).where(s.notna(), None).to_numpy(dtype=object)
+
+
+def _truthy(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    low = s.str.lower()
+    yes = low.isin(_TRUE_TEXT).fillna(False).to_numpy(dtype=bool)
+    no = low.isin(_FALSE_TEXT).fillna(False).to_numpy(dtype=bool)
+    unknown = s.notna().to_numpy() & ~yes & ~no
+    return yes, unknown
+
+
+def _dates(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Parse dates written 2024-05-01, 2024/5/1, 2024.5.1, 2024年5月1日, 20240501."""
+    t = s.str.translate(_FULLWIDTH).str.replace(r"[年月/.]", "-", regex=True).str.replace("日", "")
+    t = (
+        t.str.replace(r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3", regex=True)
+        .str.split(r"[ T]", regex=True)
+        .str[0]
+    )
+    parsed = pd.to_datetime(t.astype(object), format="%Y-%m-%d", errors="coerce")
+    ok = parsed.notna().to_numpy()
+    values = np.full(len(s), None, dtype=object)
+    if ok.any():
+        values[ok] = np.asarray(parsed[ok].dt.date, dtype=object)
+    bad = s.notna().to_numpy() & ~ok
+    return values, bad
+
+
+def _ids(prefix: str, *parts: pd.Series) -> np.ndarray:
+    """Deterministic ids from row content (same content, same id)."""
+
+    def text(p: pd.Series) -> pd.Series:
+        o = p.reset_index(drop=True).astype(object)
+        return o.where(o.notna(), "").astype(str)
+
+    key = text(parts[0])
+    for p in parts[1:]:
+        key = key + "|" + text(p)
+    h = pd.util.hash_pandas_object(key.reset_index(drop=True), index=False).to_numpy(dtype=np.uint64)
+    return np.array([f"{prefix}-{v:012x}"[: len(prefix) + 13] for v in h], dtype=object)
+
+
+def _check_crs(crs: str) -> str:
+    name = str(crs).strip().lower().replace("-", "").replace("_", "")
+    if name not in datums.CRS_NAMES:
+        raise InputError(f"crs={crs!r} is not a known datum; use one of {', '.join(datums.CRS_NAMES)}")
+    return name
+
+
+def _check_table(table: str) -> None:
+    if table not in IMPORT_TABLES:
+        raise InputError(f"cannot import into {table!r}; choose one of {', '.join(IMPORT_TABLES)}")
+
+
+# ---------------------------------------------------------------- validation
+
+
+@dataclass
+class _Ctx:
+    raw: pd.DataFrame  # columns renamed to fields
+    issues: _Issues
+    crs: str
+    existing: pd.DataFrame | None
+    existing_ids: set[str]
+    station_ids: set[str] | None
+    rows: np.ndarray
+
+
+def _field(ctx: _Ctx, name: str) -> pd.Series:
+    if name in ctx.raw.columns:
+        return _clean_text(ctx.raw[name])
+    return pd.Series(pd.NA, index=ctx.raw.index, dtype="string")
+
+
+def _coordinates(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Parse, unswap, convert to WGS-84 and region-tag the coordinates; reject the bad ones."""
+    iss = ctx.issues
+    lat_t, lng_t = _field(ctx, "lat"), _field(ctx, "lng")
+    both = _field(ctx, "lnglat")
+    if both.notna().any():
+        parts = both.str.translate(_FULLWIDTH).str.split(r"[,;\s]+", regex=True)
+        # "经纬度" is written lng,lat (AMap, Baidu); lat,lng is caught by the swap check.
+        lng_t = lng_t.fillna(parts.str[0].astype("string"))
+        lat_t = lat_t.fillna(parts.str[1].astype("string"))
+        iss.reject(
+            (parts.str.len().fillna(2) != 2).to_numpy(dtype=bool),
+            "lnglat",
+            "write the coordinates as two numbers, e.g. 116.39,39.90 (lng,lat)",
+        )
+    lat, lat_bad = _numbers(lat_t)
+    lng, lng_bad = _numbers(lng_t)
+    iss.reject(lat_bad, "lat", "latitude " + _quoted(lat_t) + " is not a number")
+    iss.reject(lng_bad, "lng", "longitude " + _quoted(lng_t) + " is not a number")
+    missing = (np.isnan(lat) | np.isnan(lng)) & ~lat_bad & ~lng_bad
+    iss.reject(missing, "lat/lng", "coordinates are missing")
+
+    def in_box(la: np.ndarray, ln: np.ndarray) -> np.ndarray:
+        return (la >= _CHINA_LAT[0]) & (la <= _CHINA_LAT[1]) & (ln >= _CHINA_LNG[0]) & (ln <= _CHINA_LNG[1])
+
+    swapped = ~in_box(lat, lng) & in_box(lng, lat)
+    lat, lng = np.where(swapped, lng, lat), np.where(swapped, lat, lng)
+    iss.warn(swapped, "lat/lng", "latitude and longitude were swapped; fixed")
+    valid = np.isfinite(lat) & np.isfinite(lng) & (np.abs(lat) <= 90) & (np.abs(lng) <= 180)
+    iss.reject(np.isfinite(lat) & np.isfinite(lng) & ~valid, "lat/lng", "coordinates are out of range")
+    lat = np.where(valid, lat, np.nan)
+    lng = np.where(valid, lng, np.nan)
+    if ctx.crs != "wgs84" and valid.any():
+        wl, wg = datums.to_wgs84(lat[valid], lng[valid], ctx.crs)
+        lat[valid], lng[valid] = wl, wg
+    tags = pd.DataFrame(pd.NA, index=range(len(lat)), columns=REGION_COLUMNS, dtype="string")
+    pos = np.flatnonzero(valid)
+    if len(pos):
+        t = regions.tag_points(lat[pos], lng[pos])
+        tags.iloc[pos] = t.to_numpy()
+        outside = pos[t["adcode"].isna().to_numpy()]
+        if len(outside):
+            counties = regions.boundaries("county")
+            tree = shapely.STRtree(counties.geometry.values)
+            pts = shapely.points(lng[outside], lat[outside])
+            pi, ci = tree.query_nearest(pts, max_distance=COAST_SNAP_DEG, all_matches=False)
+            near = np.zeros(len(outside), dtype=bool)
+            near[pi] = True
+            if len(pi):
+                tags.iloc[outside[pi]] = counties[REGION_COLUMNS].iloc[ci].astype("string").to_numpy()
+                m = np.zeros(len(lat), dtype=bool)
+                m[outside[pi]] = True
+                iss.warn(
+                    m,
+                    "lat/lng",
+                    "just outside the boundary data (coast or border); tagged with the nearest county",
+                )
+            far = np.zeros(len(lat), dtype=bool)
+            far[outside[~near]] = True
+            where = np.array(
+                [f"({a:.5f}, {b:.5f})" for a, b in zip(lat[far], lng[far], strict=True)], dtype=object
+            )
+            reason = np.full(len(lat), "", dtype=object)
+            reason[far] = (
+                "outside China " + where + (" after converting from " + ctx.crs if ctx.crs != "wgs84" else "")
+            )
+            iss.reject(far, "lat/lng", reason)
+    return np.round(lat, 7), np.round(lng, 7), tags.reset_index(drop=True)
+
+
+def _check_lengths(ctx: _Ctx) -> None:
+    for col in ctx.raw.columns:
+        lengths = ctx.raw[col].astype("string").str.len().fillna(0).to_numpy()
+        ctx.issues.reject(lengths > MAX_FIELD_CHARS, col, f"cell longer than {MAX_FIELD_CHARS} characters")
+
+
+def _name(ctx: _Ctx) -> pd.Series:
+    name = _field(ctx, "name")
+    ctx.issues.reject(name.isna().to_numpy(), "name", "name is missing")
+    ctx.issues.reject(
+        (name.str.len().fillna(0) > MAX_NAME_CHARS).to_numpy(),
+        "name",
+        f"name longer than {MAX_NAME_CHARS} characters",
+    )
+    return name
+
+
+def _assign_ids(ctx: _Ctx, table: str, id_field: str, *content: pd.Series) -> np.ndarray:
+    given = _field(ctx, id_field)
+    generated = _ids(_ID_PREFIX[table], *content)
+    if id_field not in ctx.raw.columns:
+        ctx.issues.note(id_field, "no id column: ids were made from each row's content")
+    else:
+        ctx.issues.warn(given.isna().to_numpy(), id_field, "id missing; one was made from the row's content")
+    ids = (
+        given.astype(object)
+        .where(given.notna(), pd.Series(generated, index=given.index))
+        .to_numpy(dtype=object)
+    )
+    ctx.issues.reject((given.str.len().fillna(0) > 64).to_numpy(), id_field, "id longer than 64 characters")
+    ids_s = pd.Series(ids, dtype=object)
+    dup = ids_s.duplicated(keep="first").to_numpy()
+    if dup.any():
+        first = pd.Series(np.arange(len(ids_s))).groupby(ids_s.to_numpy()).transform("min").to_numpy()
+        reason = np.full(len(ids), "", dtype=object)
+        for p in np.flatnonzero(dup):
+            reason[p] = f"duplicate id {str(ids[p])[:64]!r} (first at row {ctx.rows[first[p]]})"
+        ctx.issues.reject(dup, id_field, reason)
+    if ctx.existing_ids:
+        clash = ids_s.isin(ctx.existing_ids).to_numpy()
+        ctx.issues.reject(
+            clash, id_field, "duplicate id: already in the current dataset (use --mode replace or another id)"
+        )
+    return ids
+
+
+def _near_duplicates(
+    ctx: _Ctx, lat: np.ndarray, lng: np.ndarray, names: np.ndarray, rows: np.ndarray
+) -> None:
+    """Warn about stations within :data:`NEAR_DUPLICATE_M` of an earlier one (file or dataset)."""
+    from scipy.spatial import cKDTree
+
+    ok = np.flatnonzero(~ctx.issues.rejected & np.isfinite(lat))
+    if not len(ok):
+        return
+
+    def xyz(la: np.ndarray, ln: np.ndarray) -> np.ndarray:
+        p, lam = np.radians(la), np.radians(ln)
+        return np.column_stack([np.cos(p) * np.cos(lam), np.cos(p) * np.sin(lam), np.sin(p)])
+
+    chord = 2 * np.sin(NEAR_DUPLICATE_M / EARTH_RADIUS_M / 2)
+    tree = cKDTree(xyz(lat[ok], lng[ok]))
+    pairs = tree.query_pairs(chord, output_type="ndarray")
+    reason = np.full(len(lat), "", dtype=object)
+    mask = np.zeros(len(lat), dtype=bool)
+    if len(pairs):
+        a, b = ok[pairs.min(axis=1)], ok[pairs.max(axis=1)]
+        for i, j in zip(a, b, strict=True):
+            if not mask[j]:
+                mask[j] = True
+                reason[j] = (
+                    f"within {NEAR_DUPLICATE_M:.0f} m of row {rows[i]} ({str(names[i])[:40]}): a duplicate?"
+                )
+    ex = ctx.existing
+    if ex is not None and len(ex):
+        etree = cKDTree(xyz(ex["lat"].to_numpy(float), ex["lng"].to_numpy(float)))
+        dist, idx = etree.query(xyz(lat[ok], lng[ok]), k=1, distance_upper_bound=chord)
+        hit = np.isfinite(dist)
+        ids = ex["station_id"].astype(str).to_numpy()
+        for p, k in zip(ok[hit], idx[hit], strict=True):
+            if not mask[p]:
+                mask[p] = True
+                reason[p] = (
+                    f"within {NEAR_DUPLICATE_M:.0f} m of station {ids[k]} already in the dataset: "
+                    "a duplicate?"
+                )
+    ctx.issues.warn(mask, "lat/lng", reason)
+
+
+def _hours(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    iss = ctx.issues
+    text = _field(ctx, "hours")
+    opens, closes = _field(ctx, "opens"), _field(ctx, "closes")
+    text = text.fillna((opens + "-" + closes).astype("string"))
+    all_day, _ = _truthy(_field(ctx, "open_24h"))
+    text = text.mask(pd.Series(all_day, index=text.index), "24小时")
+    uniques = text.dropna().unique()
+    parsed: dict[str, tuple[str, str, bool] | None] = {}
+    for u in uniques:
+        try:
+            parsed[str(u)] = hours.parse_hours_text(str(u))
+        except GeoError:
+            parsed[str(u)] = None
+    mapped = text.map(parsed).astype(object)
+    missing = text.isna().to_numpy()
+    bad = ~missing & mapped.isna().to_numpy()
+    iss.reject(missing, "hours", "opening hours are missing; write 08:00-20:00 or 24小时")
+    iss.reject(
+        bad, "hours", "opening hours " + _quoted(text) + " not understood; write 08:00-20:00 or 24小时"
+    )
+    good = [g if isinstance(g, tuple) else ("00:00", "24:00", False) for g in mapped.to_numpy(dtype=object)]
+    o = np.array([g[0] for g in good], dtype=object)
+    c = np.array([g[1] for g in good], dtype=object)
+    h24 = np.array([g[2] for g in good], dtype=bool)
+    return o, c, h24
+
+
+def _amenities(ctx: _Ctx) -> list[list[str]]:
+    s = _field(ctx, "amenities")
+    if s.isna().all():
+        return [[] for _ in range(len(s))]
+    items = s.str.split(_SPLIT_LIST, regex=True).explode()
+    items = items[items.notna() & (items != "")]
+    mapped = _codes(items.astype("string"), AMENITIES, (), _AMENITY_SYNONYMS)
+    unknown = pd.isna(mapped)
+    codes = pd.Series(np.where(unknown, OTHER_AMENITY, mapped), index=items.index)
+    if unknown.any():
+        bad = pd.Series(items[unknown].to_numpy(), index=items.index[unknown]).groupby(level=0).agg("、".join)
+        mask = np.zeros(len(s), dtype=bool)
+        reason = np.full(len(s), "", dtype=object)
+        mask[bad.index.to_numpy()] = True
+        reason[bad.index.to_numpy()] = (
+            "unknown service(s) " + bad.str.slice(0, 60).to_numpy(dtype=object) + " kept as other"
+        )
+        ctx.issues.warn(mask, "amenities", reason)
+    # Split the exploded codes back into one list per row (sorted positions, np.split): a
+    # groupby over every row costs a pandas slice per station.
+    pos = codes.index.to_numpy(dtype=np.int64)
+    order = np.argsort(pos, kind="stable")
+    pos, vals = pos[order], codes.to_numpy(dtype=object)[order]
+    out: list[list[str]] = [[] for _ in range(len(s))]
+    if len(pos):
+        bounds = np.flatnonzero(np.diff(pos)) + 1
+        for i, group in zip(pos[np.r_[0, bounds]].tolist(), np.split(vals, bounds), strict=True):
+            out[i] = list(dict.fromkeys(str(x) for x in group))
+    return out
+
+
+def _whole_numbers(ctx: _Ctx, name: str, *, required: bool, default: int = 0) -> np.ndarray:
+    s = _field(ctx, name)
+    v, bad = _numbers(s)
+    iss = ctx.issues
+    iss.reject(bad, name, f"{name} " + _quoted(s) + " is not a number")
+    if required:
+        iss.reject(np.isnan(v) & ~bad, name, f"{name} is missing")
+    frac = np.isfinite(v) & (v != np.round(v))
+    iss.reject(frac, name, f"{name} must be a whole number")
+    iss.reject(np.isfinite(v) & (v < 0), name, f"{name} is negative")
+    iss.reject(np.isfinite(v) & (v > 2**31 - 1), name, f"{name} is too large")
+    return np.where(np.isfinite(v) & (v >= 0) & (v <= 2**31 - 1), np.round(v), default).astype(np.int64)
+
+
+def _validate_stations(ctx: _Ctx, rows: np.ndarray) -> pd.DataFrame:
+    iss = ctx.issues
+    name = _name(ctx)
+    lat, lng, tags = _coordinates(ctx)
+    ids = _assign_ids(ctx, "stations", "station_id", name, pd.Series(lat).round(5), pd.Series(lng).round(5))
+    opens, closes, open_24h = _hours(ctx)
+    kind_t = _field(ctx, "kind")
+    kind = _codes(kind_t, STATION_KINDS, _KIND_WORDS)
+    unknown = pd.isna(kind)
+    if "kind" not in ctx.raw.columns:
+        iss.note("kind", f"no type column: every station stored as {OTHER_KIND}")
+    else:
+        iss.warn(
+            unknown & kind_t.notna().to_numpy(),
+            "kind",
+            "unknown type " + _quoted(kind_t) + f" kept as {OTHER_KIND}",
+        )
+        iss.warn(kind_t.isna().to_numpy(), "kind", f"type missing; stored as {OTHER_KIND}")
+    kind = np.where(unknown, OTHER_KIND, kind)
+    smart, smart_unknown = _truthy(_field(ctx, "smart"))
+    iss.warn(smart_unknown, "smart", "smart-station flag not understood (use 是/否); stored as no")
+    opened_on, date_bad = _dates(_field(ctx, "opened_on"))
+    iss.warn(date_bad, "opened_on", "opening date not understood (use 2024-05-01); left empty")
+    seats = _whole_numbers(ctx, "seats", required=False, default=DEFAULT_SEATS)
+    address = _field(ctx, "address").fillna("")
+    operator = _field(ctx, "operator").fillna("")
+    amen = _amenities(ctx)
+    o_min = hours.parse_hhmm(opens, "opens")
+    c_min = hours.parse_hhmm(closes, "closes")
+    df = pd.DataFrame(
+        {
+            "station_id": ids,
+            "name": name.fillna("").to_numpy(dtype=object),
+            "kind": kind,
+            "lat": lat,
+            "lng": lng,
+            "address": address.to_numpy(dtype=object),
+            **{c: tags[c].to_numpy() for c in REGION_COLUMNS},
+            "opens": opens,
+            "closes": closes,
+            "open_24h": open_24h,
+            "extended_hours": hours.is_extended_hours(o_min, c_min, open_24h),
+            "smart": smart,
+            "amenities": pd.Series(amen, dtype=object).to_numpy(),
+            "seats": seats,
+            "operator": operator.to_numpy(dtype=object),
+            "opened_on": opened_on,
+        }
+    )
+    _near_duplicates(ctx, lat, lng, df["name"].to_numpy(), rows)
+    return df
+
+
+def _validate_workplaces(ctx: _Ctx, rows: np.ndarray) -> pd.DataFrame:
+    name = _name(ctx)
+    lat, lng, tags = _coordinates(ctx)
+    ids = _assign_ids(
+        ctx, "workplaces", "workplace_id", name, pd.Series(lat).round(5), pd.Series(lng).round(5)
+    )
+    occ_t = _field(ctx, "occupation")
+    occ = _codes(occ_t, OCCUPATIONS, _OCCUPATION_WORDS)
+    unknown = pd.isna(occ)
+    ctx.issues.warn(
+        unknown & occ_t.notna().to_numpy(),
+        "occupation",
+        "unknown occupation " + _quoted(occ_t) + " kept as other",
+    )
+    workers = _whole_numbers(ctx, "workers", required=True)
+    return pd.DataFrame(
+        {
+            "workplace_id": ids,
+            "name": name.fillna("").to_numpy(dtype=object),
+            "occupation": np.where(unknown, "other", occ),
+            "workers": workers,
+            "lat": lat,
+            "lng": lng,
+            **{c: tags[c].to_numpy() for c in REGION_COLUMNS},
+        }
+    )
+
+
+def _validate_campaign(ctx: _Ctx, rows: np.ndarray) -> pd.DataFrame:
+    iss = ctx.issues
+    date_t = _field(ctx, "date")
+    date, date_bad = _dates(date_t)
+    iss.reject(date_bad, "date", "date " + _quoted(date_t) + " not understood; write 2025-01-20")
+    iss.reject(date_t.isna().to_numpy(), "date", "date is missing")
+    year_t = _field(ctx, "year")
+    year_v, year_bad = _numbers(year_t.str.replace("年", ""))
+    iss.reject(
+        year_bad | (np.isfinite(year_v) & ((year_v < 2000) | (year_v > 2100))),
+        "year",
+        "year " + _quoted(year_t) + " is not a campaign year",
+    )
+    # A campaign runs up to the Spring Festival: visits in November/December count for the next year.
+    derived = np.array(
+        [d.year + (1 if d.month >= 11 else 0) if d is not None else 0 for d in date], dtype=np.int64
+    )
+    year = np.where(np.isfinite(year_v), np.nan_to_num(year_v), derived).astype(np.int64)
+    cat_t = _field(ctx, "category")
+    cat = _codes(cat_t, CATEGORIES, _CATEGORY_WORDS)
+    iss.reject(
+        pd.isna(cat),
+        "category",
+        "category " + _quoted(cat_t) + " unknown; use 困难职工 / 重点群体职工 / 劳模和先进工作者",
+    )
+    lvl_t = _field(ctx, "organizer_level")
+    lvl = _codes(lvl_t, ORGANIZER_LEVELS, _LEVEL_WORDS)
+    iss.reject(
+        pd.isna(lvl),
+        "organizer_level",
+        "organizer level " + _quoted(lvl_t) + " unknown; use 全国/省级/市级/县级/基层工会",
+    )
+    people = _whole_numbers(ctx, "people", required=True)
+    funds_t = _field(ctx, "funds_yuan")
+    funds, funds_bad = _numbers(funds_t)
+    iss.reject(funds_bad, "funds_yuan", "amount " + _quoted(funds_t) + " is not a number")
+    iss.reject(np.isnan(funds) & ~funds_bad, "funds_yuan", "amount is missing")
+    iss.reject(np.isfinite(funds) & (funds < 0), "funds_yuan", "amount is negative")
+    lat, lng, tags = _coordinates(ctx)
+    ids = _assign_ids(
+        ctx,
+        "campaign",
+        "event_id",
+        date_t,
+        cat_t,
+        pd.Series(people),
+        pd.Series(lat).round(5),
+        pd.Series(lng).round(5),
+    )
+    return pd.DataFrame(
+        {
+            "event_id": ids,
+            "year": year,
+            "date": date,
+            "category": cat,
+            "people": people,
+            "funds_yuan": np.nan_to_num(funds),
+            "organizer_level": lvl,
+            "lat": lat,
+            "lng": lng,
+            **{c: tags[c].to_numpy() for c in REGION_COLUMNS},
+        }
+    )
+
+
+def _validate_checkins(ctx: _Ctx, rows: np.ndarray) -> pd.DataFrame:
+    iss = ctx.issues
+    sid = _field(ctx, "station_id")
+    iss.reject(sid.isna().to_numpy(), "station_id", "station id is missing")
+    if ctx.station_ids is not None:
+        iss.reject(
+            (sid.notna() & ~sid.isin(ctx.station_ids)).to_numpy(dtype=bool),
+            "station_id",
+            "no station " + _quoted(sid) + " in the current dataset; import the station first",
+        )
+    date_t = _field(ctx, "date")
+    date, date_bad = _dates(date_t)
+    iss.reject(date_bad, "date", "date " + _quoted(date_t) + " not understood; write 2025-01-20")
+    iss.reject(date_t.isna().to_numpy(), "date", "date is missing")
+    visits = _whole_numbers(ctx, "visits", required=True)
+    key = sid.fillna("") + "|" + pd.Series(date, dtype=object).astype(str).to_numpy()
+    dup = key.duplicated(keep="first").to_numpy() & sid.notna().to_numpy()
+    iss.reject(dup, "station_id", "a second count for the same station and day")
+    if ctx.existing_ids:
+        iss.reject(
+            key.isin(ctx.existing_ids).to_numpy(),
+            "date",
+            "the dataset already has a count for this station and day",
+        )
+    return pd.DataFrame({"station_id": sid.fillna("").to_numpy(dtype=object), "date": date, "visits": visits})
+
+
+_VALIDATORS: Final = {
+    "stations": _validate_stations,
+    "workplaces": _validate_workplaces,
+    "campaign": _validate_campaign,
+    "checkins": _validate_checkins,
+}
+
+
+def to_schema(df: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """Return ``df`` with exactly the columns of ``table`` in order, with the stored dtypes."""
+    out = pd.DataFrame(index=range(len(df)))
+    for col, kind in table.columns.items():
+        if col not in df.columns:
+            continue  # h3_9 is derived below
+        s = df[col].reset_index(drop=True)
+        if kind == "string":
+            out[col] = s.astype("string")
+        elif kind in ("float64", "int32", "int16", "int64", "bool"):
+            out[col] = s.astype(kind)
+        else:  # date and list columns stay python objects (as the generator writes them)
+            out[col] = s.astype(object)
+    if "h3_9" in table.columns and "h3_9" not in df.columns:
+        cells: Any = (
+            hexes.latlng_to_cells(out["lat"].to_numpy(), out["lng"].to_numpy(), H3_RES) if len(out) else []
+        )
+        out["h3_9"] = pd.Series(cells, dtype="string")
+    return out
+
+
+def validate(
+    source: SourceFrame,
+    table: str,
+    mapping: Mapping[str, str],
+    *,
+    crs: str = "wgs84",
+    existing: pd.DataFrame | None = None,
+    mode: str = "replace",
+    station_ids: set[str] | None = None,
+    keep_id: str | None = None,
+) -> tuple[pd.DataFrame, ImportReport, np.ndarray]:
+    """Check every row of ``source`` for ``table``: the one validation path of every import.
+
+    Parameters
+    ----------
+    source : SourceFrame
+        The file's cells (see :func:`read_source`).
+    table : str
+        Target table.
+    mapping : mapping
+        Source header → field (see :func:`detect_mapping`).
+    crs : str
+        Datum of the file's coordinates (``wgs84``, ``gcj02``, ``bd09``); stored as WGS-84.
+    existing : DataFrame, optional
+        The current table; in ``append`` mode its ids must not be reused, and stations
+        within 10 m of an existing one are reported.
+    mode : str
+        ``replace`` or ``append``.
+    station_ids : set of str, optional
+        Known station ids (for check-ins).
+    keep_id : str, optional
+        The id being edited (single-station edits may reuse it).
+
+    Returns
+    -------
+    (DataFrame, ImportReport, numpy.ndarray)
+        Accepted rows in the stored schema, the report (not yet committed) and the
+        positions of the rejected rows in ``source.frame``.
+    """
+    _check_table(table)
+    if mode not in MODES:
+        raise InputError(f"mode={mode!r}: use one of {', '.join(MODES)}")
+    crs = _check_crs(crs)
+    frame = source.frame
+    n = len(frame)
+    report = ImportReport(
+        table=table,
+        format=source.format,
+        encoding=source.encoding,
+        crs=crs,
+        mode=mode,
+        mapping={str(k): v for k, v in mapping.items()},
+    )
+    raw = pd.DataFrame(
+        {fld: frame[col] for col, fld in mapping.items() if col in frame.columns}, index=frame.index
+    )
+    raw = raw.reset_index(drop=True)
+    existing_ids: set[str] = set()
+    if existing is not None and mode == "append" and len(existing):
+        if table == "checkins":
+            existing_ids = set(
+                (existing["station_id"].astype(str) + "|" + existing["date"].astype(str)).to_numpy()
+            )
+        else:
+            existing_ids = set(existing[_ID_FIELD[table]].astype(str).to_numpy())
+    existing_ids.discard(keep_id or "")
+    near = existing if table == "stations" and mode == "append" else None
+    if near is not None and keep_id:
+        near = near[near["station_id"].astype(str) != keep_id]
+    ctx = _Ctx(raw, _Issues(n), crs, near, existing_ids, station_ids, source.rows)
+    for note in source.notes:
+        ctx.issues.note("file", note)
+    if crs == "wgs84" and (hint := crs_hint(list(mapping))):
+        ctx.issues.note(
+            "crs", f"the coordinate headers mention {hint}; import with --crs {hint} if they are {hint}"
+        )
+    blank = frame.isna().all(axis=1).to_numpy() if len(frame.columns) else np.ones(n, dtype=bool)
+    ctx.issues.reject(blank, "row", "empty row")
+    ctx.issues.unreadable |= blank  # an empty row is reported once, not once per missing field
+    bad_pos = np.isin(source.rows, np.fromiter(source.bad_rows, dtype=np.int64, count=len(source.bad_rows)))
+    if bad_pos.any():
+        reasons = np.array([source.bad_rows.get(int(r), "") for r in source.rows[bad_pos]], dtype=object)
+        full = np.full(n, "", dtype=object)
+        full[bad_pos] = reasons
+        ctx.issues.reject(bad_pos, "row", full)
+        ctx.issues.unreadable |= bad_pos
+    _check_lengths(ctx)
+    out = _VALIDATORS[table](ctx, source.rows)
+    rejected = ctx.issues.rejected
+    accepted = to_schema(out.loc[~rejected].reset_index(drop=True), TABLES[table])
+    report.rejections = ctx.issues.rejections(source.rows)
+    report.warnings = ctx.issues.warnings(source.rows)
+    report.rows_in = n
+    report.rejected = int(rejected.sum())
+    report.accepted = n - report.rejected
+    return accepted, report, np.flatnonzero(rejected)
+
+
+# ---------------------------------------------------------------- the whole import
+
+
+def _parse_map(pairs: Sequence[str] | Mapping[str, str] | None) -> dict[str, str]:
+    if pairs is None:
+        return {}
+    if isinstance(pairs, Mapping):
+        return {str(k): str(v) for k, v in pairs.items()}
+    out = {}
+    for p in pairs:
+        if "=" not in p:
+            raise InputError(f"--map {p!r}: write it as 源列=field, e.g. 站点名称=name")
+        k, v = p.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def prepare(
+    data_dir: Path,
+    data: bytes,
+    file_name: str,
+    table: str,
+    *,
+    crs: str = "wgs84",
+    encoding: str = "auto",
+    sheet: str | None = None,
+    mapping: Sequence[str] | Mapping[str, str] | None = None,
+    mode: str = "replace",
+    max_rows: int = 1_000_000,
+    max_bytes: int = 50 * 1024 * 1024,
+) -> Prepared:
+    """Read and validate an uploaded file without writing anything (the preview).
+
+    Parameters
+    ----------
+    data_dir : Path
+        The data directory (its current version is the base of the import).
+    data : bytes
+        The uploaded file.
+    file_name : str
+        The uploaded name: a format hint and, sanitised, the name shown in the manifest.
+    table, crs, encoding, sheet, mode
+        See :func:`read_source` and :func:`validate`.
+    mapping : mapping or sequence of "header=field", optional
+        Overrides of the detected column mapping.
+    max_rows, max_bytes : int
+        Import limits (``Settings.max_import_rows``, ``Settings.max_upload_mb``).
+
+    Returns
+    -------
+    Prepared
+        Never raises for the file's content: problems with the whole file end in
+        ``report.error``.
+    """
+    _check_table(table)
+    report = ImportReport(
+        table=table, file=safe_file_name(file_name), sha256=store.sha256_of(data), mode=mode, crs=crs
+    )
+    base = store.current_version(data_dir)
+    try:
+        if mode not in MODES:
+            raise InputError(f"mode={mode!r}: use one of {', '.join(MODES)}")
+        crs = _check_crs(crs)
+        report.crs = crs
+        source = read_source(
+            data, file_name, table, encoding=encoding, sheet=sheet, max_rows=max_rows, max_bytes=max_bytes
+        )
+        if len(source.frame) > max_rows:
+            raise InputError(_too_many_rows(max_rows))
+        columns = list(source.frame.columns)
+        cols = apply_overrides(detect_mapping(columns, table), _parse_map(mapping), columns, table)
+        need = missing_fields(cols, table)
+        if need and len(source.frame):
+            # Rows are still checked: each is rejected naming the missing field.
+            pass
+        existing = None
+        station_ids = None
+        if base is not None and (mode == "append" or table == "checkins"):
+            if mode == "append":
+                existing = store.read_table(data_dir, table, base, columns=list(TABLES[table].columns))
+            if table == "checkins":
+                station_ids = set(
+                    store.read_table(data_dir, "stations", base, columns=["station_id"])["station_id"].astype(
+                        str
+                    )
+                )
+        if not cols:
+            raise InputError(
+                "no column was recognised; columns are: "
+                + ", ".join(map(str, columns[:30]))
+                + f". Map them with --map 源列=field (fields: {', '.join(FIELDS[table])})"
+            )
+        frame, checked, rejected_pos = validate(
+            source, table, cols, crs=crs, existing=existing, mode=mode, station_ids=station_ids
+        )
+        if need:
+            checked.warnings.insert(
+                0,
+                {
+                    "row": None,
+                    "field": ",".join(need),
+                    "reason": "required column(s) not found: " + ", ".join(need),
+                },
+            )
+        checked.file, checked.sha256 = report.file, report.sha256
+        if existing is not None and len(frame):
+            frame = pd.concat([to_schema(existing, TABLES[table]), frame], ignore_index=True)
+        return Prepared(checked, frame, source, base, rejected_pos)
+    except GeoError as exc:
+        report.error = str(exc)
+    except (MemoryError, RecursionError) as exc:
+        report.error = f"the file is too complex to read ({type(exc).__name__}); split it or save it as CSV"
+    except Exception as exc:  # a damaged file must end in a report, whatever the reader raised
+        report.error = (
+            f"unexpected problem reading the file ({type(exc).__name__}: {str(exc)[:200]}); "
+            "open it in Excel, save it again as .xlsx or CSV (UTF-8) and retry"
+        )
+    return Prepared(report, pd.DataFrame(), None, base)
+
+
+def commit(data_dir: Path, prepared: Prepared, user: str) -> ImportReport:
+    """Write a prepared import as a new dataset version and log it in the audit trail.
+
+    Nothing is written when the report has an error or no accepted row. The previous
+    versions stay on disk (roll back with :func:`rollback`).
+
+    Raises
+    ------
+    geo.errors.InputError
+        If the dataset changed since :func:`prepare` (re-check the file then).
+    """
+    r = prepared.report
+    if r.error is not None or r.accepted == 0:
+        if r.error is None:
+            r.warnings.append(
+                {"row": None, "field": "file", "reason": "no row was accepted; nothing imported"}
+            )
+        return r
+    now = store.current_version(data_dir)
+    if now != prepared.base_version:
+        raise InputError(
+            f"the dataset changed since this file was checked (now {now}, checked against "
+            f"{prepared.base_version}); check the file again before importing"
+        )
+    manifest = {
+        "source": {
+            "kind": "import",
+            "table": r.table,
+            "file": r.file,
+            "sha256": r.sha256,
+            "mode": r.mode,
+            "crs": r.crs,
+            "encoding": r.encoding,
+            "format": r.format,
+        },
+        "user": str(user)[:100],
+        "import": r.summary(),
+    }
+    r.version = store.write_version(
+        data_dir, {r.table: prepared.frame}, manifest, base_version=prepared.base_version
+    )
+    store.append_audit(
+        data_dir,
+        str(user)[:100],
+        "import",
+        {
+            "version": r.version,
+            "table": r.table,
+            "file": r.file,
+            "sha256": r.sha256,
+            "mode": r.mode,
+            **r.summary(),
+        },
+    )
+    return r
+
+
+def import_bytes(
+    data_dir: Path,
+    data: bytes,
+    file_name: str,
+    table: str,
+    *,
+    user: str,
+    dry_run: bool = False,
+    **options: Any,  # noqa: ANN401 - see prepare()
+) -> ImportReport:
+    """Prepare and (unless ``dry_run``) commit one file; see :func:`prepare` for ``options``."""
+    prepared = prepare(data_dir, data, file_name, table, **options)
+    return prepared.report if dry_run else commit(data_dir, prepared, user)
+
+
+def rejected_rows(prepared: Prepared) -> pd.DataFrame:
+    """Return the rejected rows as in the file, with their row number and reasons first."""
+    src = prepared.source
+    if src is None or not len(prepared.rejected_positions):
+        return pd.DataFrame(columns=["row", "reason"])
+    reasons = (
+        pd.DataFrame(prepared.report.rejections)
+        .assign(text=lambda d: d["field"] + ": " + d["reason"])
+        .groupby("row")["text"]
+        .agg("; ".join)
+    )
+    rows = src.rows[prepared.rejected_positions]
+    out = src.frame.iloc[prepared.rejected_positions].reset_index(drop=True)
+    out.insert(0, "reason", pd.Series(rows).map(reasons).to_numpy())
+    out.insert(0, "row", rows)
+    return out
+
+
+def rejected_rows_csv(prepared: Prepared) -> bytes:
+    """Return :func:`rejected_rows` as CSV bytes (UTF-8 BOM, formula-safe)."""
+    from geo.export import to_csv_bytes
+
+    return to_csv_bytes(rejected_rows(prepared))
+
+
+# ---------------------------------------------------------------- single stations, rollback
+
+
+def save_station(data_dir: Path, values: Mapping[str, Any], user: str, *, crs: str = "wgs84") -> ImportReport:
+    """Add or edit one station through the import validation path; write a version.
+
+    Parameters
+    ----------
+    data_dir : Path
+        The data directory.
+    values : mapping
+        Station fields by name (``station_id`` of an existing station edits it; none or a
+        new one adds a station). ``hours`` as text (``08:00-20:00``, ``24小时``),
+        ``amenities`` as a list of codes or labels, other fields as in :data:`FIELDS`.
+    user : str
+        Who made the change (audit log).
+    crs : str
+        Datum of ``lat``/``lng``.
+
+    Returns
+    -------
+    ImportReport
+        ``version`` set when written; otherwise ``rejections`` say why.
+    """
+    cells = {}
+    for k, v in values.items():
+        if k not in FIELDS["stations"]:
+            raise InputError(f"{k!r} is not a station field; fields: {', '.join(FIELDS['stations'])}")
+        if isinstance(v, list | tuple):
+            v = "、".join(map(str, v))
+        cells[k] = _cell_text(v) if v is not None else None
+    source = SourceFrame(pd.DataFrame([cells], dtype=object), np.array([1], dtype=np.int64), "form")
+    base = store.current_version(data_dir)
+    current = store.read_table(data_dir, "stations", base, columns=list(TABLES["stations"].columns))
+    sid = str(values.get("station_id") or "")
+    editing = bool(sid) and sid in set(current["station_id"].astype(str))
+    frame, report, _ = validate(
+        source,
+        "stations",
+        {k: k for k in cells},
+        crs=crs,
+        existing=current,
+        mode="append",
+        keep_id=sid if editing else None,
+    )
+    report.file = "form"
+    if report.accepted != 1:
+        return report
+    new = frame.iloc[[-1]]
+    rest = to_schema(current, TABLES["stations"])
+    if editing:
+        rest = rest[rest["station_id"].astype(str) != sid]
+    table = pd.concat([rest, new], ignore_index=True)
+    new_id = str(new["station_id"].iloc[0])
+    report.version = store.write_version(
+        data_dir,
+        {"stations": table},
+        {
+            "source": {
+                "kind": "edit",
+                "table": "stations",
+                "file": "",
+                "action": "edit" if editing else "add",
+                "station_id": new_id,
+            },
+            "user": str(user)[:100],
+        },
+        base_version=base,
+    )
+    store.append_audit(
+        data_dir,
+        str(user)[:100],
+        "station_edit" if editing else "station_add",
+        {"version": report.version, "station_id": new_id, "name": str(new["name"].iloc[0])},
+    )
+    return report
+
+
+def close_station(data_dir: Path, station_id: str, user: str, reason: str = "") -> str:
+    """Remove a closed station from the current table as a new version; return its id.
+
+    Earlier versions keep the station, so closing can be undone by rolling back.
+
+    Raises
+    ------
+    geo.errors.InputError
+        If no station has ``station_id``.
+    """
+    base = store.current_version(data_dir)
+    current = store.read_table(data_dir, "stations", base, columns=list(TABLES["stations"].columns))
+    keep = current["station_id"].astype(str) != str(station_id)
+    if keep.all():
+        raise InputError(f"no station with id {station_id!r} in the current dataset")
+    version = store.write_version(
+        data_dir,
+        {"stations": to_schema(current[keep], TABLES["stations"])},
+        {
+            "source": {
+                "kind": "edit",
+                "table": "stations",
+                "file": "",
+                "action": "close",
+                "station_id": str(station_id),
+            },
+            "user": str(user)[:100],
+        },
+        base_version=base,
+    )
+    store.append_audit(
+        data_dir,
+        str(user)[:100],
+        "station_close",
+        {"version": version, "station_id": str(station_id), "reason": str(reason)[:500]},
+    )
+    return version
+
+
+def rollback(data_dir: Path, version: str, user: str) -> str:
+    """Make ``version`` current again (audited); return the version now in use."""
+    before = store.current_version(data_dir)
+    store.set_current(data_dir, version)
+    store.append_audit(data_dir, str(user)[:100], "rollback", {"from": before, "version": version})
+    return str(store.current_version(data_dir))

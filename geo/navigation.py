@@ -1,0 +1,548 @@
+"""From a nearest-station query to what a courier acts on: result records and map-app links.
+
+The finder page, the CLI (``python -m geo nearest``) and the JSON API (``/api/v1/nearest``)
+all answer the same question the same way: :func:`nearest_records` validates the request,
+queries the one :class:`geo.nearest.StationIndex` and turns the hits into plain records
+(JSON-ready dicts) with distance, estimated walking / e-bike minutes, opening status and
+links that open the station in the user's map app.
+
+Map apps want their own datum, so the links are the one place where coordinates leave
+WGS-84 (via :mod:`geo.datums`):
+
+* Amap / 高德 (``uri.amap.com``): GCJ-02, ``coordinate=gaode``, ``lng,lat`` order;
+* Baidu / 百度 (``api.map.baidu.com/marker``): BD-09, ``coord_type=bd09ll``, ``lat,lng`` order;
+* OpenStreetMap: WGS-84.
+
+Nothing is fetched: the links are plain outgoing URLs that the phone opens.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import quote
+
+import numpy as np
+import shapely
+from numpy.typing import ArrayLike, NDArray
+
+from geo import datums, hours
+from geo.errors import InputError
+from geo.nearest import K_MAX, StationIndex, minute_of_day_now, travel_minutes
+
+APP_SOURCE: Final = "station-atlas"
+"""``src`` parameter sent to Amap and Baidu (they ask callers to name themselves)."""
+
+TRAVEL_MODES: Final = ("walk", "ride")
+"""Amap navigation modes offered: on foot and by (e-)bike."""
+
+OSM_ZOOM: Final = 17
+"""Zoom level of OpenStreetMap links (street level)."""
+
+NEAR_CHINA_DEG: Final = 0.25
+"""Points up to this far (degrees, ~25 km) outside China's outline still count as in China:
+coasts, border crossings and GPS error."""
+
+ESTIMATE_NOTE: Final = (
+    "walk_min / ride_min are estimates: great-circle distance x 1.3 (detour) at 4.5 km/h on foot, "
+    "15 km/h by e-bike"
+)
+"""Shown beside travel times wherever they leave the library (CLI, API)."""
+
+
+def _name_for_url(name: object) -> str:
+    # Amap's ``to=lng,lat,name`` is comma separated, so a comma in a name would cut it.
+    text = "" if name is None else str(name)
+    return text.replace(",", " ").replace("，", " ").strip()[:60]
+
+
+@functools.lru_cache(maxsize=65_536)
+def _q(text: str) -> str:
+    """URL-encode one value (names repeat across requests: cached, it is the hot path of the API)."""
+    return quote(text, safe="")
+
+
+def _amap_from_gcj(g_lat: float, g_lng: float, name: str, mode: str) -> str:
+    to = f"{g_lng:.6f},{g_lat:.6f},{_q(_name_for_url(name))}"
+    return (
+        f"https://uri.amap.com/navigation?to={to}&mode={mode}&coordinate=gaode&callnative=1&src={APP_SOURCE}"
+    )
+
+
+def _baidu_from_bd(b_lat: float, b_lng: float, name: str, address: str) -> str:
+    title = _name_for_url(name) or "驿站"
+    content = (str(address or "") or _name_for_url(name))[:120]
+    return (
+        f"https://api.map.baidu.com/marker?location={b_lat:.6f},{b_lng:.6f}&title={_q(title)}"
+        f"&content={_q(content)}&output=html&coord_type=bd09ll&src={APP_SOURCE}"
+    )
+
+
+def amap_url(lat: float, lng: float, name: str, *, mode: str = "walk") -> str:
+    """Return an Amap (高德) navigation link to a WGS-84 point.
+
+    Parameters
+    ----------
+    lat, lng : float
+        Destination, WGS-84 degrees (converted to GCJ-02 here).
+    name : str
+        Destination name shown in Amap (URL-encoded).
+    mode : {"walk", "ride"}, default "walk"
+        Amap travel mode (``ride`` is cycling / e-bike).
+
+    Returns
+    -------
+    str
+        ``https://uri.amap.com/navigation?to=LNG,LAT,NAME&mode=...&coordinate=gaode&callnative=1``;
+        opens the Amap app when installed (``callnative=1``), the Amap web page otherwise.
+    """
+    if mode not in TRAVEL_MODES:
+        raise InputError(f"mode={mode!r}: use one of {', '.join(TRAVEL_MODES)}")
+    g_lat, g_lng = datums.wgs84_to_gcj02(lat, lng)
+    return _amap_from_gcj(float(g_lat), float(g_lng), name, mode)
+
+
+def baidu_url(lat: float, lng: float, name: str, address: str = "") -> str:
+    """Return a Baidu Maps (百度地图) marker link to a WGS-84 point.
+
+    Parameters
+    ----------
+    lat, lng : float
+        Station, WGS-84 degrees (converted to BD-09 here).
+    name : str
+        Marker title (URL-encoded).
+    address : str, optional
+        Marker text, e.g. the address (URL-encoded).
+
+    Returns
+    -------
+    str
+        ``https://api.map.baidu.com/marker?location=LAT,LNG&title=...&content=...&output=html
+        &coord_type=bd09ll&src=...``; the page offers "到这里去" (directions) and the app.
+    """
+    b_lat, b_lng = datums.wgs84_to_bd09(lat, lng)
+    return _baidu_from_bd(float(b_lat), float(b_lng), name, address)
+
+
+def osm_url(lat: float, lng: float, zoom: int = OSM_ZOOM) -> str:
+    """Return an OpenStreetMap link with a marker at a WGS-84 point.
+
+    Parameters
+    ----------
+    lat, lng : float
+        WGS-84 degrees.
+    zoom : int, default :data:`OSM_ZOOM`
+        Map zoom level.
+
+    Returns
+    -------
+    str
+        ``https://www.openstreetmap.org/?mlat=LAT&mlon=LNG#map=ZOOM/LAT/LNG``.
+    """
+    la, ln = f"{float(lat):.6f}", f"{float(lng):.6f}"
+    return f"https://www.openstreetmap.org/?mlat={la}&mlon={ln}#map={int(zoom)}/{la}/{ln}"
+
+
+def map_links(lat: float, lng: float, name: str, address: str = "", *, mode: str = "walk") -> dict[str, str]:
+    """Return ``{"amap": ..., "baidu": ..., "osm": ...}`` links to one station (WGS-84 input)."""
+    return map_links_many([lat], [lng], [name], [address], mode=mode)[0]
+
+
+def map_links_many(
+    lats: ArrayLike,
+    lngs: ArrayLike,
+    names: Sequence[str],
+    addresses: Sequence[str],
+    *,
+    mode: str = "walk",
+) -> list[dict[str, str]]:
+    """Return :func:`map_links` for many stations, converting datums in one vectorised pass.
+
+    Parameters
+    ----------
+    lats, lngs : array_like
+        WGS-84 degrees, shape ``(n,)``.
+    names, addresses : sequence of str
+        ``n`` names and addresses.
+    mode : {"walk", "ride"}, default "walk"
+        Amap travel mode.
+
+    Returns
+    -------
+    list of dict
+        ``n`` dicts ``{"amap", "baidu", "osm"}``.
+    """
+    if mode not in TRAVEL_MODES:
+        raise InputError(f"mode={mode!r}: use one of {', '.join(TRAVEL_MODES)}")
+    lat = np.asarray(lats, dtype=np.float64).reshape(-1)
+    lng = np.asarray(lngs, dtype=np.float64).reshape(-1)
+    g_lat, g_lng = datums.wgs84_to_gcj02(lat, lng)
+    b_lat, b_lng = datums.gcj02_to_bd09(g_lat, g_lng)
+    return [
+        {
+            "amap": _amap_from_gcj(ga, gn, nm, mode),
+            "baidu": _baidu_from_bd(ba, bn, nm, ad),
+            "osm": osm_url(la, ln),
+        }
+        for la, ln, ga, gn, ba, bn, nm, ad in zip(
+            lat.tolist(),
+            lng.tolist(),
+            g_lat.tolist(),
+            g_lng.tolist(),
+            b_lat.tolist(),
+            b_lng.tolist(),
+            names,
+            addresses,
+            strict=True,
+        )
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+# Requests
+
+
+@functools.cache
+def _china_near() -> shapely.Geometry:
+    """China's outline widened by :data:`NEAR_CHINA_DEG`, prepared (built once, ~1 s)."""
+    from geo import regions
+
+    outline = shapely.union_all(regions.simplified("province", 0.05).geometry.values)
+    geom = shapely.buffer(outline, NEAR_CHINA_DEG, quad_segs=2)
+    shapely.prepare(geom)
+    return geom
+
+
+def check_in_china(lat: float, lng: float) -> None:
+    """Refuse a WGS-84 point that is not in (or just off) China.
+
+    Raises
+    ------
+    geo.errors.InputError
+        If the point is outside the GCJ-02 rectangle or more than about 25 km outside
+        China's boundary; the message says which coordinate order and datum are expected.
+    """
+    inside = bool(datums.in_china_bbox(lat, lng)) and bool(
+        shapely.contains_xy(_china_near(), float(lng), float(lat))
+    )
+    if not inside:
+        raise InputError(
+            f"({lat:.5f}, {lng:.5f}) is outside China: give lat (China: about 3-54) and lng (about 73-135) "
+            "in decimal degrees; did you swap them?"
+        )
+
+
+@dataclass(frozen=True)
+class NearestRequest:
+    """A validated nearest-station request (coordinates already in WGS-84).
+
+    Attributes
+    ----------
+    lat, lng : float
+        WGS-84 degrees.
+    k : int
+        Stations wanted, 1 to :data:`geo.nearest.K_MAX`.
+    amenities, kinds : tuple of str
+        Filter codes (checked by the index).
+    open_at_min : int or None
+        Only stations open at this minute of the day; ``None`` for no time filter.
+    radius_m : float or None
+        Only stations within this distance, metres.
+    """
+
+    lat: float
+    lng: float
+    k: int = 5
+    amenities: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    open_at_min: int | None = None
+    radius_m: float | None = None
+
+
+def _split_codes(values: Iterable[str] | str | None) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    items = [values] if isinstance(values, str) else list(values)
+    out: list[str] = []
+    for item in items:
+        out += [v.strip() for v in str(item).replace("，", ",").split(",") if v.strip()]
+    return tuple(dict.fromkeys(out))
+
+
+def parse_request(
+    lat: object,
+    lng: object,
+    *,
+    k: object = 5,
+    amenities: Iterable[str] | str | None = None,
+    kinds: Iterable[str] | str | None = None,
+    open_at: str | None = None,
+    crs: str = "wgs84",
+    radius_m: object = None,
+    require_china: bool = True,
+) -> NearestRequest:
+    """Validate raw request values (text from a URL or the command line).
+
+    Parameters
+    ----------
+    lat, lng : float or str
+        The point in datum ``crs``, decimal degrees.
+    k : int or str, default 5
+        How many stations (1–50).
+    amenities, kinds : str or iterable of str, optional
+        Codes of :data:`geo.schema.AMENITIES` / :data:`geo.schema.STATION_KINDS`; a string
+        may hold several separated by commas.
+    open_at : str, optional
+        ``"HH:MM"``: only stations open then (overnight hours honoured).
+    crs : {"wgs84", "gcj02", "bd09"}, default "wgs84"
+        Datum of ``lat``/``lng`` (Amap gives GCJ-02, Baidu BD-09).
+    radius_m : float or str, optional
+        Only stations within this many metres.
+    require_china : bool, default True
+        Refuse points outside China (see :func:`check_in_china`).
+
+    Returns
+    -------
+    NearestRequest
+
+    Raises
+    ------
+    geo.errors.InputError
+        Naming the bad field and what to send instead.
+    """
+    try:
+        la, ln = float(str(lat).strip()), float(str(lng).strip())
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"lat={lat!r}, lng={lng!r}: give both as decimal degrees, e.g. 39.9087") from exc
+    if not -90.0 <= la <= 90.0:
+        raise InputError(f"lat={la} is outside -90..90; give latitude in decimal degrees")
+    if not -180.0 <= ln <= 180.0:
+        raise InputError(f"lng={ln} is outside -180..180; give longitude in decimal degrees")
+    w_lat, w_lng = datums.to_wgs84(la, ln, crs)
+    la, ln = float(w_lat), float(w_lng)
+    if require_china:
+        check_in_china(la, ln)
+    try:
+        k_int = int(str(k).strip())
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"k={k!r}: give a whole number of stations from 1 to {K_MAX}") from exc
+    if not 1 <= k_int <= K_MAX:
+        raise InputError(f"k={k_int}: ask for 1 to {K_MAX} stations")
+    radius: float | None = None
+    if radius_m not in (None, ""):
+        try:
+            radius = float(str(radius_m).strip())
+        except ValueError as exc:
+            raise InputError(f"radius_m={radius_m!r}: give a distance in metres, e.g. 3000") from exc
+        if not (radius > 0 and np.isfinite(radius)):
+            raise InputError(f"radius_m={radius_m!r}: give a positive distance in metres")
+    open_min = None if open_at in (None, "") else hours.parse_time_of_day(str(open_at))
+    return NearestRequest(
+        lat=la,
+        lng=ln,
+        k=k_int,
+        amenities=_split_codes(amenities),
+        kinds=_split_codes(kinds),
+        open_at_min=open_min,
+        radius_m=radius,
+    )
+
+
+@dataclass(frozen=True)
+class StationText:
+    """Text columns of the stations frame an index was built from, aligned by position.
+
+    The index keeps only what it filters on; names, addresses and amenity lists for the
+    records come from here (``position`` ``i`` is row ``i`` of the same frame).
+    """
+
+    name: NDArray[np.object_]
+    address: NDArray[np.object_]
+    kind: NDArray[np.object_]
+    amenities: list[list[str]]
+
+    @classmethod
+    def from_frame(cls, stations: Any) -> StationText:  # noqa: ANN401 - pandas/geopandas frame
+        """Take the text columns of a stations frame (the one the index was built from)."""
+        df = stations.reset_index(drop=True)
+        n = len(df)
+        address = (
+            df["address"].astype(object).where(df["address"].notna(), "").to_numpy(dtype=object)
+            if "address" in df.columns
+            else np.full(n, "", dtype=object)
+        )
+        return cls(
+            name=df["name"].astype(object).to_numpy(dtype=object),
+            address=address,
+            kind=df["kind"].astype(object).to_numpy(dtype=object),
+            amenities=[list(a) if a is not None else [] for a in df["amenities"].tolist()],
+        )
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def nearest_records(
+    index: StationIndex,
+    text: StationText,
+    request: NearestRequest,
+    *,
+    now_min: int | None = None,
+    links: bool = True,
+) -> list[dict[str, Any]]:
+    """Answer a request with JSON-ready records ordered by distance.
+
+    Parameters
+    ----------
+    index : geo.nearest.StationIndex
+        The station index.
+    text : StationText
+        Text columns of the frame ``index`` was built from.
+    request : NearestRequest
+        From :func:`parse_request`.
+    now_min : int, optional
+        Minute of the day for ``open_now`` when the request has no ``open_at``; default
+        the current Beijing time.
+    links : bool, default True
+        Add ``links`` (Amap / Baidu / OSM).
+
+    Returns
+    -------
+    list of dict
+        Up to ``k`` records: ``station_id``, ``name``, ``kind``, ``lat``/``lng`` (WGS-84),
+        ``distance_m`` (great-circle, 0.1 m), ``walk_min``/``ride_min`` (estimates, see
+        :data:`ESTIMATE_NOTE`), ``open_now`` (at ``open_at`` when given), ``opens``/
+        ``closes`` (``"HH:MM"``, ``null`` when open 24 h), ``open_24h``, ``closes_in_min``
+        / ``opens_in_min`` (``null`` when not applicable), ``smart``, ``amenities``,
+        ``address`` and ``links``.
+    """
+    distance_m, pos = index.query_arrays(
+        request.lat,
+        request.lng,
+        request.k,
+        radius_m=request.radius_m,
+        amenities=request.amenities,
+        kinds=request.kinds,
+        open_at_min=request.open_at_min,
+    )
+    at = request.open_at_min
+    if at is None:
+        at = minute_of_day_now() if now_min is None else now_min
+    o, c, all_day = index.opens_min[pos], index.closes_min[pos], index.open_24h[pos]
+    is_open = hours.open_at(o, c, all_day, at)
+    closes_in = hours.minutes_until_close(o, c, all_day, at)
+    opens_in = hours.minutes_until_open(o, c, all_day, at)
+    walk, ride = travel_minutes(distance_m)
+    names = [str(v) for v in text.name[pos]]
+    addresses = [str(v or "") for v in text.address[pos]]
+    url_sets = map_links_many(index.lat[pos], index.lng[pos], names, addresses) if links else []
+    out: list[dict[str, Any]] = []
+    for j, p in enumerate(pos.tolist()):
+        lat, lng = float(index.lat[p]), float(index.lng[p])
+        name, address = names[j], addresses[j]
+        day = bool(all_day[j])
+        rec: dict[str, Any] = {
+            "station_id": str(index.station_id[p]),
+            "name": name,
+            "kind": str(text.kind[p]),
+            "lat": lat,
+            "lng": lng,
+            "distance_m": round(float(distance_m[j]), 1),
+            "walk_min": round(float(walk[j]), 1),
+            "ride_min": round(float(ride[j]), 1),
+            "open_now": bool(is_open[j]),
+            "opens": None if day else _hhmm(int(o[j])),
+            "closes": None if day else _hhmm(int(c[j])),
+            "open_24h": day,
+            "closes_in_min": None if not np.isfinite(closes_in[j]) else int(closes_in[j]),
+            "opens_in_min": None if np.isnan(opens_in[j]) else int(opens_in[j]),
+            "smart": bool(index.smart[p]),
+            "amenities": list(text.amenities[p]),
+            "address": address,
+        }
+        if links:
+            rec["links"] = url_sets[j]
+        out.append(rec)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Typed coordinates and problem reports
+
+_NUMBER: Final = re.compile(r"[-+]?\d+(?:\.\d+)?")
+
+
+def parse_coordinates(text: str, crs: str = "wgs84") -> tuple[float, float]:
+    """Read a point typed or pasted by a user and return it in WGS-84.
+
+    Parameters
+    ----------
+    text : str
+        Two decimal numbers separated by a comma (also full-width ``，``), space or
+        semicolon: ``"39.9087, 116.3975"``. Amap's coordinate picker copies
+        ``"lng,lat"`` (``"116.403963,39.915119"``); inside China longitude (73–135) is
+        always larger than latitude (3–54), so either order is accepted.
+    crs : {"wgs84", "gcj02", "bd09"}, default "wgs84"
+        Datum of the typed numbers (Amap shows GCJ-02, Baidu BD-09).
+
+    Returns
+    -------
+    (float, float)
+        WGS-84 ``(lat, lng)`` in degrees.
+
+    Raises
+    ------
+    geo.errors.InputError
+        If there are not exactly two numbers or they are not a point in China.
+    """
+    numbers = [float(n) for n in _NUMBER.findall(str(text or "").replace("，", ","))]
+    if len(numbers) != 2:
+        raise InputError(
+            f"{str(text)[:40]!r}: type two numbers, latitude and longitude, e.g. 39.9087, 116.3975"
+        )
+    a, b = numbers
+    lat, lng = (b, a) if a > b else (a, b)  # China: lng > lat, so "lng,lat" is recognised
+    request = parse_request(lat, lng, crs=crs)
+    return request.lat, request.lng
+
+
+REPORT_TEXT_MAX_CHARS: Final = 200
+"""Longest report text stored; longer text is cut."""
+
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_report(problem: str, text: str) -> tuple[str, str]:
+    """Validate a problem report before it is stored.
+
+    Parameters
+    ----------
+    problem : str
+        A :data:`geo.schema.REPORT_PROBLEMS` code.
+    text : str
+        Free text; control characters are removed, whitespace trimmed and the text cut to
+        :data:`REPORT_TEXT_MAX_CHARS`. (It is stored as typed, not HTML-escaped: every
+        place that shows it must escape it.)
+
+    Returns
+    -------
+    (str, str)
+        ``(problem, text)``.
+
+    Raises
+    ------
+    geo.errors.InputError
+        For an unknown problem code, or ``other`` without any text.
+    """
+    from geo.schema import REPORT_PROBLEMS
+
+    if problem not in REPORT_PROBLEMS:
+        raise InputError(f"problem={problem!r}: use one of {', '.join(REPORT_PROBLEMS.values)}")
+    clean = _CONTROL.sub("", str(text or "")).strip()[:REPORT_TEXT_MAX_CHARS]
+    if problem == "other" and not clean:
+        raise InputError("problem 'other' needs a short description")
+    return problem, clean

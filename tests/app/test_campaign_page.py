@@ -1,0 +1,92 @@
+"""AppTest: the campaign dashboard renders real figures, switches views and never shows a small count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from geo import campaign
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch, demo_data_dir: Path) -> AppTest:
+    monkeypatch.setenv("GEO_DATA_DIR", str(demo_data_dir))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page("views/campaign.py")
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_kpis_show_the_true_totals_in_chinese_units(app: AppTest, demo_data_dir: Path) -> None:
+    total = campaign.campaign_total(demo_data_dir, campaign.Filters(2025))
+    metrics = {m.label: m.value for m in app.metric}
+    from geo import i18n
+
+    assert metrics["慰问职工"] == i18n.format_count(total["people"], "zh")
+    assert metrics["慰问活动"] == i18n.format_count(total["events"], "zh")
+    assert metrics["慰问资金"].endswith("元")
+    assert metrics["目标完成率"].endswith("%")
+    assert metrics["同比"].endswith("%")
+    assert any("送温暖看板" in t.value for t in app.title)
+
+
+def test_tables_show_no_count_below_k(app: AppTest) -> None:
+    table = app.dataframe[0].value
+    people = table.iloc[:, 1]
+    for v in people:
+        assert v == "<10" or "万" in v or float(v) >= 10
+
+
+def test_english_thousands_separators_and_switching_views(
+    monkeypatch: pytest.MonkeyPatch, demo_data_dir: Path
+) -> None:
+    monkeypatch.setenv("GEO_DATA_DIR", str(demo_data_dir))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["lang"] = "en"
+    at.switch_page("views/campaign.py")
+    at.run()
+    assert not at.exception
+    total = campaign.campaign_total(demo_data_dir, campaign.Filters(2025))
+    assert {m.label: m.value for m in at.metric}["Workers visited"] == f"{total['people']:,}"
+    at.radio(key="campaign_view").set_value("region").run()
+    assert not at.exception
+    at.radio(key="campaign_metric").set_value("checkins").run()
+    assert not at.exception
+    assert any("hexagons" in c.value for c in at.caption)
+    days = at.select_slider(key="campaign_day")
+    days.set_value(days.options[20]).run()
+    assert not at.exception
+
+
+def test_province_filter_and_category(app: AppTest) -> None:
+    app.selectbox(key="campaign_province").set_value("440000").run()
+    assert not app.exception
+    app.multiselect(key="campaign_cats").set_value(["hardship"]).run()
+    assert not app.exception
+    assert app.metric[0].value != "<10"
+    app.selectbox(key="campaign_city_440000").set_value("440300").run()  # 深圳: counties
+    assert not app.exception
+    assert {m.label: m.value for m in app.metric}["目标完成率"] == "无目标"
+
+
+def test_a_full_frame_of_cells_stays_under_the_payload_cap() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from geo import hexes, maps
+    from views import common
+
+    rng = np.random.default_rng(0)
+    cells = pd.unique(hexes.latlng_to_cells(rng.uniform(22, 45, 40_000), rng.uniform(100, 122, 40_000), 6))
+    cells = cells[: campaign.MAX_MAP_CELLS]
+    assert len(cells) == campaign.MAX_MAP_CELLS
+    people = rng.integers(0, 5_000, len(cells)).astype(float)
+    people[::7] = np.nan  # withheld cells are drawn too (grey, "<10")
+    frame = pd.DataFrame({"h3": cells, "people": people})
+    m = common.campaign_map(frame, "hex", "people", campaign.locked_bins(people), "人数", "<10", "")
+    assert maps.payload_bytes(m) <= maps.MAX_PAYLOAD_BYTES

@@ -1,0 +1,184 @@
+"""Coverage planning page (AppTest): KPIs from the data, filters, drill-down, gaps, siting, reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from geo import i18n, store
+from geo.distance import haversine_m
+from geo.maps import MAX_PAYLOAD_BYTES
+
+ROOT = Path(__file__).parents[2]
+
+
+def open_page(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    from views import common
+
+    common._settings_cached.clear()  # settings (so the data directory) are cached per process
+    monkeypatch.setenv("GEO_DATA_DIR", str(data_dir))
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("views/coverage.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture
+def app(demo_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    return open_page(demo_data_dir, monkeypatch)
+
+
+def metric(at: AppTest, label: str) -> str:
+    for m in at.metric:
+        if m.label == label:
+            return str(m.value)
+    raise AssertionError(f"no metric {label!r}; have {[m.label for m in at.metric]}")
+
+
+def brute_distance(demo_tables: dict, stations_mask=None) -> np.ndarray:
+    st, wp = demo_tables["stations"], demo_tables["workplaces"]
+    if stations_mask is not None:
+        st = st[stations_mask]
+    d = np.full(len(wp), np.inf)
+    for s in range(0, len(st), 300):
+        b = st.iloc[s : s + 300]
+        d = np.minimum(
+            d,
+            haversine_m(
+                wp["lat"].to_numpy()[:, None],
+                wp["lng"].to_numpy()[:, None],
+                b["lat"].to_numpy(),
+                b["lng"].to_numpy(),
+            ).min(axis=1),
+        )
+    return d
+
+
+def test_kpis_match_a_brute_force_count(app: AppTest, demo_tables: dict) -> None:
+    wp = demo_tables["workplaces"]
+    w = wp["workers"].to_numpy()
+    d = brute_distance(demo_tables)
+    assert metric(app, "劳动者") == i18n.format_count(int(w.sum()), "zh")
+    assert metric(app, "已覆盖") == i18n.format_count(int(w[d <= 1000].sum()), "zh")
+    assert metric(app, "覆盖率") == i18n.format_share(w[d <= 1000].sum() / w.sum())
+    assert metric(app, "合格驿站") == i18n.format_count(len(demo_tables["stations"]), "zh")
+    assert app.dataframe, "the region table is missing"
+    table = app.dataframe[0].value
+    assert len(table) == wp["province_adcode"].nunique()
+    # time-of-day view: four times side by side
+    for t in ("04:30", "12:00", "20:00", "02:00"):
+        metric(app, t)
+
+
+def test_radius_and_time_change_the_figures(app: AppTest, demo_tables: dict) -> None:
+    wp = demo_tables["workplaces"]
+    w = wp["workers"].to_numpy()
+    d = brute_distance(demo_tables)
+    app.selectbox(key="cov_radius").set_value(3000.0).run()
+    assert not app.exception
+    assert metric(app, "已覆盖") == i18n.format_count(int(w[d <= 3000].sum()), "zh")
+    app.selectbox(key="cov_time").set_value(270).run()
+    assert not app.exception
+    assert metric(app, "04:30") == metric(app, "覆盖率")
+
+
+def test_occupation_filter_counts_only_those_workers(app: AppTest, demo_tables: dict) -> None:
+    wp = demo_tables["workplaces"]
+    app.multiselect(key="cov_occ").set_value(["sanitation"]).run()
+    assert not app.exception
+    want = int(wp.loc[wp["occupation"] == "sanitation", "workers"].sum())
+    assert metric(app, "劳动者") == i18n.format_count(want, "zh")
+
+
+def test_choosing_a_province_lists_its_cities(app: AppTest, demo_tables: dict) -> None:
+    wp = demo_tables["workplaces"]
+    prov = "420000"  # 湖北: a province with cities (not a municipality)
+    app.selectbox(key="cov_prov").set_value(prov).run()
+    assert not app.exception
+    table = app.dataframe[0].value
+    st = demo_tables["stations"]
+    cities = set(wp.loc[wp["province_adcode"] == prov, "city"]) | set(
+        st.loc[st["province_adcode"] == prov, "city"]
+    )
+    assert set(table.iloc[:, 0]) <= cities
+    assert metric(app, "劳动者") == i18n.format_count(
+        int(wp.loc[wp["province_adcode"] == prov, "workers"].sum()), "zh"
+    )
+    # and further down to a city's counties
+    city = wp.loc[wp["province_adcode"] == prov, "city_adcode"].value_counts().index[0]
+    app.selectbox(key="cov_city").set_value(city).run()
+    assert not app.exception
+    # a county may have stations but no workplaces, and still be listed
+    counties = set(wp.loc[wp["city_adcode"] == city, "county"]) | set(
+        st.loc[st["city_adcode"] == city, "county"]
+    )
+    assert set(app.dataframe[0].value.iloc[:, 0]) <= counties
+
+
+def test_gap_view_ranks_cells_and_keeps_the_map_small(app: AppTest, demo_tables: dict) -> None:
+    app.session_state["cov_measure_payload"] = True
+    app.segmented_control(key="cov_view").set_value("gap").run()
+    assert not app.exception
+    top = app.dataframe[0].value
+    assert 0 < len(top) <= 100
+    assert top.iloc[:, 2].is_monotonic_decreasing  # uncovered workers, most first
+    assert 0 < app.session_state["cov_gap_map_bytes"] <= MAX_PAYLOAD_BYTES
+    app.selectbox(key="cov_prov").set_value("440000").run()
+    assert not app.exception
+    assert 0 < app.session_state["cov_gap_map_bytes"] <= MAX_PAYLOAD_BYTES
+
+
+def test_siting_proposes_sites_and_verifies_them(app: AppTest) -> None:
+    app.segmented_control(key="cov_view").set_value("site").run()
+    app.number_input(key="cov_n").set_value(5)
+    app.form_submit_button[0].click().run()
+    assert not app.exception, app.exception
+    assert app.success, "no verification message"
+    assert "一致" in app.success[0].value  # the recount agrees
+    sites = app.dataframe[-1].value
+    assert len(sites) == 5
+    before, after = metric(app, "选址前覆盖率"), metric(app, "选址后覆盖率")
+    assert float(after.rstrip("%")) > float(before.rstrip("%"))
+
+
+def test_english_labels(app: AppTest) -> None:
+    app.session_state["lang"] = "en"
+    app.run()
+    assert not app.exception, app.exception
+    assert app.title[0].value == "Coverage planning"
+    metric(app, "Coverage share")
+    assert app.dataframe[0].value.columns[0] == "Region"
+
+
+def test_reported_closed_stations_can_be_left_out(
+    fresh_data_dir: Path, demo_tables: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = demo_tables["stations"]["station_id"].tolist()[:200]
+    now = dt.datetime(2025, 1, 10, 8, 0)
+    for i, sid in enumerate(ids):
+        store.insert_report(
+            fresh_data_dir, sid, "closed", "<script>alert(1)</script>" if i == 0 else "", f"s{i}", now
+        )
+    at = open_page(fresh_data_dir, monkeypatch)
+    before = metric(at, "合格驿站")
+    at.checkbox(key="cov_closed").check().run()
+    assert not at.exception
+    assert metric(at, "合格驿站") == i18n.format_count(len(demo_tables["stations"]) - 200, "zh")
+    assert metric(at, "合格驿站") != before
+    keep = ~demo_tables["stations"]["station_id"].isin(ids).to_numpy()
+    d = brute_distance(demo_tables, keep)
+    w = demo_tables["workplaces"]["workers"].to_numpy()
+    assert metric(at, "已覆盖") == i18n.format_count(int(w[d <= 1000].sum()), "zh")
+    at.segmented_control(key="cov_view").set_value("rep").run()
+    assert not at.exception
+    by_region = at.dataframe[0].value
+    assert by_region.iloc[:, 1:].to_numpy().sum() > 0
+    # report text is shown as data, not markup
+    assert not any("<script>" in m.value for m in at.markdown)

@@ -1,0 +1,455 @@
+"""送温暖 aggregation and k-anonymity suppression, checked against pandas / h3-py / brute force."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from pathlib import Path
+
+import h3
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geo import campaign as c
+from geo.errors import DataMissingError, InputError
+from geo.schema import SPRING_FESTIVAL
+
+K = 10
+
+
+@pytest.fixture(scope="module")
+def ev(demo_tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    df = demo_tables["campaign"].copy()
+    df["date"] = pd.to_datetime(df["date"].astype(str))
+    df["year"] = df["year"].astype(int)
+    return df
+
+
+def _sums(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return (
+        df.groupby(keys)
+        .agg(people=("people", "sum"), events=("people", "size"), funds_yuan=("funds_yuan", "sum"))
+        .reset_index()
+    )
+
+
+# ---------------------------------------------------------------- aggregation
+
+
+@pytest.mark.parametrize(
+    ("by", "col"),
+    [
+        ("province", "province_adcode"),
+        ("city", "city_adcode"),
+        ("county", "adcode"),
+        ("category", "category"),
+        ("organizer_level", "organizer_level"),
+        ("day", "date"),
+    ],
+)
+def test_sums_by_grouping_match_pandas(demo_data_dir: Path, ev: pd.DataFrame, by: str, col: str) -> None:
+    got = c.campaign_by(demo_data_dir, by, c.Filters(2025))
+    key = "adcode" if by in ("province", "city", "county") else ("date" if by == "day" else by)
+    want = _sums(ev[ev["year"] == 2025], [col]).rename(columns={col: key})
+    merged = want.merge(got, on=key, how="outer", suffixes=("_want", ""), indicator=True)
+    assert (merged["_merge"] == "both").all()
+    for m in c.MEASURES:
+        np.testing.assert_allclose(merged[m].astype(float), merged[f"{m}_want"].astype(float))
+
+
+@pytest.mark.parametrize("res", [4, 5, 6, 7, 8, 9])
+def test_hex_cells_are_h3_parents_of_h3_9(demo_data_dir: Path, ev: pd.DataFrame, res: int) -> None:
+    got = c.campaign_by(demo_data_dir, "hex", c.Filters(2024), res=res)
+    sel = ev[ev["year"] == 2024]
+    parents = [h3.cell_to_parent(x, res) for x in sel["h3_9"]]
+    want = sel.assign(h3=parents).groupby("h3")["people"].sum()
+    assert dict(zip(got["h3"], got["people"], strict=True)) == want.to_dict()
+    assert all(h3.get_resolution(x) == res for x in got["h3"].head(50))
+
+
+def test_filters_date_category_region_match_pandas(demo_data_dir: Path, ev: pd.DataFrame) -> None:
+    sel = ev[ev["year"] == 2025]
+    province = sel["province_adcode"].value_counts().index[0]
+    city = sel.loc[sel["province_adcode"] == province, "city_adcode"].value_counts().index[0]
+    county = sel.loc[sel["city_adcode"] == city, "adcode"].value_counts().index[0]
+    d0, d1 = dt.date(2025, 1, 5), dt.date(2025, 1, 25)
+    for region, col in [(province, "province_adcode"), (city, "city_adcode"), (county, "adcode")]:
+        f = c.Filters(2025, d0, d1, ("hardship", "model"), region)
+        want = sel[
+            (sel[col] == region)
+            & sel["date"].between(pd.Timestamp(d0), pd.Timestamp(d1))
+            & sel["category"].isin(["hardship", "model"])
+        ]
+        tot = c.campaign_total(demo_data_dir, f)
+        assert tot == {
+            "people": int(want["people"].sum()),
+            "events": len(want),
+            "funds_yuan": pytest.approx(float(want["funds_yuan"].sum())),
+        }
+
+
+def test_yoy_is_aligned_on_days_to_the_spring_festival(demo_data_dir: Path, ev: pd.DataFrame) -> None:
+    d = c.daily_yoy(demo_data_dir, c.Filters(2025))
+    for offset in (-30, -10, 0, 5):
+        row = d[d["day_offset"] == offset].iloc[0]
+        this = ev[
+            (ev["year"] == 2025)
+            & (ev["date"] == pd.Timestamp(SPRING_FESTIVAL[2025]) + pd.Timedelta(days=offset))
+        ]
+        last = ev[
+            (ev["year"] == 2024)
+            & (ev["date"] == pd.Timestamp(SPRING_FESTIVAL[2024]) + pd.Timedelta(days=offset))
+        ]
+        assert row["people"] == this["people"].sum()
+        assert row["people_last"] == last["people"].sum()
+        assert row["date"] == pd.Timestamp(SPRING_FESTIVAL[2025]) + pd.Timedelta(days=offset)
+
+
+def test_shifted_filter_keeps_distance_to_the_festival() -> None:
+    f = c.Filters(2025, dt.date(2025, 1, 19), dt.date(2025, 1, 29)).shifted_to(2024)
+    assert (f.date_from, f.date_to) == (dt.date(2024, 1, 31), dt.date(2024, 2, 10))
+
+
+def test_completion_against_targets_ranks_laggards_first(
+    demo_data_dir: Path, demo_tables: dict, ev: pd.DataFrame
+) -> None:
+    got = c.completion_by_province(demo_data_dir, c.Filters(2025))
+    targets = demo_tables["targets"].groupby("province_adcode")["target_people"].sum()
+    actual = ev[ev["year"] == 2025].groupby("province_adcode")["people"].sum()
+    want = (actual / targets).dropna()
+    assert dict(zip(got["adcode"], got["completion"], strict=True)) == pytest.approx(want.to_dict())
+    assert got["completion"].is_monotonic_increasing
+    assert list(got["rank"]) == list(range(1, len(got) + 1))
+
+
+def test_checkins_per_cell_match_pandas_join(demo_data_dir: Path, demo_tables: dict) -> None:
+    ch, stn = demo_tables["checkins"], demo_tables["stations"]
+    d0, d1 = dt.date(2025, 1, 20), dt.date(2025, 2, 3)
+    got = c.checkins_by(demo_data_dir, "cell", res=6, date_from=d0, date_to=d1)
+    j = ch.assign(station_id=ch["station_id"].astype(str)).merge(
+        pd.DataFrame(stn[["station_id", "h3_9"]]).astype(str), on="station_id"
+    )
+    j = j[
+        (pd.to_datetime(j["date"].astype(str)) >= pd.Timestamp(d0))
+        & (pd.to_datetime(j["date"].astype(str)) <= pd.Timestamp(d1))
+    ]
+    j["h3"] = [h3.cell_to_parent(x, 6) for x in j["h3_9"]]
+    want = j.groupby("h3").agg(visits=("visits", "sum"), stations=("station_id", "nunique"))
+    got = got.set_index("h3")
+    assert got["visits"].to_dict() == want["visits"].to_dict()
+    assert got["stations"].to_dict() == want["stations"].to_dict()
+    days = (d1 - d0).days + 1
+    np.testing.assert_allclose(got["visits_per_station_day"], want["visits"] / (want["stations"] * days))
+
+
+def test_empty_selection_gives_zero_totals_and_no_rows(demo_data_dir: Path) -> None:
+    f = c.Filters(2025, dt.date(2030, 1, 1), dt.date(2030, 1, 2))
+    assert c.campaign_total(demo_data_dir, f) == {"people": 0, "events": 0, "funds_yuan": 0.0}
+    out = c.publish(demo_data_dir, "county", f, k=K)
+    assert out["rows"].empty
+    assert out["total"]["people"] == 0
+    assert not out["total"]["suppressed"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"categories": ("hardship' OR 1=1 --",)},
+        {"region": "440000' OR '1'='1"},
+        {"region": "44"},
+        {"date_from": "2025-13-01"},
+        {"date_from": dt.date(2025, 2, 1), "date_to": dt.date(2025, 1, 1)},
+        {"year": 2019},
+    ],
+)
+def test_bad_filters_are_refused_with_a_message(demo_data_dir: Path, bad: dict) -> None:
+    with pytest.raises(InputError):
+        c.campaign_by(demo_data_dir, "province", c.Filters(**bad)) if "year" not in bad else c.daily_yoy(
+            demo_data_dir, c.Filters(**bad)
+        )
+
+
+def test_user_values_never_enter_the_sql_text() -> None:
+    f = c.Filters(2025, dt.date(2025, 1, 2), dt.date(2025, 1, 9), ("hardship",), "440305").checked()
+    sql, params = c._sql_campaign(["county", "hex"], f)
+    for value in ("440305", "hardship", "2025-01-02", "2025"):
+        assert value not in sql
+    assert params["region"] == "440305"
+
+
+def test_bad_grouping_and_resolution_are_refused(demo_data_dir: Path) -> None:
+    with pytest.raises(InputError, match="cannot group"):
+        c.campaign_by(demo_data_dir, "street")
+    with pytest.raises(InputError, match="resolution"):
+        c.campaign_by(demo_data_dir, "hex", res=10)
+    with pytest.raises(InputError):
+        c.campaign_by(demo_data_dir, ["province", "county"])
+
+
+def test_missing_dataset_names_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(DataMissingError, match="generate"):
+        c.campaign_by(tmp_path, "province")
+
+
+# ---------------------------------------------------------------- suppression: hand-worked
+
+
+def test_single_small_cell_gets_a_complement_so_the_total_cannot_reveal_it() -> None:
+    df = pd.DataFrame(
+        {
+            "region": list("abcd"),
+            "people": [3, 50, 20, 400],
+            "events": [1, 5, 2, 40],
+            "funds_yuan": [900.0, 1e4, 5e3, 9e4],
+        }
+    )
+    out, hide_total = c.suppress(df, 10)
+    # 3 is small; 20 is the smallest publishable row, withheld to protect it.
+    assert out["suppressed"].tolist() == [True, False, True, False]
+    assert out["people"].isna().tolist() == [True, False, True, False]
+    assert out["funds_yuan"].isna().tolist() == [True, False, True, False]
+    assert not hide_total
+
+
+def test_two_small_cells_of_one_person_each_are_not_left_pinned() -> None:
+    # 1 + 1 withheld: the total minus the published rows is 2, so both must be 1.
+    df = pd.DataFrame({"people": [1, 1, 30, 40], "events": [1, 1, 3, 4], "funds_yuan": [1.0, 1, 3, 4]})
+    out, _ = c.suppress(df, 10)
+    assert out["suppressed"].tolist() == [True, True, True, False]
+
+
+def test_nothing_is_withheld_when_all_counts_reach_k_or_are_zero() -> None:
+    df = pd.DataFrame({"people": [0, 10, 11], "events": [0, 1, 1], "funds_yuan": [0.0, 1, 1]})
+    out, hide = c.suppress(df, 10)
+    assert not out["suppressed"].any()
+    assert not hide
+
+
+def test_total_is_withheld_when_no_row_can_protect_a_small_one() -> None:
+    df = pd.DataFrame({"people": [9, 9], "events": [1, 1], "funds_yuan": [1.0, 1.0]})  # 18 = 9 + 9 only
+    out, hide = c.suppress(df, 10)
+    assert out["suppressed"].all()
+    assert hide
+    assert (
+        c.publish_total({"people": 18, "events": 2, "funds_yuan": 2.0}, 10, withheld=hide)["people"] is None
+    )
+
+
+def test_small_total_is_withheld() -> None:
+    t = c.publish_total({"people": 4, "events": 1, "funds_yuan": 800.0}, 10)
+    assert t == {"people": None, "events": None, "funds_yuan": None, "suppressed": True}
+
+
+# ---------------------------------------------------------------- suppression: properties
+
+
+def _brute_force_pinned(values: list[int], withheld: list[bool], primary: list[bool], k: int) -> bool:
+    """Enumerate every assignment a reader finds consistent; True if a withheld value is unique."""
+    s = sum(v for v, w in zip(values, withheld, strict=True) if w)
+    idx = [i for i, w in enumerate(withheld) if w]
+    if not idx:
+        return False
+    ranges = [range(1, k) if primary[i] else range(k, s + 1) for i in idx]
+    seen: list[set[int]] = [set() for _ in idx]
+    for combo in itertools.product(*ranges):
+        if sum(combo) == s:
+            for j, x in enumerate(combo):
+                seen[j].add(x)
+    return any(len(x) < 2 for x in seen)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(st.integers(min_value=1, max_value=14), min_size=1, max_size=5),
+    k=st.integers(min_value=2, max_value=5),
+)
+def test_no_withheld_count_can_be_recovered_from_rows_and_total_brute_force(
+    values: list[int], k: int
+) -> None:
+    df = pd.DataFrame({"people": values})
+    out, hide_total = c.suppress(df, k, measures=("people",))
+    withheld = out["suppressed"].tolist()
+    primary = [1 <= v < k for v in values]
+    assert all(w for w, p in zip(withheld, primary, strict=True) if p), "every small count is withheld"
+    published = out["people"].dropna().astype(int).tolist()
+    assert all(v >= k or v == 0 for v in published)
+    if not hide_total:
+        assert not _brute_force_pinned(values, withheld, primary, k)
+    else:  # the total is withheld, so nothing can be subtracted from it
+        assert c.publish_total({"people": sum(values)}, k, withheld=True)["people"] is None
+
+
+def _interval_attack(
+    df: pd.DataFrame, col: str, groups: list[str], lo_p: float, hi_p: float, lo_c: float, hi_c: float
+) -> bool:
+    """An independent reader: per group, narrow each withheld value from the group total."""
+    for _, g in df.groupby(groups) if groups else [(None, df)]:
+        w = g[g["suppressed"]]
+        if w.empty:
+            continue
+        s = float(g[f"{col}_true"].sum() - g[col].dropna().astype(float).sum())
+        for i in w.index:
+            others = w.drop(index=i)
+            small_o = others["_primary"]
+            o_lo = float(np.where(small_o, lo_p, lo_c).sum())
+            o_hi = float(np.where(small_o, hi_p, hi_c).sum())
+            own_lo, own_hi = (lo_p, hi_p) if w.loc[i, "_primary"] else (lo_c, hi_c)
+            if min(own_hi, s - o_lo) - max(own_lo, s - o_hi) < 1:
+                return True
+    return False
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 3), st.integers(1, 30), st.integers(1, 3), st.floats(0, 1e5)),
+        min_size=1,
+        max_size=25,
+    ),
+    k=st.integers(2, 12),
+)
+def test_no_withheld_figure_is_recovered_from_group_or_grand_totals(rows: list, k: int) -> None:
+    df = pd.DataFrame(rows, columns=["province_adcode", "people", "ev", "funds_yuan"])
+    df["events"] = np.minimum(df["ev"], df["people"])
+    df["county"] = np.arange(len(df))
+    out, hide_total = c.suppress(
+        df[["province_adcode", "county", "people", "events", "funds_yuan"]],
+        k,
+        partitions=((), ("province_adcode",)),
+    )
+    out["_primary"] = (df["people"] >= 1) & (df["people"] < k)
+    for m in c.MEASURES:
+        out[f"{m}_true"] = df[m]
+    assert out.loc[out["_primary"], "suppressed"].all()
+    groups = [["province_adcode"]] + ([] if hide_total else [[]])
+    for grp in groups:
+        # A group whose every row is withheld has no published row to protect it with:
+        # its total is then only published where it is itself large (the parent output).
+        if grp:
+            all_hidden = out.groupby(grp)["suppressed"].transform("all")
+            sub = out[~all_hidden]
+        else:
+            sub = out
+        assert not _interval_attack(sub, "people", grp, 1, k - 1, k, np.inf)
+        assert not _interval_attack(sub, "events", grp, 0, np.inf, 0, np.inf)
+        assert not _interval_attack(sub, "funds_yuan", grp, 0, np.inf, 0, np.inf)
+
+
+def test_published_outputs_of_the_demo_leak_nothing(demo_data_dir: Path) -> None:
+    for by, filters in [
+        ("county", c.Filters(2025, categories=("model",))),
+        ("hex", c.Filters(2025)),
+        ("city", c.Filters(2024, dt.date(2024, 2, 1), dt.date(2024, 2, 3))),
+    ]:
+        out = c.publish(demo_data_dir, by, filters, k=K, res=8)
+        rows, total = out["rows"], out["total"]
+        raw = c.campaign_by(demo_data_dir, by, filters, res=8)
+        assert len(rows) == len(raw)
+        small = (raw["people"] >= 1) & (raw["people"] < K)
+        assert rows.loc[small.to_numpy(), "suppressed"].all()
+        assert rows.loc[rows["suppressed"], ["people", "events", "funds_yuan"]].isna().all().all()
+        if total["people"] is not None:
+            hidden = total["people"] - rows["people"].dropna().sum()
+            n_hidden = int(rows["suppressed"].sum())
+            assert n_hidden == 0 or n_hidden >= 2, "one withheld row would equal total minus the rest"
+            assert hidden == raw.loc[rows["suppressed"].to_numpy(), "people"].sum()
+
+
+def test_hex_day_frames_respect_the_cell_cap_and_suppress(demo_data_dir: Path) -> None:
+    rows, res = c.published_hex_days(demo_data_dir, c.Filters(2025), k=K, res=9, max_cells=50)
+    assert res < 9
+    assert rows.groupby("date").size().max() <= 50 or res == c.MIN_HEX_RES
+    assert rows.loc[rows["suppressed"], "people"].isna().all()
+    assert (rows["people"].dropna() >= K).all()
+
+
+def test_checkin_cells_withhold_small_visit_counts(demo_data_dir: Path) -> None:
+    out = c.published_checkins(
+        demo_data_dir, k=K, res=8, by_day=True, date_from=dt.date(2025, 1, 28), date_to=dt.date(2025, 1, 30)
+    )
+    vis = out["visits"].dropna()
+    assert ((vis >= K) | (vis == 0)).all()
+    assert out.loc[out["suppressed"], "visits_per_station_day"].isna().all()
+    busy = c.busiest_cells(demo_data_dir, k=K, res=7, top=5)
+    assert len(busy) <= 5
+    assert busy["visits_per_station_day"].is_monotonic_decreasing
+
+
+def test_kpis_report_targets_and_yoy(demo_data_dir: Path, ev: pd.DataFrame, demo_tables: dict) -> None:
+    got = c.kpis(demo_data_dir, c.Filters(2025), k=K)
+    this = ev.loc[ev["year"] == 2025, "people"].sum()
+    last = ev.loc[ev["year"] == 2024, "people"].sum()  # whole campaigns: same span of days
+    assert got["total"]["people"] == this
+    assert got["yoy_people"] == pytest.approx(this / last - 1)
+    assert got["target_people"] == demo_tables["targets"]["target_people"].sum()
+    city = ev.loc[ev["year"] == 2025, "city_adcode"].iloc[0]
+    if not city.endswith("0000"):
+        assert c.kpis(demo_data_dir, c.Filters(2025, region=city), k=K)["target_people"] is None
+
+
+def test_locked_bins_are_shared_increasing_and_cover_every_frame() -> None:
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 500, 40).astype(float) for _ in range(6)]
+    edges = c.locked_bins(np.concatenate(frames))
+    assert len(edges) == 6
+    assert all(b > a for a, b in itertools.pairwise(edges))
+    assert edges[0] == 0
+    assert edges[-1] >= max(f.max() for f in frames)
+    assert c.locked_bins([np.nan, 0]) == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def _tiny_sources(tmp_path: Path, demo_data_dir: Path, rows: list[tuple[str, int]]) -> c.Sources:
+    base = c.Sources.from_data_dir(demo_data_dir)
+    n = len(rows)
+    df = pd.DataFrame(
+        {
+            "event_id": [f"E{i}" for i in range(n)],
+            "year": np.int16(2025),
+            "date": [dt.date(2025, 1, 20)] * n,
+            "category": [r[0] for r in rows],
+            "people": np.array([r[1] for r in rows], dtype="int32"),
+            "funds_yuan": 500.0,
+            "organizer_level": "city",
+            "lat": 22.5,
+            "lng": 114.0,
+            "adcode": "440305",
+            "province_adcode": "440000",
+            "province": "广东省",
+            "city_adcode": "440300",
+            "city": "深圳市",
+            "county": "南山区",
+            "h3_9": h3.latlng_to_cell(22.5, 114.0, 9),
+        }
+    )
+    path = tmp_path / "campaign.parquet"
+    df.to_parquet(path, index=False)
+    return c.Sources(path, base.targets, base.checkins, base.stations)
+
+
+def test_total_is_withheld_when_the_category_split_beside_it_cannot_be_protected(
+    tmp_path: Path, demo_data_dir: Path
+) -> None:
+    src = _tiny_sources(tmp_path, demo_data_dir, [("hardship", 9), ("model", 9)])  # 18 = 9 + 9 only
+    out = c.publish(src, "province", c.Filters(2025), k=K)
+    assert out["total"]["people"] is None
+    assert out["total"]["suppressed"]
+    assert all(v["people"] is None for v in out["total"]["by_category"].values())
+    assert c.kpis(src, c.Filters(2025), k=K)["total"]["people"] is None
+
+
+def test_one_small_category_beside_a_large_one_is_protected(tmp_path: Path, demo_data_dir: Path) -> None:
+    src = _tiny_sources(tmp_path, demo_data_dir, [("hardship", 4), ("priority", 300), ("model", 50)])
+    cats = c.publish(src, "province", c.Filters(2025), k=K)["total"]["by_category"]
+    assert cats["hardship"]["people"] is None
+    assert cats["model"]["people"] is None  # withheld so that 354 - 300 does not give 4 away
+    assert cats["priority"]["people"] == 300
+
+
+def test_whole_range_cells_are_coarsened_to_the_cap(demo_data_dir: Path) -> None:
+    rows, res = c.published_cells(demo_data_dir, c.Filters(2025), k=K, res=9, max_cells=100)
+    assert res < 9
+    assert len(rows) <= 100 or res == c.MIN_HEX_RES
+    assert int(rows["people"].sum() + 0) <= c.campaign_total(demo_data_dir, c.Filters(2025))["people"]

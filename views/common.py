@@ -1,0 +1,744 @@
+"""What every page shares: settings, language, dataset loading and the cached wrappers.
+
+Caches key on plain values (data directory and dataset version key), never on
+GeoDataFrames. Big read-only tables and the station index are held once per process
+with ``st.cache_resource``; pages must not modify what these return.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from geo import i18n, store
+from geo.settings import Settings, load_settings
+
+
+@st.cache_resource
+def _settings_cached(
+    secrets_items: tuple[tuple[str, Any], ...], env_items: tuple[tuple[str, str], ...]
+) -> Settings:
+    return load_settings(dict(secrets_items), env=dict(env_items))
+
+
+def settings() -> Settings:
+    """Return the settings (env vars over ``[geo]`` in ``.streamlit/secrets.toml``)."""
+    try:
+        section = dict(st.secrets.get("geo", {}))
+    except (FileNotFoundError, KeyError, AttributeError):
+        section = {}
+    # Keyed on the GEO_* environment too, so a changed GEO_DATA_DIR is never served stale.
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("GEO_")))
+    return _settings_cached(tuple(sorted((k, v) for k, v in section.items() if not isinstance(v, dict))), env)
+
+
+def data_dir() -> Path:
+    """Return the data directory in use."""
+    return settings().data_dir
+
+
+def lang() -> str:
+    """Return the UI language chosen in the sidebar (``zh`` by default)."""
+    return str(st.session_state.get("lang") or i18n.DEFAULT_LANG)
+
+
+def tr(key: str, **fmt: Any) -> str:
+    """Translate ``key`` into the current language."""
+    return i18n.t(key, lang(), **fmt)
+
+
+def data_key() -> str:
+    """Return the cache key of the dataset in use (changes on import / rollback)."""
+    return store.dataset_key(data_dir())
+
+
+def manifest() -> dict[str, Any]:
+    """Return the manifest of the dataset in use."""
+    return _manifest_cached(data_key(), str(data_dir()))
+
+
+@st.cache_data(show_spinner=False)
+def _manifest_cached(key: str, directory: str) -> dict[str, Any]:
+    return store.read_manifest(Path(directory))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def table(key: str, directory: str, name: str) -> pd.DataFrame:
+    """Return one stored table of the dataset ``key`` (shared, read-only)."""
+    return store.read_table(Path(directory), name)
+
+
+def stations() -> pd.DataFrame:
+    """Return the stations table of the dataset in use (read-only)."""
+    return table(data_key(), str(data_dir()), "stations")
+
+
+def workplaces() -> pd.DataFrame:
+    """Return the workplaces table of the dataset in use (read-only)."""
+    return table(data_key(), str(data_dir()), "workplaces")
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _station_index(key: str, directory: str) -> Any:
+    from geo.nearest import StationIndex
+
+    return StationIndex.from_frame(table(key, directory, "stations"))
+
+
+def station_index() -> Any:
+    """Return the one station index of the dataset in use (built once, cached)."""
+    return _station_index(data_key(), str(data_dir()))
+
+
+def dataset_caption() -> None:
+    """Show which dataset is in use, labelling demo data clearly (演示数据)."""
+    m = manifest()
+    source = m.get("source", {})
+    if source.get("kind") == "demo":
+        st.markdown(f":orange-badge[{tr('app.demo_short')}] {tr('app.demo_badge')}")
+    else:
+        st.caption(tr("app.imported_badge", file=str(source.get("file", "?"))))
+    st.caption(tr("app.dataset", version=m.get("dataset_version", "?"), created=m.get("created", "?")[:16]))
+
+
+def credit() -> None:
+    """Show the data credits (Tianditu boundaries, GeoNames places)."""
+    st.caption(tr("app.credit"))
+
+
+# ---- cached wrappers of geo computations (one place for all pages) ----------------------------
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _nearest_distance_m(key: str, directory: str) -> Any:
+    from geo import coverage
+
+    return coverage.nearest_distance_m(table(key, directory, "workplaces"), _station_index(key, directory))
+
+
+def nearest_distance_m() -> Any:
+    """Great-circle distance (m) from every workplace to its nearest station (any station)."""
+    return _nearest_distance_m(data_key(), str(data_dir()))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _overview_stats(key: str, directory: str, radius_m: float) -> dict[str, Any]:
+    from geo import coverage
+
+    st_ = table(key, directory, "stations")
+    wp = table(key, directory, "workplaces")
+    dist = _nearest_distance_m(key, directory)
+    covered = dist <= radius_m
+    return {
+        "stations": len(st_),
+        "stations_24h": int(st_["open_24h"].sum()),
+        "workplaces": len(wp),
+        "summary": {
+            "workers_total": int(wp["workers"].sum()),
+            "workers_covered": int(wp["workers"].to_numpy()[covered].sum()),
+            "share": float(wp["workers"].to_numpy()[covered].sum() / max(wp["workers"].sum(), 1)),
+        },
+        "provinces": coverage.region_stats(st_, wp, "province", distance_m=dist, covered=covered),
+        "counties": coverage.region_stats(st_, wp, "county", distance_m=dist, covered=covered),
+    }
+
+
+def overview_stats(radius_m: float) -> dict[str, Any]:
+    """National KPIs and province/county tables for the overview page."""
+    return _overview_stats(data_key(), str(data_dir()), float(radius_m))
+
+
+def _tiles() -> dict[str, str]:
+    s = settings()
+    return {"tiles": s.tiles, "tianditu_key": s.tianditu_key}
+
+
+def overview_nation_map(radius_m: float, lang_code: str) -> Any:
+    """Province choropleth of stations per 10,000 workers."""
+    from geo import i18n, maps, regions
+
+    provinces = overview_stats(radius_m)["provinces"]
+    gdf = regions.simplified("province", 0.02)[["adcode", "geometry"]].merge(
+        provinces[["adcode", "name", "stations_per_10k"]], on="adcode", how="left"
+    )
+    gdf["name"] = gdf["name"].fillna(regions.simplified("province", 0.02)["name"])
+    return maps.region_map(
+        gdf,
+        "stations_per_10k",
+        fmt="{:.2f}",
+        legend_title=i18n.t("overview.legend_per10k", lang_code),
+        nodata_label="–",
+        **_tiles(),
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _station_hex_counts(key: str, directory: str, province_adcode: str) -> tuple[pd.DataFrame, int]:
+    from geo import hexes, maps
+
+    st_ = table(key, directory, "stations")
+    sel = st_.loc[st_["province_adcode"] == province_adcode, "h3_9"].to_numpy()
+    for res in (7, 6, 5, 4):
+        counts = pd.Series(hexes.cells_to_parent(sel, res)).value_counts()
+        if len(counts) <= maps.MAX_HEX_CELLS // 2:
+            break
+    return counts.rename_axis("h3").reset_index(name="stations"), res
+
+
+def overview_province_map(province_adcode: str, lang_code: str) -> Any:
+    """H3 station-density hexes of one province over its county outlines."""
+    from geo import hexes, i18n, maps, regions
+
+    cells, res = _station_hex_counts(data_key(), str(data_dir()), province_adcode)
+    counties = regions.simplified("county", 0.005)
+    outline = counties[counties["province_adcode"] == province_adcode]
+    return maps.hex_map(
+        cells,
+        "stations",
+        outline=outline,
+        legend_title=i18n.t(
+            "overview.legend_hex", lang_code, res=res, area=f"{hexes.cell_area_km2(res):.1f}"
+        ),
+        **_tiles(),
+    )
+
+
+# ---- campaign dashboard 送温暖看板 (geo.campaign; every figure passes its suppression) ----------
+# A campaign query is the plain tuple (year, date_from ISO, date_to ISO, categories, region adcode).
+CampaignQuery = tuple[int, str, str, tuple[str, ...], str]
+
+
+def _campaign_filters(q: CampaignQuery) -> Any:
+    from geo import campaign
+
+    year, date_from, date_to, cats, region = q
+    f = campaign.Filters(year, date_from or None, date_to or None, tuple(cats) or None, region or None)
+    return f.checked()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _campaign_cached(key: str, directory: str, k: int, what: str, q: CampaignQuery, extra: tuple) -> Any:
+    from geo import campaign
+
+    f = _campaign_filters(q)
+    d = Path(directory)
+    if what == "kpis":
+        return campaign.kpis(d, f, k=k)
+    if what == "daily":
+        return campaign.published_daily(d, f, k=k)
+    if what == "completion":
+        return campaign.published_completion(d, f, k=k)
+    if what == "regions":
+        level, res = extra
+        return campaign.publish(d, level, f, k=k, res=res)["rows"]
+    if what == "frames":
+        unit, res = extra
+        if unit == "hex":
+            return campaign.published_hex_days(d, f, k=k, res=res)
+        return campaign.publish(d, [unit, "day"], f, k=k)["rows"], res
+    if what == "cells":
+        (res,) = extra
+        return campaign.published_cells(d, f, k=k, res=res)
+    if what == "checkin_frames":
+        res, by_day = extra
+        lo, hi = campaign.checkin_window()
+        start, end = max(f.date_from or lo, lo), min(f.date_to or hi, hi)
+        if start > end:
+            return pd.DataFrame(columns=["h3", "date", "visits", "stations", "suppressed"])
+        return campaign.published_checkins(
+            d, k=k, res=res, by_day=by_day, date_from=start, date_to=end, region=f.region
+        )
+    if what == "busiest":
+        (res,) = extra
+        return campaign.busiest_cells(d, k=k, res=res, region=f.region, top=15)
+    raise ValueError(what)
+
+
+def campaign_data(what: str, q: CampaignQuery, *extra: Any) -> Any:
+    """Published (suppressed) campaign figures; ``what`` names the geo.campaign output."""
+    return _campaign_cached(data_key(), str(data_dir()), int(settings().k_anonymity), what, q, tuple(extra))
+
+
+def campaign_child_level(region: str) -> str:
+    """Region level shown inside ``region`` ("" = China → provinces; a municipality → its counties)."""
+    from geo import regions
+
+    if not region:
+        return "province"
+    if region.endswith("0000"):
+        cities = regions.region_table("city")
+        return "city" if (cities["province_adcode"] == region).any() else "county"
+    return "county"
+
+
+def campaign_outline(region: str) -> Any:
+    """Simplified polygons of the regions shown inside ``region`` (``adcode``, ``name``, geometry)."""
+    from geo import regions
+
+    level = campaign_child_level(region)
+    gdf = regions.simplified(level, 0.01 if level == "province" else 0.005)
+    if region:
+        col = "province_adcode" if region.endswith("0000") else "city_adcode"
+        gdf = gdf[gdf[col] == region]
+    return gdf[["adcode", "name", "geometry"]]
+
+
+def campaign_map(
+    frame: pd.DataFrame,
+    unit: str,
+    value_col: str,
+    bins: list[float],
+    legend_title: str,
+    suppressed_label: str,
+    region: str,
+) -> Any:
+    """Map of one frame (hexes or regions) coloured with class edges shared by every frame."""
+    from geo import maps
+
+    outline = campaign_outline(region)
+    bounds = outline.total_bounds if len(outline) else [73.0, 18.0, 135.0, 53.0]
+    m = maps.base_map((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2, 5, **_tiles())
+    values = frame[value_col].astype("float64")
+    if unit == "hex":
+        if len(outline):
+            maps.add_boundaries(m, outline, color="#888888", weight=0.6)
+        cells = pd.DataFrame({"h3": frame["h3"].astype(str), value_col: values})
+        maps.add_hexes(
+            m, cells, value_col, bins=bins, legend_title=legend_title, nodata_label=suppressed_label
+        )
+    else:
+        shown = outline.merge(
+            pd.DataFrame({"adcode": frame["adcode"], value_col: values}), on="adcode", how="left"
+        )
+        absent = ~shown["adcode"].isin(frame["adcode"])
+        shown.loc[absent, value_col] = 0.0  # no event in the region: a true zero, not a withheld figure
+        maps.add_choropleth(
+            m, shown, value_col, bins=bins, legend_title=legend_title, nodata_label=suppressed_label
+        )
+    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    return maps.localize_assets(m)
+
+
+# ---- 找驿站 / nearest station (pages/nearest.py) ---------------------------------------------
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _station_text(key: str, directory: str) -> Any:
+    from geo import navigation
+
+    return navigation.StationText.from_frame(table(key, directory, "stations"))
+
+
+def nearest_records(request: Any, now_min: int | None = None) -> list[dict[str, Any]]:
+    """Records of the nearest stations for a validated ``geo.navigation.NearestRequest``."""
+    from geo import navigation
+
+    text = _station_text(data_key(), str(data_dir()))
+    return navigation.nearest_records(station_index(), text, request, now_min=now_min)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _gazetteer(key: str, directory: str) -> Any:
+    from geo import places
+
+    st_ = table(key, directory, "stations")
+    cols = [c for c in ("name", "address", "lat", "lng") if c in st_.columns]
+    return places.base_gazetteer().with_stations(pd.DataFrame(st_[cols]))
+
+
+def search_places(query: str, limit: int = 8) -> pd.DataFrame:
+    """Places, regions and stations matching ``query`` (Chinese, pinyin or initials)."""
+    return _gazetteer(data_key(), str(data_dir())).search(query, limit)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _county_outlines_near(lat_r: float, lng_r: float, span_deg: float) -> Any:
+    from geo import regions
+
+    counties = regions.simplified("county", 0.002)
+    sel = counties.cx[lng_r - span_deg : lng_r + span_deg, lat_r - span_deg : lat_r + span_deg]
+    return sel[["name", "geometry"]].reset_index(drop=True)
+
+
+def nearest_map(here: tuple[float, float] | None, records: list[dict[str, Any]], lang_code: str) -> Any:
+    """Map of my position, the result stations and a line to the first; outlines for context."""
+    import folium
+
+    from geo import i18n, maps, regions
+
+    t = _tiles()
+    if here is None:
+        m = maps.base_map(35.0, 105.0, 4, **t)
+        maps.add_boundaries(m, regions.simplified("province", 0.05), weight=0.8)
+        return maps.localize_assets(m)
+    lat, lng = here
+    m = maps.base_map(lat, lng, 14, **t)
+    outlines = _county_outlines_near(round(lat, 1), round(lng, 1), 0.6)
+    maps.add_boundaries(m, outlines, weight=1.0, color="#888888")
+    shift = maps.tiles_use_gcj02(t["tiles"])
+
+    def pt(la: float, ln: float) -> list[float]:
+        if not shift:
+            return [la, ln]
+        from geo import datums
+
+        g = datums.wgs84_to_gcj02(la, ln)
+        return [float(g[0]), float(g[1])]
+
+    if records:
+        df = pd.DataFrame(records)
+        df["distance"] = [i18n.format_distance(d, lang_code) for d in df["distance_m"]]
+        if shift:
+            from geo import datums
+
+            g_lat, g_lng = datums.wgs84_to_gcj02(df["lat"].to_numpy(), df["lng"].to_numpy())
+            df["lat"], df["lng"] = g_lat, g_lng
+        labels = {"name": i18n.t("nearest.results", lang_code), "distance": "📏", "address": "📍"}
+        folium.PolyLine(
+            [pt(lat, lng), pt(records[0]["lat"], records[0]["lng"])],
+            color="#c8102e",
+            weight=3,
+            dash_array="6 6",
+        ).add_to(m)
+        maps.add_points(m, df, popup_cols=labels, tooltip_col="name", radius=9, cluster=False)
+        m.fit_bounds(
+            [pt(lat, lng), *[pt(r["lat"], r["lng"]) for r in records]], padding=(30, 30), max_zoom=16
+        )
+    folium.CircleMarker(
+        pt(lat, lng),
+        radius=9,
+        color="#ffffff",
+        weight=3,
+        fill=True,
+        fill_color="#1a73e8",
+        fill_opacity=1.0,
+        tooltip=maps.escape_text(i18n.t("nearest.me", lang_code)),
+    ).add_to(m)
+    return maps.localize_assets(m)
+
+
+def submit_report(station_id: str, problem: str, text: str) -> bool:
+    """Store a courier's problem report (one per station per session per hour); False if limited."""
+    import datetime as dt
+    import uuid
+
+    from geo import navigation
+
+    problem, text = navigation.clean_report(problem, text)
+    session = st.session_state.setdefault("report_session", uuid.uuid4().hex)
+    return store.insert_report(data_dir(), str(station_id), problem, text, session, dt.datetime.now(dt.UTC))
+
+
+# ---- 覆盖规划 / coverage planning (pages/coverage.py; geo.coverage, geo.siting) -------------
+# A coverage query is the plain tuple (radius_m, at_min (-1 = any time), amenities, kinds,
+# occupations, excluded station ids, region adcode ("" = China)).
+CoverageQuery = tuple[float, int, tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...], str]
+
+
+def coverage_closed_ids() -> tuple[str, ...]:
+    """Stations with an open 'closed' report (read fresh: couriers add reports at any time)."""
+    from geo import coverage
+
+    return tuple(coverage.reported_closed_ids(store.read_reports(data_dir(), status="open")))
+
+
+def coverage_reports() -> pd.DataFrame:
+    """Open station reports, newest first."""
+    return store.read_reports(data_dir(), status="open")
+
+
+@st.cache_resource(show_spinner=False, max_entries=12)
+def _coverage_distance(
+    key: str, directory: str, at_min: int, amenities: tuple, kinds: tuple, exclude: tuple
+) -> Any:
+    from geo import coverage
+
+    return coverage.nearest_distance_m(
+        table(key, directory, "workplaces"),
+        _station_index(key, directory),
+        amenities=amenities,
+        kinds=kinds,
+        open_at_min=None if at_min < 0 else at_min,
+        exclude_ids=exclude,
+    )
+
+
+def _coverage_parts(key: str, directory: str, q: CoverageQuery) -> tuple[Any, Any, Any, dict[str, Any]]:
+    _radius_m, at_min, amenities, kinds, _occ, exclude, _region = q
+    filters = {
+        "amenities": amenities,
+        "kinds": kinds,
+        "open_at_min": None if at_min < 0 else at_min,
+        "exclude_ids": exclude,
+    }
+    dist = _coverage_distance(key, directory, at_min, amenities, kinds, exclude)
+    return table(key, directory, "stations"), table(key, directory, "workplaces"), dist, filters
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def coverage_region_list(key: str, directory: str) -> pd.DataFrame:
+    """Distinct (province, city, county) tags of workplaces and stations, for the region pickers."""
+    cols = ["province_adcode", "province", "city_adcode", "city", "adcode", "county"]
+    both = pd.concat([table(key, directory, "workplaces")[cols], table(key, directory, "stations")[cols]])
+    return (
+        both.dropna(subset=["adcode"]).drop_duplicates("adcode").sort_values("adcode").reset_index(drop=True)
+    )
+
+
+def coverage_child_level(region: str) -> str:
+    """Level of the regions listed inside ``region`` ("" = China → provinces; municipalities → counties)."""
+    if not region:
+        return "province"
+    regs = coverage_region_list(data_key(), str(data_dir()))
+    if (regs["province_adcode"] == region).any():
+        cities = regs.loc[regs["province_adcode"] == region, "city_adcode"].unique()
+        return "county" if list(cities) == [region] else "city"
+    return "county"
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _coverage_summary(key: str, directory: str, q: CoverageQuery) -> dict[str, Any]:
+    from geo import coverage
+
+    stations, wp, dist, filters = _coverage_parts(key, directory, q)
+    radius_m, occupations, region = q[0], q[4], q[6]
+    index = _station_index(key, directory)
+    inside = coverage._inside(wp, region) if region else None
+    summary = coverage.coverage_summary(
+        wp if inside is None else wp[inside],
+        index,
+        radius_m,
+        occupations=occupations,
+        distance_m=dist if inside is None else dist[inside],
+        **filters,
+    )
+    qualifying = coverage.qualifying_mask(index, **filters)
+    st_in = qualifying & (coverage._inside(stations, region) if region else True)
+    summary["stations_qualifying"] = int(st_in.sum())
+    summary["stations_per_10k"] = (
+        summary["stations_qualifying"] * 1e4 / summary["workers_total"]
+        if summary["workers_total"]
+        else float("nan")
+    )
+    return summary
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _coverage_regions(key: str, directory: str, q: CoverageQuery) -> pd.DataFrame:
+    from geo import coverage
+
+    stations, wp, dist, filters = _coverage_parts(key, directory, q)
+    return coverage.region_stats(
+        stations,
+        wp,
+        coverage_child_level(q[6]),
+        distance_m=dist,
+        radius_m=q[0],
+        parent=q[6] or None,
+        occupations=q[4],
+        station_mask=coverage.qualifying_mask(_station_index(key, directory), **filters),
+    )
+
+
+def _coverage_figures(key: str, directory: str, q: CoverageQuery) -> dict[str, Any]:
+    return {"summary": _coverage_summary(key, directory, q), "regions": _coverage_regions(key, directory, q)}
+
+
+def coverage_figures(q: CoverageQuery) -> dict[str, Any]:
+    """KPIs of ``region`` and the table of the regions inside it."""
+    return _coverage_figures(data_key(), str(data_dir()), q)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _coverage_times(key: str, directory: str, q: CoverageQuery) -> pd.DataFrame:
+    from geo import coverage
+
+    rows = []
+    for t in coverage.TIMES_OF_DAY_MIN:
+        summary = _coverage_summary(key, directory, (q[0], t, *q[2:]))
+        rows.append({"at": f"{t // 60:02d}:{t % 60:02d}", **summary})
+    return pd.DataFrame(rows)
+
+
+def coverage_times(q: CoverageQuery) -> pd.DataFrame:
+    """Coverage of ``region`` at 04:30, 12:00, 20:00 and 02:00 with the same radius and filters."""
+    return _coverage_times(data_key(), str(data_dir()), q)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _coverage_gaps(
+    key: str, directory: str, q: CoverageQuery, res: int, max_cells: int
+) -> tuple[pd.DataFrame, int, bool]:
+    from geo import coverage
+
+    _, wp, dist, _ = _coverage_parts(key, directory, q)
+    return coverage.gap_cells_for_map(
+        wp, dist <= q[0], res, max_cells=max_cells, parent=q[6] or None, occupations=q[4]
+    )
+
+
+def coverage_gaps(q: CoverageQuery, res: int, max_cells: int = 6000) -> tuple[pd.DataFrame, int, bool]:
+    """Gap cells of ``region`` for the map and table: (cells, resolution used, truncated)."""
+    return _coverage_gaps(data_key(), str(data_dir()), q, int(res), int(max_cells))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _coverage_cell(key: str, directory: str, q: CoverageQuery, cell: str) -> pd.DataFrame:
+    from geo import coverage
+
+    _, wp, dist, _ = _coverage_parts(key, directory, q)
+    return coverage.cell_workplaces(wp, dist <= q[0], cell)
+
+
+def coverage_cell(q: CoverageQuery, cell: str) -> pd.DataFrame:
+    """Workers of one gap cell by occupation."""
+    return _coverage_cell(data_key(), str(data_dir()), q, cell)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _coverage_sites(
+    key: str,
+    directory: str,
+    q: CoverageQuery,
+    n_new: int,
+    quota: int,
+    quota_level: str,
+    candidates_csv: bytes | None,
+    only_user: bool,
+) -> dict[str, Any]:
+    import io
+
+    from geo import coverage, siting
+
+    _, wp, dist, _ = _coverage_parts(key, directory, q)
+    user = pd.read_csv(io.BytesIO(candidates_csv), encoding="utf-8-sig") if candidates_csv else None
+    covered = dist <= q[0]
+    res = siting.site_stations(
+        wp,
+        covered,
+        n_new,
+        q[0],
+        user_candidates=user,
+        only_user_candidates=only_user,
+        quota=quota or None,
+        quota_level=quota_level,
+        parent=q[6] or None,
+        occupations=q[4],
+    )
+    after = siting.covered_with_sites(wp, covered, res.sites, q[0])
+    sel = coverage.occupation_mask(wp, q[4]) & (coverage._inside(wp, q[6]) if q[6] else True)
+    recomputed = int(wp["workers"].to_numpy()[after & sel].sum())
+    return {**res.to_dict(), "recomputed": recomputed}
+
+
+def coverage_sites(
+    q: CoverageQuery, n_new: int, quota: int, quota_level: str, candidates_csv: bytes | None, only_user: bool
+) -> dict[str, Any]:
+    """Greedy siting result (``sites`` table, before/after figures, independent ``recomputed``)."""
+    return _coverage_sites(
+        data_key(), str(data_dir()), q, int(n_new), int(quota), quota_level, candidates_csv, bool(only_user)
+    )
+
+
+def coverage_outline(region: str) -> Any:
+    """Simplified polygons of the regions listed inside ``region`` (``adcode``, ``name``, geometry)."""
+    from geo import regions
+
+    level = coverage_child_level(region)
+    gdf = regions.simplified(level, {"province": 0.02, "city": 0.005, "county": 0.003}[level])
+    if region:
+        regs = coverage_region_list(data_key(), str(data_dir()))
+        col = (
+            "province_adcode"
+            if (regs["province_adcode"] == region).any()
+            else ("city_adcode" if (regs["city_adcode"] == region).any() else "adcode")
+        )
+        gdf = gdf[gdf[col] == region] if col in gdf.columns else gdf[gdf["adcode"] == region]
+    return gdf[["adcode", "name", "geometry"]].reset_index(drop=True)
+
+
+def coverage_region_map(q: CoverageQuery, lang_code: str) -> Any:
+    """Choropleth of coverage share of the regions inside ``region``."""
+    from geo import i18n, maps
+
+    outline = coverage_outline(q[6])
+    regions_table = coverage_figures(q)["regions"]
+    gdf = outline.merge(regions_table[["adcode", "share"]], on="adcode", how="left")
+    gdf["share_pct"] = gdf["share"] * 100
+    return maps.localize_assets(
+        maps.region_map(
+            gdf,
+            "share_pct",
+            fmt="{:.0f}%",
+            legend_title=i18n.t("coverage.legend_share", lang_code),
+            nodata_label="–",
+            bins=[0, 20, 40, 60, 80, 100.0001],
+            **_tiles(),
+        )
+    )
+
+
+def coverage_gap_map(
+    q: CoverageQuery, res: int, lang_code: str, sites: pd.DataFrame | None = None, measure: bool = False
+) -> tuple[Any, int]:
+    """Gap hexes over region outlines, qualifying stations (inside a region) and proposed sites.
+
+    Returns the map and, with ``measure``, its payload in bytes (else -1). Cells are capped
+    (``geo.coverage.GAP_MAX_CELLS_DEFAULT``) and stations limited to 20,000 points so the
+    payload stays under ``geo.maps.MAX_PAYLOAD_BYTES`` (asserted in tests/app).
+    """
+    from geo import coverage, i18n, maps
+
+    cells, _res, _ = coverage_gaps(q, res)
+    region = q[6]
+    m = maps.hex_map(
+        cells,
+        "workers_uncovered",
+        outline=coverage_outline(region),
+        legend_title=i18n.t("coverage.gaps_legend", lang_code),
+        **_tiles(),
+    )
+    if region:
+        stations = table(data_key(), str(data_dir()), "stations")
+        _, _, _, filters = _coverage_parts(data_key(), str(data_dir()), q)
+        keep = coverage.qualifying_mask(station_index(), **filters) & coverage._inside(stations, region)
+        pts = pd.DataFrame(stations.loc[keep, ["lat", "lng"]]).head(20_000)
+        maps.add_points(m, pts, color="#1a73e8", radius=3, fill_opacity=0.6)
+    if sites is not None and len(sites):
+        shown = (
+            sites[["lat", "lng", "rank"]]
+            .head(maps.PLAIN_MARKERS_MAX)
+            .assign(rank=lambda d: d["rank"].astype(str))
+        )
+        maps.add_points(
+            m, shown, tooltip_col="rank", color="#1b9e77", radius=8, cluster=False, fill_opacity=0.95
+        )
+        if len(cells) == 0:
+            m.fit_bounds([[shown["lat"].min(), shown["lng"].min()], [shown["lat"].max(), shown["lng"].max()]])
+    maps.localize_assets(m)
+    # Rendering to measure costs as much as st_folium's own render: only when asked (tests).
+    return m, maps.payload_bytes(m) if measure else -1
+
+
+def coverage_reports_by_region(level: str) -> pd.DataFrame:
+    """Open station reports per region of ``level`` and problem (read fresh)."""
+    from geo import coverage
+
+    return coverage.reports_by_region(coverage_reports(), stations(), level)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _coverage_top_gaps(key: str, directory: str, q: CoverageQuery, res: int, top: int) -> pd.DataFrame:
+    from geo import coverage
+
+    _, wp, dist, _ = _coverage_parts(key, directory, q)
+    return coverage.gap_cells(wp, dist <= q[0], res, top=top, parent=q[6] or None, occupations=q[4])
+
+
+def coverage_top_gaps(q: CoverageQuery, res: int, top: int = 100) -> pd.DataFrame:
+    """The ``top`` gap cells of ``region`` at exactly ``res`` (for the ranked table and exports)."""
+    return _coverage_top_gaps(data_key(), str(data_dir()), q, int(res), int(top))

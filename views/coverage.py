@@ -1,0 +1,441 @@
+"""覆盖规划 / Coverage planning: who is served, where the gaps are, where the next stations go."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import streamlit as st
+from streamlit_folium import st_folium
+
+from geo import export, hexes, i18n
+from geo.coverage import RADIUS_PRESETS_M, TIMES_OF_DAY_MIN
+from geo.errors import GeoError
+from geo.schema import AMENITIES, OCCUPATIONS, REPORT_PROBLEMS, STATION_KINDS
+from views import common
+
+tr, lang = common.tr, common.lang()
+NATION_MAP_RES = 5
+st.title(tr("coverage.title"))
+st.caption(tr("coverage.intro"))
+common.dataset_caption()
+
+
+def hhmm(t: int) -> str:
+    return f"{t // 60:02d}:{t % 60:02d}"
+
+
+def dist_text(d: float) -> str:
+    return tr("coverage.none_reachable") if not math.isfinite(d) else i18n.format_distance(d, lang)
+
+
+def downloads(df: pd.DataFrame, name: str, key: str) -> None:
+    c1, c2, c3 = st.columns(3)
+    c1.download_button("CSV", export.to_csv_bytes(df), f"{name}.csv", "text/csv", key=f"{key}_csv")
+    c2.download_button("XLSX", export.to_xlsx_bytes(df, name), f"{name}.xlsx", key=f"{key}_xlsx")
+    if {"lat", "lng"} <= set(df.columns) or "geometry" in df.columns:
+        c3.download_button("GeoJSON", export.to_geojson_bytes(df), f"{name}.geojson", key=f"{key}_geojson")
+
+
+def keep_valid(key: str, valid: object) -> None:
+    """Forget a widget value that is not an option (a language switch can leave a label behind)."""
+    value = st.session_state.get(key)
+    items = value if isinstance(value, list) else [value]
+    if key in st.session_state and not all(v in valid for v in items):  # type: ignore[operator]
+        del st.session_state[key]
+
+
+def labelled(df: pd.DataFrame, cols: dict[str, str]) -> pd.DataFrame:
+    return df[list(cols)].rename(columns={c: tr(f"coverage.{k}") for c, k in cols.items()})
+
+
+# ---- sidebar: radius, time, filters, region ------------------------------------------------
+regs = common.coverage_region_list(common.data_key(), str(common.data_dir()))
+pending = st.session_state.pop("cov_pending", None)  # a map click chose a region
+if pending is not None:
+    row = regs[
+        regs["adcode"].eq(pending) | regs["city_adcode"].eq(pending) | regs["province_adcode"].eq(pending)
+    ]
+    if len(row):
+        r0 = row.iloc[0]
+        st.session_state["cov_prov"] = r0["province_adcode"]
+        st.session_state["cov_city"] = r0["city_adcode"] if pending != r0["province_adcode"] else ""
+        st.session_state["cov_county"] = pending if pending == r0["adcode"] else ""
+provs = regs.drop_duplicates("province_adcode").set_index("province_adcode")["province"]
+for k, valid in {
+    "cov_radius": [*RADIUS_PRESETS_M, 0.0],
+    "cov_time": [-1, *TIMES_OF_DAY_MIN, -2],
+    "cov_amen": AMENITIES.values,
+    "cov_kinds": STATION_KINDS.values,
+    "cov_occ": OCCUPATIONS.values,
+    "cov_prov": ["", *provs.index],
+    "cov_view": ["cov", "gap", "site", "rep"],
+    "cov_res": [7, 8],
+    "cov_quota_level": ["province", "city", "county"],
+}.items():
+    keep_valid(k, valid)
+with st.sidebar:
+    st.subheader(tr("coverage.settings"))
+    preset = st.selectbox(
+        tr("coverage.radius"),
+        [*RADIUS_PRESETS_M, 0.0],
+        index=1,
+        key="cov_radius",
+        format_func=lambda r: i18n.format_distance(r, lang) if r else tr("coverage.custom"),
+    )
+    radius_m = preset or st.number_input(
+        tr("coverage.radius_custom"), 50.0, 20_000.0, 1500.0, 50.0, key="cov_r"
+    )
+    at_opt = st.selectbox(
+        tr("coverage.time"),
+        [-1, *TIMES_OF_DAY_MIN, -2],
+        key="cov_time",
+        format_func=lambda t: {-1: tr("coverage.any_time"), -2: tr("coverage.custom")}.get(t) or hhmm(t),
+    )
+    if at_opt == -2:
+        t = st.time_input(tr("coverage.time_custom"), dt.time(4, 30), step=900, key="cov_time_custom")
+        at_opt = t.hour * 60 + t.minute
+    amen = st.multiselect(
+        tr("coverage.amenities"),
+        AMENITIES.values,
+        format_func=AMENITIES.labels(lang).get,
+        key="cov_amen",
+        placeholder=tr("coverage.all"),
+    )
+    kinds = st.multiselect(
+        tr("coverage.kinds"),
+        STATION_KINDS.values,
+        format_func=STATION_KINDS.labels(lang).get,
+        key="cov_kinds",
+        placeholder=tr("coverage.all"),
+    )
+    occ = st.multiselect(
+        tr("coverage.occupations"),
+        OCCUPATIONS.values,
+        format_func=OCCUPATIONS.labels(lang).get,
+        key="cov_occ",
+        placeholder=tr("coverage.all"),
+    )
+    closed = common.coverage_closed_ids()
+    skip_closed = bool(closed) and st.checkbox(
+        tr("coverage.exclude_closed"),
+        key="cov_closed",
+        help=tr("coverage.exclude_closed_help", n=len(closed)),
+    )
+    st.subheader(tr("coverage.region"))
+    prov = st.selectbox(
+        tr("coverage.province"),
+        ["", *provs.index],
+        key="cov_prov",
+        format_func=lambda a: provs.get(a, tr("region.nation")),
+    )
+    city = county = ""
+    if prov:
+        in_prov = regs[regs["province_adcode"] == prov]
+        cities = in_prov.drop_duplicates("city_adcode").set_index("city_adcode")["city"]
+        if common.coverage_child_level(prov) == "city":
+            keep_valid("cov_city", ["", *cities.index])
+            city = st.selectbox(
+                tr("coverage.city"),
+                ["", *cities.index],
+                key="cov_city",
+                format_func=lambda a: cities.get(a, tr("coverage.whole")),
+            )
+        counties = (in_prov[in_prov["city_adcode"] == city] if city else in_prov).set_index("adcode")[
+            "county"
+        ]
+        if city or common.coverage_child_level(prov) == "county":
+            keep_valid("cov_county", ["", *counties.index])
+            county = st.selectbox(
+                tr("coverage.county"),
+                ["", *counties.index],
+                key="cov_county",
+                format_func=lambda a: counties.get(a, tr("coverage.whole")),
+            )
+region = county or city or prov
+q = (
+    float(radius_m),
+    int(at_opt),
+    tuple(amen),
+    tuple(kinds),
+    tuple(occ),
+    closed if skip_closed else (),
+    region,
+)
+
+# ---- KPIs -----------------------------------------------------------------------------------
+fig = common.coverage_figures(q)
+s = fig["summary"]
+k = st.columns(4)
+k[0].metric(tr("coverage.kpi_workers"), i18n.format_count(s["workers_total"], lang))
+k[1].metric(tr("coverage.kpi_covered"), i18n.format_count(s["workers_covered"], lang))
+k[2].metric(tr("coverage.kpi_share"), i18n.format_share(s["share"]))
+k[3].metric(tr("coverage.kpi_uncovered"), i18n.format_count(s["workers_uncovered"], lang))
+k = st.columns(4)
+k[0].metric(tr("coverage.kpi_stations"), i18n.format_count(s["stations_qualifying"], lang))
+k[1].metric(
+    tr("coverage.kpi_per10k"), "–" if math.isnan(s["stations_per_10k"]) else f"{s['stations_per_10k']:.2f}"
+)
+k[2].metric(tr("coverage.kpi_median"), dist_text(s["median_distance_m"]), help=tr("coverage.kpi_median_help"))
+k[3].metric(tr("coverage.kpi_p90"), dist_text(s["p90_distance_m"]))
+
+VIEWS = {
+    "cov": "coverage.tab_coverage",
+    "gap": "coverage.tab_gaps",
+    "site": "coverage.tab_siting",
+    "rep": "coverage.tab_reports",
+}
+# One view per run (not st.tabs): a map in a hidden tab has no size and Leaflet cannot fit it.
+view = (
+    st.segmented_control(
+        " ",
+        list(VIEWS),
+        format_func=lambda v: tr(VIEWS[v]),
+        key="cov_view",
+        default="cov",
+        label_visibility="collapsed",
+    )
+    or "cov"
+)
+sites_state = st.session_state.get("cov_sites")
+if view == "cov":
+    st.caption(tr("coverage.map_hint"))
+    out = st_folium(
+        common.coverage_region_map(q, lang),
+        height=480,
+        use_container_width=True,
+        returned_objects=["last_clicked"],
+        key=f"cov_map_{region or 'cn'}",
+    )
+    click = (out or {}).get("last_clicked")
+    if click and click != st.session_state.get("cov_last_click"):
+        st.session_state["cov_last_click"] = click
+        shown = common.coverage_outline(region)
+        hit = shown[shown.contains(shapely.Point(click["lng"], click["lat"]))]
+        if len(hit) and hit["adcode"].iloc[0] != region:
+            st.session_state["cov_pending"] = hit["adcode"].iloc[0]
+            st.rerun()
+    common.credit()
+    st.subheader(tr("coverage.table_regions"))
+    table = fig["regions"].assign(share=lambda d: (d["share"] * 100).round(1))
+    shown = labelled(
+        table,
+        {
+            "name": "col_name",
+            "workers": "col_workers",
+            "covered": "col_covered",
+            "uncovered": "col_uncovered",
+            "share": "col_share",
+            "stations": "col_stations",
+            "stations_per_10k": "col_per10k",
+            "median_distance_m": "col_median",
+            "p90_distance_m": "col_p90",
+            "workplaces": "col_workplaces",
+        },
+    )
+    st.dataframe(
+        shown.replace([np.inf], np.nan),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            **{c: st.column_config.NumberColumn(format="%.1f") for c in shown.columns[[4, 6]]},
+            **{c: st.column_config.NumberColumn(format="%.0f") for c in shown.columns[[7, 8]]},
+        },
+    )
+    downloads(fig["regions"], "coverage_regions", "dl_regions")
+    st.subheader(tr("coverage.times_title"))
+    st.caption(tr("coverage.times_caption"))
+    times = common.coverage_times(q)
+    for col, row in zip(st.columns(len(times)), times.itertuples(), strict=True):
+        col.metric(row.at, i18n.format_share(row.share))
+        col.caption(f"{tr('coverage.kpi_covered')} {i18n.format_count(row.workers_covered, lang)}")
+
+if view == "gap":
+    res = st.radio(
+        tr("coverage.gaps_res"),
+        [7, 8],
+        index=1,
+        horizontal=True,
+        key="cov_res",
+        format_func=lambda r: tr("coverage.gaps_res_label", res=r, area=f"{hexes.cell_area_km2(r):.2f}"),
+    )
+    map_res = res if region else NATION_MAP_RES  # res 7/8 cells are invisible on a map of all China
+    cells, used_res, truncated = common.coverage_gaps(q, map_res)
+    if truncated or used_res != map_res:
+        st.info(tr("coverage.gaps_coarsened", res=used_res, n=len(cells)))
+    if not region:
+        st.caption(tr("coverage.gaps_nation", res=used_res))
+    sites = sites_state["sites"] if sites_state and sites_state["q"] == q else None
+    measure = bool(st.session_state.get("cov_measure_payload"))  # set by tests
+    gap_map, nbytes = common.coverage_gap_map(q, map_res, lang, sites, measure=measure)
+    st.session_state["cov_gap_map_bytes"] = nbytes
+    st.caption(tr("coverage.gaps_click"))
+    out = st_folium(
+        gap_map,
+        height=520,
+        use_container_width=True,
+        returned_objects=["last_clicked"],
+        key=f"cov_gap_{region or 'cn'}_{res}",
+    )
+    common.credit()
+    click = (out or {}).get("last_clicked")
+    if click:
+        cell = str(hexes.latlng_to_cells([click["lat"]], [click["lng"]], used_res)[0])
+        st.markdown(f"**{tr('coverage.gaps_cell', cell=cell)}**")
+        by_occ = common.coverage_cell(q, cell).assign(
+            occupation=lambda d: d["occupation"].map(OCCUPATIONS.labels(lang))
+        )
+        st.dataframe(
+            labelled(
+                by_occ,
+                {
+                    "occupation": "col_occupation",
+                    "workplaces": "col_workplaces",
+                    "workers": "col_workers",
+                    "workers_uncovered": "col_workers_uncovered",
+                },
+            ),
+            hide_index=True,
+        )
+    st.subheader(tr("coverage.gaps_top"))
+    top = common.coverage_top_gaps(q, res, 100)
+    if top.empty:
+        st.success(tr("coverage.gaps_none"))
+    else:
+        st.dataframe(
+            labelled(
+                top,
+                {
+                    "rank": "col_rank",
+                    "h3": "col_h3",
+                    "workers_uncovered": "col_workers_uncovered",
+                    "workplaces_uncovered": "col_workplaces_uncovered",
+                    "county": "col_county",
+                    "city": "col_city",
+                    "province": "col_province",
+                    "lat": "col_lat",
+                    "lng": "col_lng",
+                },
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+        polys = gpd.GeoDataFrame(top, geometry=hexes.cells_to_polygons(top["h3"]), crs="EPSG:4326")
+        downloads(polys, "coverage_gaps", "dl_gaps")
+
+if view == "site":
+    st.caption(tr("coverage.siting_intro"))
+    with st.form("cov_site_form"):
+        c1, c2, c3 = st.columns(3)
+        n_new = c1.number_input(tr("coverage.siting_n"), 1, 500, 20, key="cov_n")
+        quota = c2.number_input(tr("coverage.siting_quota"), 0, 500, 0, key="cov_quota")
+        quota_level = c3.selectbox(
+            tr("coverage.siting_quota_level"),
+            ["province", "city", "county"],
+            index=2,
+            format_func=lambda lv: tr(f"coverage.{lv}"),
+            key="cov_quota_level",
+        )
+        upload = st.file_uploader(tr("coverage.siting_upload"), type=["csv"], key="cov_upload")
+        only_user = st.checkbox(tr("coverage.siting_only"), key="cov_only")
+        run = st.form_submit_button(tr("coverage.siting_run"), type="primary")
+    if run:
+        try:
+            result = common.coverage_sites(
+                q, n_new, quota, quota_level, upload.getvalue() if upload else None, only_user
+            )
+            st.session_state["cov_sites"] = {"q": q, **result}
+            st.rerun()
+        except (ValueError, UnicodeDecodeError, GeoError) as exc:
+            st.error(tr("coverage.siting_bad_csv", message=str(exc)))
+    if sites_state and sites_state["q"] == q:
+        r = sites_state
+        c = st.columns(3)
+        c[0].metric(tr("coverage.siting_before"), i18n.format_share(r["share_before"]))
+        c[1].metric(tr("coverage.siting_after"), i18n.format_share(r["share_after"]))
+        c[2].metric(
+            tr("coverage.siting_new"),
+            i18n.format_count(r["workers_covered_after"] - r["workers_covered_before"], lang),
+        )
+        ok = r["recomputed"] == r["workers_covered_after"]
+        (st.success if ok else st.error)(
+            tr(
+                "coverage.siting_verified" if ok else "coverage.siting_mismatch",
+                n=i18n.format_count(r["recomputed"], lang),
+            )
+        )
+        if len(r["sites"]) < n_new:
+            st.warning(tr("coverage.siting_fewer", n=len(r["sites"])))
+        site_map, _ = common.coverage_gap_map(q, 8, lang, r["sites"])
+        st_folium(site_map, height=480, use_container_width=True, returned_objects=[], key="cov_site_map")
+        st.caption(tr("coverage.siting_legend"))
+        common.credit()
+        st.subheader(tr("coverage.siting_sites"))
+        shown = r["sites"].assign(
+            share_cum=lambda d: (d["share_cum"] * 100).round(2),
+            source=lambda d: d["source"].map(
+                {"cell": tr("coverage.source_cell"), "user": tr("coverage.source_user")}
+            ),
+        )
+        st.dataframe(
+            labelled(
+                shown,
+                {
+                    "rank": "col_rank",
+                    "lat": "col_lat",
+                    "lng": "col_lng",
+                    "h3": "col_h3",
+                    "county": "col_county",
+                    "city": "col_city",
+                    "province": "col_province",
+                    "source": "col_source",
+                    "workers_newly_covered": "col_newly",
+                    "share_cum": "col_cum_share",
+                },
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+        downloads(r["sites"], "proposed_sites", "dl_sites")
+
+if view == "rep":
+    reports = common.coverage_reports()
+    if reports.empty:
+        st.info(tr("coverage.reports_none"))
+    else:
+        level = common.coverage_child_level(region)
+        by = common.coverage_reports_by_region(level)
+        st.subheader(tr("coverage.reports_title"))
+        st.dataframe(
+            by.rename(
+                columns={
+                    "name": tr("coverage.col_name"),
+                    "reports": tr("coverage.col_reports"),
+                    "stations_reported": tr("coverage.col_stations_reported"),
+                    **REPORT_PROBLEMS.labels(lang),
+                }
+            ).drop(columns="adcode"),
+            hide_index=True,
+        )
+        st.subheader(tr("coverage.reports_latest"))
+        # Report text is user input: shown only inside dataframes (never as HTML/markdown).
+        latest = reports.head(200).assign(
+            problem=lambda d: d["problem"].map(lambda p: REPORT_PROBLEMS.label(p, lang))
+        )
+        st.dataframe(
+            labelled(
+                latest,
+                {
+                    "station_id": "col_station",
+                    "problem": "col_problem",
+                    "text": "col_text",
+                    "created": "col_created",
+                },
+            ),
+            hide_index=True,
+            width="stretch",
+        )
