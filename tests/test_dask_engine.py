@@ -400,7 +400,10 @@ def test_a_new_version_on_a_partitioned_base_links_the_partitioned_table(tmp_pat
     from geo.cli import main
 
     d = tmp_path / "data"
-    assert main(["generate", "--scale", "0.002", "--checkins-days", "3", "--partitioned", "--data-dir", str(d)]) == 0
+    assert (
+        main(["generate", "--scale", "0.002", "--checkins-days", "3", "--partitioned", "--data-dir", str(d)])
+        == 0
+    )
     before = len(store.read_table(d, "checkins"))
     targets = store.read_table(d, "targets")
     v = store.write_version(d, {"targets": targets}, {"user": "t"})

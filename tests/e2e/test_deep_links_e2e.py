@@ -36,7 +36,7 @@ def test_first_request_to_a_protected_page_asks_for_sign_in(
             page.goto(f"http://127.0.0.1:{port}{path}", wait_until="domcontentloaded")
             page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
             page.wait_for_function(
-                "() => document.body.innerText.includes('登录') || document.body.innerText.includes('Sign in')",
+                "() => /登录|Sign in/.test(document.body.innerText)",
                 timeout=60_000,
             )
             page.wait_for_timeout(1500)
