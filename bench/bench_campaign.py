@@ -117,6 +117,7 @@ def _dashboard(data_dir: Path) -> tuple[float, float]:
 
     def render() -> float:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+        at.run()  # st.navigation registers the pages on the first run
         at.switch_page("views/campaign.py")
         t = time.perf_counter()
         at.run()

@@ -1,6 +1,6 @@
 """AppTest: sign-in gates, demo mode, roles, rate limit — through pages/auth_ui.py.
 
-Note: Streamlit's AppTest runs a ``pages/`` script directly (multipage v1), without app.py;
+Note: pages live in ``views/`` and are routed by app.py (st.navigation), so AppTest runs app.py;
 so app.py's gate is exercised here through :func:`auth_ui.gate` in a small script, and the
 data page's own :func:`auth_ui.enforce` (the guard against exactly that direct run) through
 ``switch_page``.
@@ -154,17 +154,20 @@ def test_malformed_user_config_fails_closed(env: pytest.MonkeyPatch) -> None:
 def test_data_page_refuses_a_direct_run_without_sign_in(env: pytest.MonkeyPatch, users_env: str) -> None:
     env.setenv("GEO_USERS", users_env)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()  # st.navigation registers the pages on the first run
     at.switch_page("views/data.py")
     at.run()
     assert not at.exception
     assert not any("数据管理" in t.value for t in at.title)
-    assert any("需要登录" in e.value for e in at.error)
+    # app.py's gate (st.info) or the page's own guard (st.error) must stop it
+    assert any("需要登录" in e.value for e in [*at.info, *at.error])
 
 
 def test_data_page_for_a_planner_hides_import(env: pytest.MonkeyPatch, users_env: str) -> None:
     env.setenv("GEO_USERS", users_env)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.session_state["auth_user"] = "plan"
+    at.run()  # st.navigation registers the pages on the first run
     at.switch_page("views/data.py")
     at.run()
     assert not at.exception

@@ -16,6 +16,7 @@ ROOT = Path(__file__).parents[2]
 def app(monkeypatch: pytest.MonkeyPatch, demo_data_dir: Path) -> AppTest:
     monkeypatch.setenv("GEO_DATA_DIR", str(demo_data_dir))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()  # st.navigation registers the pages on the first run
     at.switch_page("views/campaign.py")
     at.run()
     assert not at.exception
@@ -47,9 +48,10 @@ def test_english_thousands_separators_and_switching_views(
 ) -> None:
     monkeypatch.setenv("GEO_DATA_DIR", str(demo_data_dir))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.session_state["lang"] = "en"
+    at.run()  # st.navigation registers the pages on the first run
     at.switch_page("views/campaign.py")
     at.run()
+    at.sidebar.segmented_control[0].set_value("en").run()
     assert not at.exception
     total = campaign.campaign_total(demo_data_dir, campaign.Filters(2025))
     assert {m.label: m.value for m in at.metric}["Workers visited"] == f"{total['people']:,}"

@@ -24,6 +24,7 @@ def app(monkeypatch: pytest.MonkeyPatch, fresh_data_dir: Path) -> Iterator[AppTe
     st.cache_resource.clear()
     st.cache_data.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()  # st.navigation registers the pages on the first run
     at.switch_page("views/data.py")
     at.run()
     assert not at.exception
