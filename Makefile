@@ -31,7 +31,7 @@ run: $(STAMP) $(DATA)/CURRENT
 browser:
 	@if [ -x /usr/bin/chromium ]; then exit 0; fi; \
 	if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei) >/dev/null; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei fonts-noto-color-emoji) >/dev/null; \
 	fi; \
 	if [ ! -x /usr/bin/chromium ]; then \
 	  echo "ERROR: no headless Chromium at /usr/bin/chromium. Install it: sudo apt-get install chromium fonts-wqy-microhei" >&2; \
