@@ -439,7 +439,7 @@ def _read_csv(
             break
         except csv.Error as exc:  # e.g. a field over the csv module's size limit
             bad[start] = f"row cannot be read as CSV ({exc})"
-            records.append(["\ufffd"])  # a placeholder: the row counts and is rejected
+            records.append(["\ufffd"])  # a stand-in cell: the row still counts and is rejected
             rows.append(start)
             start = reader.line_num + 1
             continue

@@ -223,52 +223,65 @@ def write_version(
         for name, df in tables.items():
             _write_table(df, TABLES[name], tmp / TABLES[name].filename)
             counts[name] = len(df)
-        if base is not None:
-            base_dir = version_dir(data_dir, base)
-            base_counts = json.loads((base_dir / MANIFEST_FILE).read_text("utf-8")).get("row_counts", {})
-            for name, table in TABLES.items():
-                src = base_dir / table.filename
-                if name in tables:
-                    continue
-                if not src.exists() and (base_dir / name).is_dir():  # a hive-partitioned table
-                    _link_tree(base_dir / name, tmp / name)
-                    counts[name] = int(base_counts[name])
-                    continue
-                if not src.exists():
-                    continue
-                try:
-                    os.link(src, tmp / table.filename)
-                except OSError:
-                    shutil.copy2(src, tmp / table.filename)
-                counts[name] = int(base_counts.get(name, pq.ParquetFile(src).metadata.num_rows))
-        missing = [n for n in TABLES if n not in counts]
-        if missing:
-            raise InputError(f"a dataset needs every table; missing: {', '.join(missing)}")
-        # Retry the rename if another writer took the same id in the meantime.
-        for _ in range(100):
-            vid = _next_version_id(data_dir)
-            full = {
-                "schema_version": SCHEMA_VERSION,
-                "dataset_version": vid,
-                "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "base_version": base,
-                **dict(manifest),
-                "row_counts": counts,
-            }
-            atomic_write_bytes(tmp / MANIFEST_FILE, json.dumps(full, ensure_ascii=False, indent=2).encode())
-            try:
-                os.rename(tmp, vdir / vid)
-                break
-            except OSError:
-                continue
-        else:  # pragma: no cover - 100 concurrent writers
-            raise InputError(f"could not allocate a version id in {vdir}")
+        _link_base_tables(data_dir, base, tmp, counts)
+        vid = _commit_version(data_dir, tmp, base, dict(manifest), counts)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if make_current:
         set_current(data_dir, vid)
     return vid
+
+
+def _link_base_tables(data_dir: Path, base: str | None, tmp: Path, counts: dict[str, int]) -> None:
+    """Hard-link (or copy) into ``tmp`` every table of ``base`` not in ``counts``; record its rows."""
+    if base is None:
+        return
+    base_dir = version_dir(data_dir, base)
+    base_counts = json.loads((base_dir / MANIFEST_FILE).read_text("utf-8")).get("row_counts", {})
+    for name, table in TABLES.items():
+        src = base_dir / table.filename
+        if name in counts:
+            continue
+        if not src.exists() and (base_dir / name).is_dir():  # a hive-partitioned table
+            _link_tree(base_dir / name, tmp / name)
+            counts[name] = int(base_counts[name])
+            continue
+        if not src.exists():
+            continue
+        try:
+            os.link(src, tmp / table.filename)
+        except OSError:
+            shutil.copy2(src, tmp / table.filename)
+        counts[name] = int(base_counts.get(name, pq.ParquetFile(src).metadata.num_rows))
+
+
+def _commit_version(
+    data_dir: Path, tmp: Path, base: str | None, manifest: dict[str, Any], counts: dict[str, int]
+) -> str:
+    """Check ``tmp`` holds every table, write its manifest and rename it into place; return its id."""
+    missing = [n for n in TABLES if n not in counts]
+    if missing:
+        raise InputError(f"a dataset needs every table; missing: {', '.join(missing)}")
+    vdir = _versions_dir(data_dir)
+    # Retry the rename if another writer took the same id in the meantime.
+    for _ in range(100):
+        vid = _next_version_id(data_dir)
+        full = {
+            "schema_version": SCHEMA_VERSION,
+            "dataset_version": vid,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "base_version": base,
+            **manifest,
+            "row_counts": counts,
+        }
+        atomic_write_bytes(tmp / MANIFEST_FILE, json.dumps(full, ensure_ascii=False, indent=2).encode())
+        try:
+            os.rename(tmp, vdir / vid)
+            return vid
+        except OSError:
+            continue
+    raise InputError(f"could not allocate a version id in {vdir}")  # pragma: no cover - 100 writers
 
 
 def clean_temporaries(data_dir: Path) -> int:
@@ -620,44 +633,10 @@ def write_partitioned(
             n += _write_partition_chunk(chunk, table, tmp / name, cols, i)
         (tmp / name).mkdir(exist_ok=True)
         counts[name] = n
-        if base is not None:
-            base_dir = version_dir(data_dir, base)
-            base_counts = json.loads((base_dir / MANIFEST_FILE).read_text("utf-8")).get("row_counts", {})
-            for tname, t in TABLES.items():
-                if tname in counts:
-                    continue
-                if (base_dir / t.filename).exists():
-                    try:
-                        os.link(base_dir / t.filename, tmp / t.filename)
-                    except OSError:
-                        shutil.copy2(base_dir / t.filename, tmp / t.filename)
-                elif (base_dir / tname).is_dir():
-                    _link_tree(base_dir / tname, tmp / tname)
-                else:
-                    continue
-                counts[tname] = int(base_counts.get(tname, 0))
-        missing = [t for t in TABLES if t not in counts]
-        if missing:
-            raise InputError(f"a dataset needs every table; missing: {', '.join(missing)}")
-        for _ in range(100):
-            vid = _next_version_id(data_dir)
-            full = {
-                "schema_version": SCHEMA_VERSION,
-                "dataset_version": vid,
-                "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "base_version": base,
-                **dict(manifest or {}),
-                "partitioned": {name: list(cols)},
-                "row_counts": counts,
-            }
-            atomic_write_bytes(tmp / MANIFEST_FILE, json.dumps(full, ensure_ascii=False, indent=2).encode())
-            try:
-                os.rename(tmp, vdir / vid)
-                break
-            except OSError:
-                continue
-        else:  # pragma: no cover - 100 concurrent writers
-            raise InputError(f"could not allocate a version id in {vdir}")
+        _link_base_tables(data_dir, base, tmp, counts)
+        vid = _commit_version(
+            data_dir, tmp, base, {**dict(manifest or {}), "partitioned": {name: list(cols)}}, counts
+        )
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
