@@ -1,7 +1,11 @@
 """HTTP JSON API (Starlette routes) over the library: ``/api/v1/...``.
 
-The routes are mounted beside the Streamlit app in one process by ``asgi.py``
-(``st.App(..., routes=api.routes())``), so one command serves both.
+``asgi.py`` serves them beside the Streamlit app in one process, so one command serves
+both: :func:`with_api` sends ``/api/...`` requests to this module's own small Starlette
+app and everything else to ``st.App``. (Routes handed to ``st.App(routes=...)`` would also
+work, but every request would then pass Streamlit's session, gzip and path-security
+middlewares, which the app needs and the API does not: that halves the requests per
+second one core can answer.)
 
 * ``GET /api/v1/health`` — liveness and the dataset in use;
 * ``GET /api/v1/nearest?lat=&lng=[&k=5][&amenity=hot_water...][&kind=...][&open_at=23:30]
@@ -23,10 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
+from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from geo import navigation, store
 from geo.datums import CRS_NAMES
@@ -56,12 +64,20 @@ def _settings() -> Settings:
     return _settings_cache[0][1]
 
 
-def error_response(message: str, status: int = 400) -> JSONResponse:
+class FastJSONResponse(JSONResponse):
+    """JSON body rendered by orjson (several times faster than ``json``; NaN becomes null)."""
+
+    def render(self, content: Any) -> bytes:  # noqa: ANN401 - any JSON-able value
+        """Serialise ``content`` as UTF-8 JSON."""
+        return orjson.dumps(content)
+
+
+def error_response(message: str, status: int = 400) -> FastJSONResponse:
     """Return a JSON error body ``{"error": message}`` with ``status``."""
-    return JSONResponse({"error": message}, status_code=status)
+    return FastJSONResponse({"error": message}, status_code=status)
 
 
-async def health(request: Request) -> JSONResponse:
+async def health(request: Request) -> FastJSONResponse:
     """``GET /api/v1/health``: liveness plus the dataset in use."""
     settings = _settings()
     body: dict[str, Any] = {"status": "ok"}
@@ -74,7 +90,7 @@ async def health(request: Request) -> JSONResponse:
         }
     except GeoError as exc:
         body.update(status="no-data", detail=str(exc))
-    return JSONResponse(body)
+    return FastJSONResponse(body)
 
 
 # ---------------------------------------------------------------------------------------
@@ -156,38 +172,38 @@ def warm(data_dir: Path | None = None) -> None:
 # /api/v1/nearest
 
 
-def _one(request: Request, name: str) -> str | None:
-    values = request.query_params.getlist(name)
+def _one(params: QueryParams, name: str) -> str | None:
+    values = params.getlist(name)
     if len(values) > 1:
         raise InputError(f"{name} given {len(values)} times; give it once")
     return values[0] if values else None
 
 
-async def nearest(request: Request) -> JSONResponse:
+async def nearest(request: Request) -> FastJSONResponse:
     """``GET /api/v1/nearest``: the ``k`` nearest matching stations to a point."""
     settings = _settings()
+    params = request.query_params
     try:
-        unknown = sorted(set(request.query_params.keys()) - _NEAREST_PARAMS)
+        unknown = sorted(set(params.keys()) - _NEAREST_PARAMS)
         if unknown:
             raise InputError(
                 f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(_NEAREST_PARAMS))}"
             )
-        lat, lng = _one(request, "lat"), _one(request, "lng")
+        lat, lng = _one(params, "lat"), _one(params, "lng")
         if lat is None or lng is None:
             raise InputError("lat and lng are required, e.g. /api/v1/nearest?lat=39.9087&lng=116.3975")
         loaded = await dataset(settings.data_dir)
-        params = request.query_params
         req = navigation.parse_request(
             lat,
             lng,
-            k=_one(request, "k") or 5,
+            k=_one(params, "k") or 5,
             amenities=params.getlist("amenity") + params.getlist("amenities"),
             kinds=params.getlist("kind") + params.getlist("kinds"),
-            open_at=_one(request, "open_at"),
-            crs=_one(request, "crs") or "wgs84",
-            radius_m=_one(request, "radius_m"),
+            open_at=_one(params, "open_at"),
+            crs=_one(params, "crs") or "wgs84",
+            radius_m=_one(params, "radius_m"),
         )
-        links = (_one(request, "links") or "true").lower() not in ("0", "false", "no")
+        links = (_one(params, "links") or "true").lower() not in ("0", "false", "no")
         results = navigation.nearest_records(loaded.index, loaded.text, req, links=links)
     except DataMissingError as exc:
         return error_response(str(exc), 503)
@@ -201,7 +217,7 @@ async def nearest(request: Request) -> JSONResponse:
             "k": req.k,
             "amenities": list(req.amenities),
             "kinds": list(req.kinds),
-            "open_at": _one(request, "open_at"),
+            "open_at": _one(params, "open_at"),
             "radius_m": req.radius_m,
         },
         "dataset": loaded.version,
@@ -209,7 +225,7 @@ async def nearest(request: Request) -> JSONResponse:
         "estimate_note": navigation.ESTIMATE_NOTE,
         "results": results,
     }
-    return JSONResponse(body, headers={"Access-Control-Allow-Origin": "*"})
+    return FastJSONResponse(body, headers={"Access-Control-Allow-Origin": "*"})
 
 
 # ---------------------------------------------------------------------------------------
@@ -360,9 +376,9 @@ def openapi_spec() -> dict[str, Any]:
     }
 
 
-async def openapi(request: Request) -> JSONResponse:
+async def openapi(request: Request) -> FastJSONResponse:
     """``GET /api/v1/openapi.json``: the OpenAPI description."""
-    return JSONResponse(openapi_spec())
+    return FastJSONResponse(openapi_spec())
 
 
 def routes() -> list[BaseRoute]:
@@ -372,3 +388,32 @@ def routes() -> list[BaseRoute]:
         Route("/api/v1/nearest", nearest, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi, methods=["GET"]),
     ]
+
+
+API_PREFIX: Final = "/api/"
+"""Requests under this path go to the API; the rest to the app."""
+
+
+def app() -> Starlette:
+    """Return the API as its own Starlette app.
+
+    No gzip: answers are a few kB and compressing them costs more CPU than it saves on
+    loopback or a LAN; a reverse proxy in front (TLS, compression) is the place for it.
+    """
+    return Starlette(routes=routes())
+
+
+def with_api(other: ASGIApp) -> ASGIApp:
+    """Serve the API under :data:`API_PREFIX` and ``other`` (the Streamlit app) elsewhere.
+
+    Lifespan and websocket events, and every path outside the prefix, go to ``other``.
+    """
+    api_app = app()
+
+    async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(API_PREFIX):
+            await api_app(scope, receive, send)
+        else:
+            await other(scope, receive, send)
+
+    return dispatch

@@ -168,10 +168,21 @@ def _times(
 
 
 def _check_at(at_min: ArrayLike) -> NDArray[np.int32]:
+    if type(at_min) is int and 0 <= at_min < MINUTES_PER_DAY:  # the common case, without numpy
+        return np.int32(at_min)  # type: ignore[return-value]
     at = np.asarray(at_min)
     if at.dtype.kind not in "iu" or np.any((at < 0) | (at >= MINUTES_PER_DAY)):
         raise InputError(f"at_min={at_min!r}: give whole minutes after midnight between 0 and 1439")
     return at.astype(np.int32)
+
+
+def _open(
+    o: NDArray[np.int32], c: NDArray[np.int32], all_day: NDArray[np.bool_], at: NDArray[np.int32]
+) -> NDArray[np.bool_]:
+    """Open on ``[o, c)``, overnight when ``c < o``, or all day."""
+    same_day = (o <= at) & (at < c)
+    overnight = (c < o) & ((at >= o) | (at < c))
+    return all_day | same_day | overnight
 
 
 def open_at(
@@ -201,20 +212,71 @@ def open_at(
     """
     o, c, all_day = _times(opens_min, closes_min, open_24h)
     at = _check_at(at_min)
-    same_day = (o <= at) & (at < c)
-    overnight = (c < o) & ((at >= o) | (at < c))
-    return all_day | same_day | overnight
+    return _open(o, c, all_day, at)
 
 
-def minutes_until_close(
+def status(
     opens_min: ArrayLike, closes_min: ArrayLike, open_24h: ArrayLike, at_min: ArrayLike
-) -> NDArray[np.float64]:
-    """Minutes from ``at_min`` until stations that are open then close.
+) -> tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]:
+    """Whether stations are open at ``at_min``, and minutes until they close or open.
+
+    One pass for what a result card shows (the finder and the API call it per query).
 
     Parameters
     ----------
     opens_min, closes_min, open_24h, at_min
         As for :func:`open_at`.
+
+    Returns
+    -------
+    is_open : numpy.ndarray
+        ``bool``, as :func:`open_at`.
+    until_close : numpy.ndarray
+        ``float64`` minutes (``1``–``1440``) until stations open at ``at_min`` close;
+        ``inf`` for stations open all day, ``nan`` for stations closed at ``at_min``.
+    until_open : numpy.ndarray
+        ``float64`` minutes (``1``–``1439``) until stations closed at ``at_min`` open;
+        ``nan`` for stations open then (including all-day stations).
+    """
+    o, c, all_day = _times(opens_min, closes_min, open_24h)
+    at = _check_at(at_min)
+    is_open = _open(o, c, all_day, at)
+    # (closes - at - 1) mod 1440 + 1 maps "closes later today" and "closes after midnight"
+    # alike into 1..1440 minutes.
+    until_close = ((c - at - 1) % MINUTES_PER_DAY + 1).astype(np.float64)
+    until_close = np.where(all_day, np.inf, np.where(is_open, until_close, np.nan))
+    until_open = np.where(is_open, np.nan, ((o - at) % MINUTES_PER_DAY).astype(np.float64))
+    return is_open, until_close, until_open
+
+
+def status_one(
+    opens_min: int, closes_min: int, open_24h: bool, at_min: int
+) -> tuple[bool, int | None, int | None]:
+    """Return :func:`status` of one station, in plain Python.
+
+    A result card's hot path: for a handful of stations numpy's per-call overhead costs
+    more than the arithmetic.
+
+    Returns
+    -------
+    (bool, int or None, int or None)
+        ``(is_open, until_close, until_open)``: ``until_close`` is ``None`` when closed or
+        open all day, ``until_open`` is ``None`` when open. Agrees with :func:`status`
+        (tested on every combination).
+    """
+    o, c = int(opens_min), int(closes_min)
+    at = int(_check_at(at_min))
+    if bool(open_24h) or o == c or (o == 0 and c >= MINUTES_PER_DAY):
+        return True, None, None
+    if (o <= at < c) or (c < o and (at >= o or at < c)):
+        return True, (c - at - 1) % MINUTES_PER_DAY + 1, None
+    return False, None, (o - at) % MINUTES_PER_DAY
+
+
+def minutes_until_close(
+    opens_min: ArrayLike, closes_min: ArrayLike, open_24h: ArrayLike, at_min: ArrayLike
+) -> NDArray[np.float64]:
+    """Minutes from ``at_min`` until stations that are open then close (see :func:`status`).
 
     Returns
     -------
@@ -222,24 +284,13 @@ def minutes_until_close(
         ``float64`` minutes (``1``–``1440``), broadcast shape; ``inf`` for stations open
         all day, ``nan`` for stations closed at ``at_min``.
     """
-    o, c, all_day = _times(opens_min, closes_min, open_24h)
-    at = _check_at(at_min)
-    is_open = open_at(o, c, all_day, at)
-    # (closes - at - 1) mod 1440 + 1 maps "closes later today" and "closes after midnight"
-    # alike into 1..1440 minutes.
-    until = ((c - at - 1) % MINUTES_PER_DAY + 1).astype(np.float64)
-    return np.where(all_day, np.inf, np.where(is_open, until, np.nan))
+    return status(opens_min, closes_min, open_24h, at_min)[1]
 
 
 def minutes_until_open(
     opens_min: ArrayLike, closes_min: ArrayLike, open_24h: ArrayLike, at_min: ArrayLike
 ) -> NDArray[np.float64]:
-    """Minutes from ``at_min`` until stations that are closed then open.
-
-    Parameters
-    ----------
-    opens_min, closes_min, open_24h, at_min
-        As for :func:`open_at`.
+    """Minutes from ``at_min`` until stations that are closed then open (see :func:`status`).
 
     Returns
     -------
@@ -247,11 +298,7 @@ def minutes_until_open(
         ``float64`` minutes (``1``–``1439``), broadcast shape; ``nan`` for stations open
         at ``at_min`` (including all-day stations).
     """
-    o, c, all_day = _times(opens_min, closes_min, open_24h)
-    at = _check_at(at_min)
-    is_open = open_at(o, c, all_day, at)
-    until = ((o - at) % MINUTES_PER_DAY).astype(np.float64)
-    return np.where(is_open, np.nan, until)
+    return status(opens_min, closes_min, open_24h, at_min)[2]
 
 
 def is_extended_hours(opens_min: ArrayLike, closes_min: ArrayLike, open_24h: ArrayLike) -> NDArray[np.bool_]:

@@ -47,6 +47,9 @@ class Settings:
         Largest accepted import file in MB (``GEO_MAX_UPLOAD_MB``).
     max_import_rows : int
         Largest accepted import in rows (``GEO_MAX_IMPORT_ROWS``).
+    access_log : bool
+        Log every HTTP request of the server (``GEO_ACCESS_LOG=1``); off by default, as
+        Streamlit would otherwise log each request despite ``uvicorn --no-access-log``.
     """
 
     data_dir: Path = Path("data")
@@ -58,6 +61,7 @@ class Settings:
     dask_scheduler: str = ""
     max_upload_mb: int = 50
     max_import_rows: int = 1_000_000
+    access_log: bool = False
 
     def with_overrides(self, **kwargs: Any) -> Settings:  # noqa: ANN401 - typed per field
         """Return a copy with the given fields replaced (``None`` values are ignored)."""
@@ -68,6 +72,17 @@ class Settings:
 
 _TILES = ("none", "osm", "tianditu", "amap")
 _ENGINES = ("duckdb", "dask")
+
+
+def _bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(value)
 
 
 def _coerce(values: Mapping[str, Any]) -> Settings:
@@ -82,6 +97,8 @@ def _coerce(values: Mapping[str, Any]) -> Settings:
                 out[name] = float(value)
             elif kind == "int":
                 out[name] = int(value)
+            elif kind == "bool":
+                out[name] = _bool(value)
             else:
                 out[name] = str(value)
         except (TypeError, ValueError) as exc:

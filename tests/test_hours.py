@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from geo.errors import InputError
 from geo.hours import (
+    MINUTES_PER_DAY,
     is_extended_hours,
     minutes_until_close,
     minutes_until_open,
@@ -17,6 +18,8 @@ from geo.hours import (
     parse_hhmm,
     parse_hours_text,
     parse_time_of_day,
+    status,
+    status_one,
 )
 
 H = 60  # minutes per hour, for readable hand-worked cases
@@ -237,3 +240,20 @@ def test_extended_hours_definition_agrees_with_the_demo_data(demo_tables: dict[s
         stations["open_24h"].to_numpy(),
     )
     assert np.array_equal(extended, stations["extended_hours"].to_numpy())
+
+
+def test_status_one_agrees_with_vectorised_status_everywhere() -> None:
+    # Every opening/closing pair on a 30-minute grid (plus 24:00 and the 24 h flag) at
+    # every 10th minute of the day.
+    grid = [*range(0, MINUTES_PER_DAY, 30), MINUTES_PER_DAY]
+    pairs = [(o, c, f) for o in grid[:-1] for c in grid for f in (False, True)]
+    o = np.array([p[0] for p in pairs])
+    c = np.array([p[1] for p in pairs])
+    f = np.array([p[2] for p in pairs])
+    for at in range(0, MINUTES_PER_DAY, 10):
+        is_open, until_close, until_open = status(o, c, f, at)
+        for j, (oj, cj, fj) in enumerate(pairs):
+            got = status_one(oj, cj, fj, at)
+            want_close = None if not np.isfinite(until_close[j]) else int(until_close[j])
+            want_open = None if np.isnan(until_open[j]) else int(until_open[j])
+            assert got == (bool(is_open[j]), want_close, want_open), (oj, cj, fj, at)

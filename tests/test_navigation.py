@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote, urlparse
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from geo import datums, navigation
 from geo.distance import haversine_m
@@ -172,3 +174,14 @@ def test_no_match_gives_an_empty_list(tiny: tuple) -> None:
     index, text, _ = tiny
     req = navigation.parse_request(39.899, 116.400, k=3, kinds="outdoor")
     assert navigation.nearest_records(index, text, req) == []
+
+
+@given(st.lists(st.one_of(st.none(), st.text(max_size=40)), max_size=30))
+def test_percent_encode_matches_urllib_quote(texts: list[str | None]) -> None:
+    got = navigation.percent_encode(texts)
+    assert got.tolist() == [quote(t or "", safe="") for t in texts]
+
+
+def test_percent_encode_slices_of_arrow_buffers() -> None:
+    names = np.array(["北京 驿站", "a,b", "", "~x_y.z-1"], dtype=object)
+    assert navigation.percent_encode(names[1:]).tolist() == ["a%2Cb", "", "~x_y.z-1"]

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo import nearest
+from geo.distance import chord_to_arc_m, latlng_to_xyz
 from geo.errors import InputError, SchemaError
 from geo.nearest import K_MAX, RESULT_COLUMNS, StationIndex, travel_minutes
 from geo.schema import AMENITIES, STATION_KINDS
@@ -514,3 +515,28 @@ def test_index_on_the_demo_dataset(demo_tables: dict[str, pd.DataFrame]) -> None
     all_d = ref_distance_m(lat, lng, stations["lat"].to_numpy(), stations["lng"].to_numpy())
     mask = np.array(["hot_water" in a for a in stations["amenities"]])
     assert_matches_brute_force(result["position"].to_numpy(), result["distance_m"].to_numpy(), all_d, mask, 5)
+
+
+def test_z_order_is_a_permutation_that_groups_neighbours() -> None:
+    rng = np.random.default_rng(3)
+    lat, lng = rng.uniform(20, 50, 10_000), rng.uniform(75, 130, 10_000)
+    order = nearest.z_order(lat, lng)
+    assert np.array_equal(np.sort(order), np.arange(10_000))
+    # Consecutive points on the curve are much closer than random pairs.
+    step = np.hypot(np.diff(lat[order]), np.diff(lng[order]))
+    assert np.median(step) < 0.2 * np.median(np.hypot(np.diff(lat), np.diff(lng)))
+
+
+def test_large_batches_are_answered_in_input_order(stations: pd.DataFrame, index: StationIndex) -> None:
+    # Batches from 50,000 points are queried in Z-order and put back: same answers as the
+    # unsorted path, point for point (vectorised brute force over all stations).
+    rng = np.random.default_rng(8)
+    n = 60_000
+    lat, lng = rng.uniform(20, 50, n), rng.uniform(80, 130, n)
+    d, pos = index.query_batch(lat, lng, k=1)
+    xyz_st = latlng_to_xyz(stations["lat"].to_numpy(), stations["lng"].to_numpy())
+    for chunk in np.array_split(np.arange(n), 30):
+        chord = np.linalg.norm(latlng_to_xyz(lat[chunk], lng[chunk])[:, None, :] - xyz_st[None], axis=2)
+        best = chord.min(axis=1)
+        assert np.allclose(d[chunk, 0], chord_to_arc_m(best), atol=0.01)
+        assert np.all(chord[np.arange(len(chunk)), pos[chunk, 0]] <= best + 1e-12)
