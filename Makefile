@@ -51,8 +51,12 @@ format: $(STAMP)
 test: $(STAMP) browser lint
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+# Benchmarks read the national demo (generated into $(DATA) if missing) and load the API
+# with wrk (Debian package; installed here when root, else a slower Python client is used).
+bench: $(STAMP) $(DATA)/CURRENT browser
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || true
+	GEO_BENCH_DATA=$(DATA) $(BIN)/python bench/run_all.py
 
 clean-data:
 	rm -rf $(DATA)

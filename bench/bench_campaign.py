@@ -26,7 +26,7 @@ import numpy as np
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.results import best_of, peak_rss_mb, row, write_section  # noqa: E402
+from bench.results import bench_data_dir, best_of, peak_rss_mb, row, write_section  # noqa: E402
 from geo import campaign, hexes, store, synth  # noqa: E402
 
 TITLE = "Campaign (bench_campaign.py)"
@@ -49,12 +49,9 @@ con.execute(
 
 
 def _dataset(tmp: Path) -> Path:
-    """A data directory for the page measures: GEO_BENCH_DATA, /tmp/d1, or a generated one."""
-    env = os.environ.get("GEO_BENCH_DATA")
-    if env:
-        return Path(env)
-    if store.has_data(Path("/tmp/d1")):
-        return Path("/tmp/d1")
+    """A data directory for the page measures: :func:`bench_data_dir`, or a generated one."""
+    if store.has_data(bench_data_dir()):
+        return bench_data_dir()
     d = tmp / "data"
     store.write_version(d, synth.generate(scale=0.2, seed=42), {"source": {"kind": "demo"}, "scale": 0.2})
     return d

@@ -21,12 +21,12 @@ import numpy as np
 from scipy import sparse
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from bench.results import best_of, row, write_section
+from bench.results import bench_data_dir, best_of, row, write_section
 from geo import coverage, hexes, siting, store
 from geo.nearest import StationIndex
 
 TITLE = "Coverage (bench_coverage.py)"
-DATA_DIR = Path("/tmp/d1")
+DATA_DIR = bench_data_dir()
 RADII_M = (500.0, 1000.0, 3000.0)
 METRIC_CRS = "ESRI:102025"  # Asia North Albers Equal Area Conic (metres)
 

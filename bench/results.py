@@ -121,3 +121,12 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_data_dir() -> Path:
+    """The national dataset the benchmarks read: ``GEO_BENCH_DATA``, else ``/tmp/d1``.
+
+    ``make bench`` sets ``GEO_BENCH_DATA`` to the app's data directory after generating the
+    national demo there if missing (``python -m geo generate --scale 1.0``).
+    """
+    return Path(os.environ.get("GEO_BENCH_DATA", "/tmp/d1"))
