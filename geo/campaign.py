@@ -207,10 +207,12 @@ def _check_res(res: int) -> int:
 
 # Parent of a res-9 cell string at resolution $res: set the resolution field (bits 52–55)
 # and mark every finer digit unused (3 bits of 1 each), as the H3 spec defines a parent.
-_H3_PARENT: Final = (
-    "lower(hex((('0x' || h3_9)::UBIGINT & ~(15::UBIGINT << 52)) | ($res::UBIGINT << 52)"
-    " | ((1::UBIGINT << (3 * (15 - $res))::UBIGINT) - 1)))"
+_H3_PARENT_INT: Final = (
+    "((('0x' || h3_9)::UBIGINT & ~(15::UBIGINT << 52)) | ($res::UBIGINT << 52)"
+    " | ((1::UBIGINT << (3 * (15 - $res))::UBIGINT) - 1))"
 )
+_H3_PARENT: Final = f"lower(hex({_H3_PARENT_INT}))"
+# Cells of one resolution all print as 15 hex digits, so text order is numeric order.
 
 _CAMPAIGN_KEYS: Final[Mapping[str, Sequence[tuple[str, str]]]] = {
     "province": (("province_adcode", "adcode"), ("province", "name")),
@@ -264,14 +266,22 @@ def _campaign_where(f: Filters) -> tuple[str, dict[str, Any]]:
 
 def _sql_campaign(by: Sequence[str], f: Filters) -> tuple[str, dict[str, Any]]:
     where, params = _campaign_where(f)
-    select = [f"{expr} AS {alias}" for b in by for expr, alias in _CAMPAIGN_KEYS[b]]
+    pairs = [(expr, alias) for b in by for expr, alias in _CAMPAIGN_KEYS[b]]
+    # Cells are grouped as integers and printed only once per group (not once per event).
+    select = [f"{_H3_PARENT_INT if alias == 'h3' else expr} AS {alias}" for expr, alias in pairs]
     # Positions, not names: an alias such as "adcode" would otherwise bind to the column.
     group = ", ".join(str(i + 1) for i in range(len(select)))
     sql = (
         f"SELECT {', '.join([*select, _CAMPAIGN_MEASURES_SQL])} FROM read_parquet($campaign) WHERE {where}"
-        + (f" GROUP BY {group} ORDER BY {group}" if by else "")
+        + (f" GROUP BY {group}" if by else "")
     )
-    return sql, params
+    if not by:
+        return sql, params
+    shown = ["lower(hex(h3)) AS h3" if alias == "h3" else alias for _, alias in pairs]
+    return (
+        f"SELECT {', '.join([*shown, 'people', 'events', 'funds_yuan'])} FROM ({sql}) ORDER BY {group}",
+        params,
+    )
 
 
 def _sql_count_cells(f: Filters) -> tuple[str, dict[str, Any]]:
