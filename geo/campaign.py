@@ -307,8 +307,7 @@ def _checkin_where(
 
 
 def _sql_checkins(key: str, by_day: bool, where: str) -> str:
-    cell = _H3_PARENT.replace("h3_9", "s.h3_9")
-    keys = {"station": ["s.station_id AS station_id", "s.h3_9 AS h3_9"], "cell": [f"{cell} AS h3"]}[key]
+    keys = {"station": ["s.station_id AS station_id", "s.h3_9 AS h3_9"], "cell": ["s.h3 AS h3"]}[key]
     aliases = [k.rsplit(" AS ", 1)[1] for k in keys] + (["date"] if by_day else [])
     if by_day:
         keys = [*keys, "c.date AS date"]
@@ -316,7 +315,10 @@ def _sql_checkins(key: str, by_day: bool, where: str) -> str:
     return (
         f"SELECT {', '.join(keys)}, SUM(c.visits)::BIGINT AS visits,"
         " COUNT(DISTINCT s.station_id)::BIGINT AS stations, COUNT(DISTINCT c.date)::BIGINT AS days"
-        " FROM read_parquet($checkins) c JOIN read_parquet($stations) s USING (station_id)"
+        " FROM read_parquet($checkins) c JOIN ("
+        # The cell of each station is worked out once per station, not once per log row.
+        f"SELECT station_id, h3_9, adcode, city_adcode, province_adcode, {_H3_PARENT} AS h3"
+        " FROM read_parquet($stations)) s USING (station_id)"
         f" WHERE {where} GROUP BY {group} ORDER BY {group}"
     )
 
