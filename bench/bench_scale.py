@@ -3,7 +3,7 @@
 What is measured (each aggregation in its own child process, so peak memory is per run):
 
 - ``python -m geo generate --scale 1.0 --checkins-days 537 --partitioned`` (≈ 100 M rows,
-  hive-partitioned by year/month/province, written a month at a time): wall time and peak
+  hive-partitioned by year/month/province, written a week at a time): wall time and peak
   RSS; the 1 M and 10 M logs are written the same way (:func:`geo.synth.checkin_chunks` +
   :func:`geo.store.write_partitioned`) as further versions of the same data directory.
 - ``checkins_by(key="cell", res=7)`` (visits, stations, days per res-7 cell: the busiest-

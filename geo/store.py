@@ -538,7 +538,10 @@ def _write_partition_chunk(
                     f"chunk {part_no} of {table.name} lacks partition column {c}; "
                     "join it from the stations table before writing"
                 )
-            code, uniq_s = pd.factorize(df[c].astype("string"), use_na_sentinel=True)
+            values = df[c]
+            if not (isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object):
+                values = values.astype("string")  # numbers and the like: partition on their text
+            code, uniq_s = pd.factorize(values, use_na_sentinel=True)
             codes[c] = np.where(code < 0, len(uniq_s), code)
             labels[c] = np.array([*map(str, uniq_s), _NULL_PARTITION], dtype=object)
     group = np.zeros(len(df), dtype=np.int64)
@@ -546,15 +549,16 @@ def _write_partition_chunk(
         group = group * (len(labels[c]) + 1) + codes[c]
     order = np.argsort(group, kind="stable")
     bounds = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1], True])
-    body = pd.DataFrame({c: df[c] for c in table.columns})
-    for c in body.columns:  # categories differ between chunks: store plain text
-        if isinstance(body[c].dtype, pd.CategoricalDtype):
-            body[c] = body[c].astype("string")
-    arrow = pa.Table.from_pandas(body.iloc[order], preserve_index=False)
-    if "date" in arrow.column_names and pa.types.is_timestamp(arrow.schema.field("date").type):
-        arrow = arrow.set_column(
-            arrow.column_names.index("date"), "date", arrow.column("date").cast(pa.date32())
-        )
+    # Into Arrow once, then reorder there: categoricals stay dictionary-encoded (no Python
+    # string per row), which keeps a month of the national log well under a gigabyte.
+    arrow = pa.Table.from_pandas(pd.DataFrame({c: df[c] for c in table.columns}), preserve_index=False)
+    for i, field in enumerate(arrow.schema):
+        if pa.types.is_dictionary(field.type):  # categories differ between chunks: store plain text
+            arrow = arrow.set_column(i, field.name, arrow.column(i).cast(field.type.value_type))
+        elif field.name == "date" and pa.types.is_timestamp(field.type):
+            arrow = arrow.set_column(i, "date", arrow.column(i).cast(pa.date32()))
+    # pandas metadata would still call the cast columns categorical (Dask trusts it): drop it.
+    arrow = arrow.replace_schema_metadata(None).take(pa.array(order))
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):  # noqa: RUF007 - numpy bounds
         row = order[a]
         sub = Path(*(f"{c}={labels[c][codes[c][row]]}" for c in partition_cols))

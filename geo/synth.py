@@ -420,14 +420,14 @@ def checkin_chunks(
     scale: float = 1.0,
     seed: int = 42,
     start: dt.date = CHECKIN_WINDOW[0],
-    chunk: str = "month",
+    chunk: str = "week",
 ) -> Iterator[pd.DataFrame]:
     """Yield a long synthetic check-in log chunk by chunk (bounded memory).
 
     Same station demand model as the demo log (workers of the station's res-7 cell,
     festival dip, quieter weekends), drawn one day at a time from one random stream, so
-    the rows do not depend on the chunking. Memory holds one chunk (a month at most:
-    ``31 × len(stations)`` rows).
+    the rows do not depend on the chunking. Memory holds one chunk (a week by default:
+    ``7 × len(stations)`` rows).
 
     Parameters
     ----------
@@ -441,8 +441,9 @@ def checkin_chunks(
         Random seed; the same arguments give the same rows.
     start : datetime.date
         First day of the log.
-    chunk : {"month", "day"}
-        Yield one calendar month or one day at a time.
+    chunk : {"week", "month", "day"}
+        Yield seven days (from ``start``; the default, about 1.3 million rows at scale 1,
+        so memory stays flat however long the log), one calendar month or one day at a time.
 
     Yields
     ------
@@ -453,16 +454,20 @@ def checkin_chunks(
     """
     if days < 1:
         raise InputError(f"--checkins-days {days} must be at least 1")
-    if chunk not in ("month", "day"):
-        raise InputError(f"chunk {chunk!r}: use 'month' or 'day'")
+    if chunk not in ("week", "month", "day"):
+        raise InputError(f"chunk {chunk!r}: use 'week', 'month' or 'day'")
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
     per_station = _station_demand(rng, stations, workplaces, scale)
     dates = pd.date_range(start, periods=days, freq="D")
     factor = _day_factor(dates) / 0.9714  # weekends at 0.9 make the mean week 0.9714
     ids = pd.Categorical(stations["station_id"].astype(str))
-    prov = stations["province_adcode"].astype("string").to_numpy(dtype=object)
+    prov = pd.Categorical(stations["province_adcode"].astype("string"))
     n = len(stations)
-    key = dates.year * 100 + dates.month if chunk == "month" else np.arange(days)
+    key = {
+        "month": dates.year * 100 + dates.month,
+        "week": np.arange(days) // 7,
+        "day": np.arange(days),
+    }[chunk]
     bounds = np.flatnonzero(np.r_[True, key[1:] != key[:-1], True])
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):  # noqa: RUF007 - numpy bounds
         # One draw per day, in day order: the rows do not depend on the chunking.
@@ -473,7 +478,7 @@ def checkin_chunks(
                 "station_id": pd.Categorical.from_codes(np.tile(ids.codes, nd), ids.categories),
                 "date": np.repeat(dates[a:b].to_numpy(dtype="datetime64[s]"), n),
                 "visits": visits.astype("int32"),
-                "province_adcode": np.tile(prov, nd),
+                "province_adcode": pd.Categorical.from_codes(np.tile(prov.codes, nd), prov.categories),
             }
         )
 

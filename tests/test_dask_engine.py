@@ -316,10 +316,15 @@ def test_partitioned_version_links_the_other_tables_from_its_base(
 
 def test_checkin_chunks_do_not_depend_on_the_chunking(demo_tables: dict[str, pd.DataFrame]) -> None:
     st, wp = demo_tables["stations"], demo_tables["workplaces"]
-    by_month = pd.concat(synth.checkin_chunks(st, wp, 40, scale=0.01, seed=3), ignore_index=True)
+    by_week = list(synth.checkin_chunks(st, wp, 40, scale=0.01, seed=3))
+    assert len(by_week) == 6  # 5 weeks and 5 days
+    by_month = pd.concat(
+        synth.checkin_chunks(st, wp, 40, scale=0.01, seed=3, chunk="month"), ignore_index=True
+    )
     by_day = list(synth.checkin_chunks(st, wp, 40, scale=0.01, seed=3, chunk="day"))
     assert len(by_day) == 40
     pd.testing.assert_frame_equal(by_month, pd.concat(by_day, ignore_index=True))
+    pd.testing.assert_frame_equal(by_month, pd.concat(by_week, ignore_index=True))
     assert len(by_month) == 40 * len(st)
     # Same volume model as the demo log: ~2.31 M visits a day nationally, times the scale.
     mean_day = by_month["visits"].sum() / 40

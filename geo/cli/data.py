@@ -132,7 +132,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default=None,
         metavar="N",
         help="make a check-in log of N days from 2025-01-01 (186,100 rows a day at scale 1.0), "
-        "drawn a month at a time; default: the 59-day demo window",
+        "drawn a week at a time; default: the 59-day demo window",
     )
     p.add_argument(
         "--partitioned",
