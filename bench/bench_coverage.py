@@ -30,38 +30,6 @@ DATA_DIR = bench_data_dir()
 RADII_M = (500.0, 1000.0, 3000.0)
 METRIC_CRS = "ESRI:102025"  # Asia North Albers Equal Area Conic (metres)
 
-_WP_COLS = [
-    "workplace_id",
-    "occupation",
-    "workers",
-    "lat",
-    "lng",
-    "adcode",
-    "province_adcode",
-    "province",
-    "city_adcode",
-    "city",
-    "county",
-    "h3_9",
-]
-_ST_COLS = [
-    "station_id",
-    "name",
-    "kind",
-    "lat",
-    "lng",
-    "opens",
-    "closes",
-    "open_24h",
-    "smart",
-    "amenities",
-    "adcode",
-    "province_adcode",
-    "province",
-    "city_adcode",
-    "city",
-    "county",
-]
 
 
 def coverage_three_radii(wp, index) -> list[dict]:
@@ -144,8 +112,8 @@ def page_timings(data_dir: Path) -> list[tuple[str, float]]:
 
 
 def main(data_dir: Path = DATA_DIR, with_page: bool = True) -> list[dict]:
-    wp = store.read_table(data_dir, "workplaces", columns=_WP_COLS)
-    stations = store.read_table(data_dir, "stations", columns=_ST_COLS)
+    wp = store.read_table(data_dir, "workplaces", columns=coverage.WORKPLACE_COLUMNS)
+    stations = store.read_table(data_dir, "stations", columns=coverage.STATION_COLUMNS)
     index = StationIndex.from_frame(stations)
     rows = []
 

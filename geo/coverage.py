@@ -34,7 +34,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from geo import hexes
 from geo.errors import InputError, SchemaError
-from geo.schema import OCCUPATIONS
+from geo.nearest import REQUIRED_COLUMNS as _INDEX_COLUMNS
+from geo.schema import OCCUPATIONS, REGION_COLUMNS
+
+STATION_COLUMNS: Final = [*_INDEX_COLUMNS, *REGION_COLUMNS]
+"""Station columns a coverage run reads: the index's and the region names and codes."""
+WORKPLACE_COLUMNS: Final = ["workplace_id", "occupation", "workers", "lat", "lng", *REGION_COLUMNS, "h3_9"]
+"""Workplace columns a coverage run reads."""
 
 RADIUS_PRESETS_M: Final = (500.0, 1000.0, 3000.0)
 """Radius presets offered to planners, metres."""

@@ -129,6 +129,31 @@ def _solve_inverse(
     return w_lat, w_lng
 
 
+def _inside_china_only(
+    lat: ArrayLike, lng: ArrayLike, convert: Callable[[NDArray[np.float64], NDArray[np.float64]], LatLng]
+) -> LatLng:
+    """Apply ``convert`` to the points inside :data:`CHINA_BBOX`; leave the others as they are."""
+    la, ln = _as_pair(lat, lng)
+    inside = in_china_bbox(la, ln)
+    la[inside], ln[inside] = convert(la[inside], ln[inside])
+    return la, ln
+
+
+def _gcj_inverse(g_lat: NDArray[np.float64], g_lng: NDArray[np.float64]) -> LatLng:
+    d_lat, d_lng = _gcj_offset_deg(g_lat, g_lng)
+    # The common one-step approximation (metres off) is only the starting point.
+    return _solve_inverse(_gcj_forward, g_lat, g_lng, (g_lat - d_lat, g_lng - d_lng))
+
+
+def _bd_inverse(b_lat: NDArray[np.float64], b_lng: NDArray[np.float64]) -> LatLng:
+    # Baidu's published closed-form inverse (a few cm off), refined iteratively.
+    x = b_lng - _BD_DLNG
+    y = b_lat - _BD_DLAT
+    z = np.hypot(x, y) - 0.00002 * np.sin(y * _BD_FACTOR)
+    theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _BD_FACTOR)
+    return _solve_inverse(_bd_forward, b_lat, b_lng, (z * np.sin(theta), z * np.cos(theta)))
+
+
 def wgs84_to_gcj02(lat: ArrayLike, lng: ArrayLike) -> LatLng:
     """Convert WGS-84 coordinates to GCJ-02.
 
@@ -144,12 +169,7 @@ def wgs84_to_gcj02(lat: ArrayLike, lng: ArrayLike) -> LatLng:
         :data:`CHINA_BBOX` are returned unchanged. Inside China the shift is typically
         300–700 m.
     """
-    la, ln = _as_pair(lat, lng)
-    inside = in_china_bbox(la, ln)
-    g_lat, g_lng = _gcj_forward(la[inside], ln[inside])
-    la[inside] = g_lat
-    ln[inside] = g_lng
-    return la, ln
+    return _inside_china_only(lat, lng, _gcj_forward)
 
 
 def gcj02_to_wgs84(lat: ArrayLike, lng: ArrayLike) -> LatLng:
@@ -167,16 +187,7 @@ def gcj02_to_wgs84(lat: ArrayLike, lng: ArrayLike) -> LatLng:
         :func:`wgs84_to_gcj02` maps them back to the input within :data:`INVERSE_TOL_DEG`.
         Points outside :data:`CHINA_BBOX` are returned unchanged.
     """
-    la, ln = _as_pair(lat, lng)
-    inside = in_china_bbox(la, ln)
-    g_lat = la[inside]
-    g_lng = ln[inside]
-    d_lat, d_lng = _gcj_offset_deg(g_lat, g_lng)
-    # The common one-step approximation (metres off) is only the starting point.
-    w_lat, w_lng = _solve_inverse(_gcj_forward, g_lat, g_lng, (g_lat - d_lat, g_lng - d_lng))
-    la[inside] = w_lat
-    ln[inside] = w_lng
-    return la, ln
+    return _inside_china_only(lat, lng, _gcj_inverse)
 
 
 def gcj02_to_bd09(lat: ArrayLike, lng: ArrayLike) -> LatLng:
@@ -193,12 +204,7 @@ def gcj02_to_bd09(lat: ArrayLike, lng: ArrayLike) -> LatLng:
         BD-09 ``(lat, lng)`` in degrees, ``float64``, broadcast shape; unchanged outside
         :data:`CHINA_BBOX`.
     """
-    la, ln = _as_pair(lat, lng)
-    inside = in_china_bbox(la, ln)
-    b_lat, b_lng = _bd_forward(la[inside], ln[inside])
-    la[inside] = b_lat
-    ln[inside] = b_lng
-    return la, ln
+    return _inside_china_only(lat, lng, _bd_forward)
 
 
 def bd09_to_gcj02(lat: ArrayLike, lng: ArrayLike) -> LatLng:
@@ -216,19 +222,7 @@ def bd09_to_gcj02(lat: ArrayLike, lng: ArrayLike) -> LatLng:
         :data:`CHINA_BBOX`. Starts from Baidu's published closed-form inverse (a few cm
         off) and refines it iteratively to :data:`INVERSE_TOL_DEG`.
     """
-    la, ln = _as_pair(lat, lng)
-    inside = in_china_bbox(la, ln)
-    b_lat = la[inside]
-    b_lng = ln[inside]
-    x = b_lng - _BD_DLNG
-    y = b_lat - _BD_DLAT
-    z = np.hypot(x, y) - 0.00002 * np.sin(y * _BD_FACTOR)
-    theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _BD_FACTOR)
-    guess = (z * np.sin(theta), z * np.cos(theta))
-    g_lat, g_lng = _solve_inverse(_bd_forward, b_lat, b_lng, guess)
-    la[inside] = g_lat
-    ln[inside] = g_lng
-    return la, ln
+    return _inside_china_only(lat, lng, _bd_inverse)
 
 
 def wgs84_to_bd09(lat: ArrayLike, lng: ArrayLike) -> LatLng:

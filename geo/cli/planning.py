@@ -17,38 +17,6 @@ from geo.errors import InputError
 from geo.nearest import StationIndex
 from geo.settings import Settings
 
-_STATION_COLUMNS = [
-    "station_id",
-    "name",
-    "kind",
-    "lat",
-    "lng",
-    "opens",
-    "closes",
-    "open_24h",
-    "smart",
-    "amenities",
-    "adcode",
-    "province_adcode",
-    "province",
-    "city_adcode",
-    "city",
-    "county",
-]
-_WORKPLACE_COLUMNS = [
-    "workplace_id",
-    "occupation",
-    "workers",
-    "lat",
-    "lng",
-    "adcode",
-    "province_adcode",
-    "province",
-    "city_adcode",
-    "city",
-    "county",
-    "h3_9",
-]
 _CHILD_LEVEL = {"nation": "province", "province": "city", "city": "county", "county": "county"}
 
 
@@ -68,8 +36,8 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _load(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    stations = store.read_table(settings.data_dir, "stations", columns=_STATION_COLUMNS)
-    workplaces = store.read_table(settings.data_dir, "workplaces", columns=_WORKPLACE_COLUMNS)
+    stations = store.read_table(settings.data_dir, "stations", columns=coverage.STATION_COLUMNS)
+    workplaces = store.read_table(settings.data_dir, "workplaces", columns=coverage.WORKPLACE_COLUMNS)
     return stations, workplaces
 
 
