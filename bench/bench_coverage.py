@@ -31,7 +31,6 @@ RADII_M = (500.0, 1000.0, 3000.0)
 METRIC_CRS = "ESRI:102025"  # Asia North Albers Equal Area Conic (metres)
 
 
-
 def coverage_three_radii(wp, index) -> list[dict]:
     dist = coverage.nearest_distance_m(wp, index)
     return [coverage.coverage_summary(wp, index, r, distance_m=dist) for r in RADII_M]

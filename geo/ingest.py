@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo import datums, hexes, hours, regions, store
+from geo import datums, hexes, hours, i18n, regions, store
 from geo.errors import GeoError, InputError
 from geo.schema import (
     AMENITIES,
@@ -248,10 +248,10 @@ class ImportReport:
     rows_in, accepted, rejected : int
         Data rows found, rows accepted, rows rejected; ``accepted + rejected == rows_in``.
     rejections : list of dict
-        ``{"row", "field", "reason"}`` per problem; a row may have several.
+        ``{"row", "field", "reason", "code", "params"}`` per problem (see :func:`issue`;
+        ``reason`` is English, :func:`reason_text` gives it in Chinese); a row may have several.
     warnings : list of dict
-        ``{"row", "field", "reason"}`` for fixes that kept a row (``row`` is ``None`` for
-        file-wide notes).
+        The same for fixes that kept a row (``row`` is ``None`` for file-wide notes).
     mapping : dict
         Source header → field used.
     version : str or None
@@ -846,63 +846,96 @@ def apply_overrides(
 # ---------------------------------------------------------------- validation helpers
 
 
+def issue(row: int | None, fld: str, code: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """One report item: ``row``, ``field``, English ``reason`` and ``code`` + ``params``.
+
+    ``code`` names a message of ``geo/strings/ingest.toml``; :func:`reason_text` renders it
+    in the user's language from ``params``.
+    """
+    plain = {k: v if isinstance(v, int | float | str) else str(v) for k, v in params.items()}
+    return {
+        "row": row,
+        "field": fld,
+        "reason": i18n.t(f"ingest.{code}", "en", **plain),
+        "code": code,
+        "params": plain,
+    }
+
+
+def reason_text(item: Mapping[str, Any], lang: str = i18n.DEFAULT_LANG) -> str:
+    """Return the reason of a report item (rejection or warning) in ``lang``."""
+    code = item.get("code")
+    if not code:
+        return str(item.get("reason", ""))
+    params = dict(item.get("params") or {})
+    label = f"ingest.field_{params.get('field')}"
+    if label in i18n.strings():
+        params["field"] = i18n.t(label, lang)
+    return i18n.t(f"ingest.{code}", lang, **params)
+
+
+_Found = tuple[np.ndarray, str, str, dict[str, Any]]  # positions, field, message code, params at positions
+
+
 class _Issues:
-    """Collects per-row problems as arrays (vectorised), rejections and warnings apart."""
+    """Collects per-row problems as arrays (vectorised), rejections and warnings apart.
+
+    Each problem is a message code of ``geo/strings/ingest.toml`` plus its parameters: a
+    scalar, or an array / Series aligned to the rows (a value per row, e.g. the bad cell).
+    """
 
     def __init__(self, n: int) -> None:
         self.n = n
         self.rejected = np.zeros(n, dtype=bool)
-        self._rej: list[tuple[np.ndarray, str, Any]] = []
-        self._warn: list[tuple[np.ndarray, str, Any]] = []
+        self._rej: list[_Found] = []
+        self._warn: list[_Found] = []
         self.notes: list[dict[str, Any]] = []
         self.unreadable = np.zeros(n, dtype=bool)  # rows that could not be read: report only that
 
-    def reject(self, mask: np.ndarray, fld: str, reason: Any) -> None:  # noqa: ANN401 - str or array
-        """Reject rows where ``mask``; ``reason`` is a string or an array aligned to rows."""
+    @staticmethod
+    def _found(mask: np.ndarray, fld: str, code: str, params: Mapping[str, Any]) -> _Found | None:
         mask = np.asarray(mask, dtype=bool)
-        if mask.any():
-            pos = np.flatnonzero(mask)
-            self.rejected[pos] = True
-            self._rej.append((pos, fld, reason[pos] if isinstance(reason, np.ndarray) else reason))
+        if not mask.any():
+            return None
+        pos = np.flatnonzero(mask)
+        at = {
+            k: (np.asarray(v, dtype=object)[pos] if isinstance(v, np.ndarray | pd.Series) else v)
+            for k, v in params.items()
+        }
+        return pos, fld, code, at
 
-    def warn(self, mask: np.ndarray, fld: str, reason: Any) -> None:  # noqa: ANN401 - str or array
+    def reject(self, mask: np.ndarray, fld: str, code: str, **params: Any) -> None:  # noqa: ANN401
+        """Reject rows where ``mask`` with message ``code`` (see :func:`issue`)."""
+        found = self._found(mask, fld, code, params)
+        if found is not None:
+            self.rejected[found[0]] = True
+            self._rej.append(found)
+
+    def warn(self, mask: np.ndarray, fld: str, code: str, **params: Any) -> None:  # noqa: ANN401
         """Warn about rows where ``mask`` (they stay accepted)."""
-        mask = np.asarray(mask, dtype=bool)
-        if mask.any():
-            pos = np.flatnonzero(mask)
-            self._warn.append((pos, fld, reason[pos] if isinstance(reason, np.ndarray) else reason))
+        found = self._found(mask, fld, code, params)
+        if found is not None:
+            self._warn.append(found)
 
-    def note(self, fld: str, reason: str) -> None:
+    def note(self, fld: str, code: str, **params: Any) -> None:  # noqa: ANN401 - message values
         """Add a file-wide warning (no row)."""
-        self.notes.append({"row": None, "field": fld, "reason": reason})
+        self.notes.append(issue(None, fld, code, params))
 
     @staticmethod
-    def _frame(
-        items: list[tuple[np.ndarray, str, Any]], rows: np.ndarray, keep: np.ndarray | None
-    ) -> list[dict[str, Any]]:
-        if not items:
-            return []
-        parts = []
-        for pos, fld, reason in items:
-            if keep is not None:
-                sel = keep[pos]
-                pos = pos[sel]
-                reason = reason[sel] if isinstance(reason, np.ndarray) else reason
-            if len(pos):
-                parts.append(pd.DataFrame({"pos": pos, "field": fld, "reason": reason}))
-        if not parts:
-            return []
-        df = pd.concat(parts, ignore_index=True).sort_values("pos", kind="stable")
-        df["row"] = rows[df["pos"].to_numpy()]
-        return [
-            {"row": int(r), "field": str(f), "reason": str(x)}
-            for r, f, x in zip(df["row"], df["field"], df["reason"], strict=True)
-        ]
+    def _frame(items: list[_Found], rows: np.ndarray, keep: np.ndarray | None) -> list[dict[str, Any]]:
+        out: list[tuple[int, dict[str, Any]]] = []
+        for pos, fld, code, params in items:
+            for j, p in enumerate(pos.tolist()):
+                if keep is None or keep[p]:
+                    values = {k: (v[j] if isinstance(v, np.ndarray) else v) for k, v in params.items()}
+                    out.append((p, issue(int(rows[p]), fld, code, values)))
+        out.sort(key=lambda x: x[0])  # stable: a row's problems stay in check order
+        return [d for _, d in out]
 
     def rejections(self, rows: np.ndarray) -> list[dict[str, Any]]:
-        """Return the rejections as ``{"row", "field", "reason"}`` dicts in row order."""
-        items = [(p, f, r) for p, f, r in self._rej if f == "row"]
-        others = [(p, f, r) for p, f, r in self._rej if f != "row"]
+        """Return the rejections as :func:`issue` dicts in row order."""
+        items = [f for f in self._rej if f[1] == "row"]
+        others = [f for f in self._rej if f[1] != "row"]
         out = self._frame(items, rows, None) + self._frame(others, rows, ~self.unreadable)
         return sorted(out, key=lambda d: d["row"])  # stable: a row's problems stay in check order
 
@@ -1033,23 +1066,23 @@ def _coordinates(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
         iss.reject(
             (parts.str.len().fillna(2) != 2).to_numpy(dtype=bool),
             "lnglat",
-            "write the coordinates as two numbers, e.g. 116.39,39.90 (lng,lat)",
+            "lnglat_two",
         )
     lat, lat_bad = _numbers(lat_t)
     lng, lng_bad = _numbers(lng_t)
-    iss.reject(lat_bad, "lat", "latitude " + _quoted(lat_t) + " is not a number")
-    iss.reject(lng_bad, "lng", "longitude " + _quoted(lng_t) + " is not a number")
+    iss.reject(lat_bad, "lat", "lat_nan", value=_quoted(lat_t))
+    iss.reject(lng_bad, "lng", "lng_nan", value=_quoted(lng_t))
     missing = (np.isnan(lat) | np.isnan(lng)) & ~lat_bad & ~lng_bad
-    iss.reject(missing, "lat/lng", "coordinates are missing")
+    iss.reject(missing, "lat/lng", "coords_missing")
 
     def in_box(la: np.ndarray, ln: np.ndarray) -> np.ndarray:
         return (la >= _CHINA_LAT[0]) & (la <= _CHINA_LAT[1]) & (ln >= _CHINA_LNG[0]) & (ln <= _CHINA_LNG[1])
 
     swapped = ~in_box(lat, lng) & in_box(lng, lat)
     lat, lng = np.where(swapped, lng, lat), np.where(swapped, lat, lng)
-    iss.warn(swapped, "lat/lng", "latitude and longitude were swapped; fixed")
+    iss.warn(swapped, "lat/lng", "swapped")
     valid = np.isfinite(lat) & np.isfinite(lng) & (np.abs(lat) <= 90) & (np.abs(lng) <= 180)
-    iss.reject(np.isfinite(lat) & np.isfinite(lng) & ~valid, "lat/lng", "coordinates are out of range")
+    iss.reject(np.isfinite(lat) & np.isfinite(lng) & ~valid, "lat/lng", "coords_range")
     lat = np.where(valid, lat, np.nan)
     lng = np.where(valid, lng, np.nan)
     if ctx.crs != "wgs84" and valid.any():
@@ -1072,37 +1105,32 @@ def _coordinates(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
                 tags.iloc[outside[pi]] = counties[REGION_COLUMNS].iloc[ci].astype("string").to_numpy()
                 m = np.zeros(len(lat), dtype=bool)
                 m[outside[pi]] = True
-                iss.warn(
-                    m,
-                    "lat/lng",
-                    "just outside the boundary data (coast or border); tagged with the nearest county",
-                )
+                iss.warn(m, "lat/lng", "coast")
             far = np.zeros(len(lat), dtype=bool)
             far[outside[~near]] = True
-            where = np.array(
-                [f"({a:.5f}, {b:.5f})" for a, b in zip(lat[far], lng[far], strict=True)], dtype=object
-            )
-            reason = np.full(len(lat), "", dtype=object)
-            reason[far] = (
-                "outside China " + where + (" after converting from " + ctx.crs if ctx.crs != "wgs84" else "")
-            )
-            iss.reject(far, "lat/lng", reason)
+            where = np.full(len(lat), "", dtype=object)
+            where[far] = [f"({a:.5f}, {b:.5f})" for a, b in zip(lat[far], lng[far], strict=True)]
+            if ctx.crs == "wgs84":
+                iss.reject(far, "lat/lng", "outside_china", where=where)
+            else:
+                iss.reject(far, "lat/lng", "outside_china_crs", where=where, crs=ctx.crs)
     return np.round(lat, 7), np.round(lng, 7), tags.reset_index(drop=True)
 
 
 def _check_lengths(ctx: _Ctx) -> None:
     for col in ctx.raw.columns:
         lengths = ctx.raw[col].astype("string").str.len().fillna(0).to_numpy()
-        ctx.issues.reject(lengths > MAX_FIELD_CHARS, col, f"cell longer than {MAX_FIELD_CHARS} characters")
+        ctx.issues.reject(lengths > MAX_FIELD_CHARS, col, "too_long", limit=MAX_FIELD_CHARS)
 
 
 def _name(ctx: _Ctx) -> pd.Series:
     name = _field(ctx, "name")
-    ctx.issues.reject(name.isna().to_numpy(), "name", "name is missing")
+    ctx.issues.reject(name.isna().to_numpy(), "name", "name_missing")
     ctx.issues.reject(
         (name.str.len().fillna(0) > MAX_NAME_CHARS).to_numpy(),
         "name",
-        f"name longer than {MAX_NAME_CHARS} characters",
+        "name_long",
+        limit=MAX_NAME_CHARS,
     )
     return name
 
@@ -1111,28 +1139,24 @@ def _assign_ids(ctx: _Ctx, table: str, id_field: str, *content: pd.Series) -> np
     given = _field(ctx, id_field)
     generated = _ids(_ID_PREFIX[table], *content)
     if id_field not in ctx.raw.columns:
-        ctx.issues.note(id_field, "no id column: ids were made from each row's content")
+        ctx.issues.note(id_field, "id_made_all")
     else:
-        ctx.issues.warn(given.isna().to_numpy(), id_field, "id missing; one was made from the row's content")
+        ctx.issues.warn(given.isna().to_numpy(), id_field, "id_made")
     ids = (
         given.astype(object)
         .where(given.notna(), pd.Series(generated, index=given.index))
         .to_numpy(dtype=object)
     )
-    ctx.issues.reject((given.str.len().fillna(0) > 64).to_numpy(), id_field, "id longer than 64 characters")
+    ctx.issues.reject((given.str.len().fillna(0) > 64).to_numpy(), id_field, "id_long")
     ids_s = pd.Series(ids, dtype=object)
     dup = ids_s.duplicated(keep="first").to_numpy()
     if dup.any():
         first = pd.Series(np.arange(len(ids_s))).groupby(ids_s.to_numpy()).transform("min").to_numpy()
-        reason = np.full(len(ids), "", dtype=object)
-        for p in np.flatnonzero(dup):
-            reason[p] = f"duplicate id {str(ids[p])[:64]!r} (first at row {ctx.rows[first[p]]})"
-        ctx.issues.reject(dup, id_field, reason)
+        shown = np.array([repr(str(i)[:64]) for i in ids], dtype=object)
+        ctx.issues.reject(dup, id_field, "id_dup", id=shown, first=ctx.rows[first])
     if ctx.existing_ids:
         clash = ids_s.isin(ctx.existing_ids).to_numpy()
-        ctx.issues.reject(
-            clash, id_field, "duplicate id: already in the current dataset (use --mode replace or another id)"
-        )
+        ctx.issues.reject(clash, id_field, "id_exists")
     return ids
 
 
@@ -1153,30 +1177,30 @@ def _near_duplicates(
     chord = 2 * np.sin(NEAR_DUPLICATE_M / EARTH_RADIUS_M / 2)
     tree = cKDTree(xyz(lat[ok], lng[ok]))
     pairs = tree.query_pairs(chord, output_type="ndarray")
-    reason = np.full(len(lat), "", dtype=object)
     mask = np.zeros(len(lat), dtype=bool)
+    near_row = np.zeros(len(lat), dtype=np.int64)
+    near_name = np.full(len(lat), "", dtype=object)
     if len(pairs):
         a, b = ok[pairs.min(axis=1)], ok[pairs.max(axis=1)]
         for i, j in zip(a, b, strict=True):
             if not mask[j]:
                 mask[j] = True
-                reason[j] = (
-                    f"within {NEAR_DUPLICATE_M:.0f} m of row {rows[i]} ({str(names[i])[:40]}): a duplicate?"
-                )
+                near_row[j], near_name[j] = rows[i], str(names[i])[:40]
+    m = f"{NEAR_DUPLICATE_M:.0f}"
+    ctx.issues.warn(mask, "lat/lng", "near_dup_row", m=m, row=near_row, name=near_name)
     ex = ctx.existing
     if ex is not None and len(ex):
         etree = cKDTree(xyz(ex["lat"].to_numpy(float), ex["lng"].to_numpy(float)))
         dist, idx = etree.query(xyz(lat[ok], lng[ok]), k=1, distance_upper_bound=chord)
         hit = np.isfinite(dist)
         ids = ex["station_id"].astype(str).to_numpy()
+        existing = np.zeros(len(lat), dtype=bool)
+        near_id = np.full(len(lat), "", dtype=object)
         for p, k in zip(ok[hit], idx[hit], strict=True):
             if not mask[p]:
-                mask[p] = True
-                reason[p] = (
-                    f"within {NEAR_DUPLICATE_M:.0f} m of station {ids[k]} already in the dataset: "
-                    "a duplicate?"
-                )
-    ctx.issues.warn(mask, "lat/lng", reason)
+                existing[p] = True
+                near_id[p] = ids[k]
+        ctx.issues.warn(existing, "lat/lng", "near_dup_station", m=m, id=near_id)
 
 
 def _hours(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1196,10 +1220,8 @@ def _hours(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mapped = text.map(parsed).astype(object)
     missing = text.isna().to_numpy()
     bad = ~missing & mapped.isna().to_numpy()
-    iss.reject(missing, "hours", "opening hours are missing; write 08:00-20:00 or 24小时")
-    iss.reject(
-        bad, "hours", "opening hours " + _quoted(text) + " not understood; write 08:00-20:00 or 24小时"
-    )
+    iss.reject(missing, "hours", "hours_missing")
+    iss.reject(bad, "hours", "hours_bad", value=_quoted(text))
     good = [g if isinstance(g, tuple) else ("00:00", "24:00", False) for g in mapped.to_numpy(dtype=object)]
     o = np.array([g[0] for g in good], dtype=object)
     c = np.array([g[1] for g in good], dtype=object)
@@ -1219,12 +1241,10 @@ def _amenities(ctx: _Ctx) -> list[list[str]]:
     if unknown.any():
         bad = pd.Series(items[unknown].to_numpy(), index=items.index[unknown]).groupby(level=0).agg("、".join)
         mask = np.zeros(len(s), dtype=bool)
-        reason = np.full(len(s), "", dtype=object)
+        value = np.full(len(s), "", dtype=object)
         mask[bad.index.to_numpy()] = True
-        reason[bad.index.to_numpy()] = (
-            "unknown service(s) " + bad.str.slice(0, 60).to_numpy(dtype=object) + " kept as other"
-        )
-        ctx.issues.warn(mask, "amenities", reason)
+        value[bad.index.to_numpy()] = bad.str.slice(0, 60).to_numpy(dtype=object)
+        ctx.issues.warn(mask, "amenities", "amenities_unknown", value=value)
     # Split the exploded codes back into one list per row (sorted positions, np.split): a
     # groupby over every row costs a pandas slice per station.
     pos = codes.index.to_numpy(dtype=np.int64)
@@ -1242,13 +1262,13 @@ def _whole_numbers(ctx: _Ctx, name: str, *, required: bool, default: int = 0) ->
     s = _field(ctx, name)
     v, bad = _numbers(s)
     iss = ctx.issues
-    iss.reject(bad, name, f"{name} " + _quoted(s) + " is not a number")
+    iss.reject(bad, name, "number_nan", field=name, value=_quoted(s))
     if required:
-        iss.reject(np.isnan(v) & ~bad, name, f"{name} is missing")
+        iss.reject(np.isnan(v) & ~bad, name, "number_missing", field=name)
     frac = np.isfinite(v) & (v != np.round(v))
-    iss.reject(frac, name, f"{name} must be a whole number")
-    iss.reject(np.isfinite(v) & (v < 0), name, f"{name} is negative")
-    iss.reject(np.isfinite(v) & (v > 2**31 - 1), name, f"{name} is too large")
+    iss.reject(frac, name, "number_fraction", field=name)
+    iss.reject(np.isfinite(v) & (v < 0), name, "number_negative", field=name)
+    iss.reject(np.isfinite(v) & (v > 2**31 - 1), name, "number_large", field=name)
     return np.where(np.isfinite(v) & (v >= 0) & (v <= 2**31 - 1), np.round(v), default).astype(np.int64)
 
 
@@ -1262,19 +1282,21 @@ def _validate_stations(ctx: _Ctx, rows: np.ndarray) -> pd.DataFrame:
     kind = _codes(kind_t, STATION_KINDS, _KIND_WORDS)
     unknown = pd.isna(kind)
     if "kind" not in ctx.raw.columns:
-        iss.note("kind", f"no type column: every station stored as {OTHER_KIND}")
+        iss.note("kind", "kind_none", other=OTHER_KIND)
     else:
         iss.warn(
             unknown & kind_t.notna().to_numpy(),
             "kind",
-            "unknown type " + _quoted(kind_t) + f" kept as {OTHER_KIND}",
+            "kind_unknown",
+            value=_quoted(kind_t),
+            other=OTHER_KIND,
         )
-        iss.warn(kind_t.isna().to_numpy(), "kind", f"type missing; stored as {OTHER_KIND}")
+        iss.warn(kind_t.isna().to_numpy(), "kind", "kind_missing", other=OTHER_KIND)
     kind = np.where(unknown, OTHER_KIND, kind)
     smart, smart_unknown = _truthy(_field(ctx, "smart"))
-    iss.warn(smart_unknown, "smart", "smart-station flag not understood (use 是/否); stored as no")
+    iss.warn(smart_unknown, "smart", "smart_unknown")
     opened_on, date_bad = _dates(_field(ctx, "opened_on"))
-    iss.warn(date_bad, "opened_on", "opening date not understood (use 2024-05-01); left empty")
+    iss.warn(date_bad, "opened_on", "opened_bad")
     seats = _whole_numbers(ctx, "seats", required=False, default=DEFAULT_SEATS)
     address = _field(ctx, "address").fillna("")
     operator = _field(ctx, "operator").fillna("")
@@ -1315,9 +1337,7 @@ def _validate_workplaces(ctx: _Ctx, rows: np.ndarray) -> pd.DataFrame:
     occ = _codes(occ_t, OCCUPATIONS, _OCCUPATION_WORDS)
     unknown = pd.isna(occ)
     ctx.issues.warn(
-        unknown & occ_t.notna().to_numpy(),
-        "occupation",
-        "unknown occupation " + _quoted(occ_t) + " kept as other",
+        unknown & occ_t.notna().to_numpy(), "occupation", "occupation_unknown", value=_quoted(occ_t)
     )
     workers = _whole_numbers(ctx, "workers", required=True)
     return pd.DataFrame(
@@ -1337,14 +1357,15 @@ def _validate_campaign(ctx: _Ctx, rows: np.ndarray) -> pd.DataFrame:
     iss = ctx.issues
     date_t = _field(ctx, "date")
     date, date_bad = _dates(date_t)
-    iss.reject(date_bad, "date", "date " + _quoted(date_t) + " not understood; write 2025-01-20")
-    iss.reject(date_t.isna().to_numpy(), "date", "date is missing")
+    iss.reject(date_bad, "date", "date_bad", value=_quoted(date_t))
+    iss.reject(date_t.isna().to_numpy(), "date", "date_missing")
     year_t = _field(ctx, "year")
     year_v, year_bad = _numbers(year_t.str.replace("年", ""))
     iss.reject(
         year_bad | (np.isfinite(year_v) & ((year_v < 2000) | (year_v > 2100))),
         "year",
-        "year " + _quoted(year_t) + " is not a campaign year",
+        "year_bad",
+        value=_quoted(year_t),
     )
     # A campaign runs up to the Spring Festival: visits in November/December count for the next year.
     derived = np.array(
@@ -1356,21 +1377,23 @@ def _validate_campaign(ctx: _Ctx, rows: np.ndarray) -> pd.DataFrame:
     iss.reject(
         pd.isna(cat),
         "category",
-        "category " + _quoted(cat_t) + " unknown; use 困难职工 / 重点群体职工 / 劳模和先进工作者",
+        "category_unknown",
+        value=_quoted(cat_t),
     )
     lvl_t = _field(ctx, "organizer_level")
     lvl = _codes(lvl_t, ORGANIZER_LEVELS, _LEVEL_WORDS)
     iss.reject(
         pd.isna(lvl),
         "organizer_level",
-        "organizer level " + _quoted(lvl_t) + " unknown; use 全国/省级/市级/县级/基层工会",
+        "level_unknown",
+        value=_quoted(lvl_t),
     )
     people = _whole_numbers(ctx, "people", required=True)
     funds_t = _field(ctx, "funds_yuan")
     funds, funds_bad = _numbers(funds_t)
-    iss.reject(funds_bad, "funds_yuan", "amount " + _quoted(funds_t) + " is not a number")
-    iss.reject(np.isnan(funds) & ~funds_bad, "funds_yuan", "amount is missing")
-    iss.reject(np.isfinite(funds) & (funds < 0), "funds_yuan", "amount is negative")
+    iss.reject(funds_bad, "funds_yuan", "amount_nan", value=_quoted(funds_t))
+    iss.reject(np.isnan(funds) & ~funds_bad, "funds_yuan", "amount_missing")
+    iss.reject(np.isfinite(funds) & (funds < 0), "funds_yuan", "amount_negative")
     lat, lng, tags = _coordinates(ctx)
     ids = _assign_ids(
         ctx,
@@ -1401,26 +1424,27 @@ def _validate_campaign(ctx: _Ctx, rows: np.ndarray) -> pd.DataFrame:
 def _validate_checkins(ctx: _Ctx, rows: np.ndarray) -> pd.DataFrame:
     iss = ctx.issues
     sid = _field(ctx, "station_id")
-    iss.reject(sid.isna().to_numpy(), "station_id", "station id is missing")
+    iss.reject(sid.isna().to_numpy(), "station_id", "station_id_missing")
     if ctx.station_ids is not None:
         iss.reject(
             (sid.notna() & ~sid.isin(ctx.station_ids)).to_numpy(dtype=bool),
             "station_id",
-            "no station " + _quoted(sid) + " in the current dataset; import the station first",
+            "station_unknown",
+            value=_quoted(sid),
         )
     date_t = _field(ctx, "date")
     date, date_bad = _dates(date_t)
-    iss.reject(date_bad, "date", "date " + _quoted(date_t) + " not understood; write 2025-01-20")
-    iss.reject(date_t.isna().to_numpy(), "date", "date is missing")
+    iss.reject(date_bad, "date", "date_bad", value=_quoted(date_t))
+    iss.reject(date_t.isna().to_numpy(), "date", "date_missing")
     visits = _whole_numbers(ctx, "visits", required=True)
     key = sid.fillna("") + "|" + pd.Series(date, dtype=object).astype(str).to_numpy()
     dup = key.duplicated(keep="first").to_numpy() & sid.notna().to_numpy()
-    iss.reject(dup, "station_id", "a second count for the same station and day")
+    iss.reject(dup, "station_id", "checkin_dup")
     if ctx.existing_ids:
         iss.reject(
             key.isin(ctx.existing_ids).to_numpy(),
             "date",
-            "the dataset already has a count for this station and day",
+            "checkin_exists",
         )
     return pd.DataFrame({"station_id": sid.fillna("").to_numpy(dtype=object), "date": date, "visits": visits})
 
@@ -1525,20 +1549,18 @@ def validate(
         near = near[near["station_id"].astype(str) != keep_id]
     ctx = _Ctx(raw, _Issues(n), crs, near, existing_ids, station_ids, source.rows)
     for note in source.notes:
-        ctx.issues.note("file", note)
+        ctx.issues.note("file", "reader", text=note)
     if crs == "wgs84" and (hint := crs_hint(list(mapping))):
-        ctx.issues.note(
-            "crs", f"the coordinate headers mention {hint}; import with --crs {hint} if they are {hint}"
-        )
+        ctx.issues.note("crs", "crs_hint", hint=hint)
     blank = frame.isna().all(axis=1).to_numpy() if len(frame.columns) else np.ones(n, dtype=bool)
-    ctx.issues.reject(blank, "row", "empty row")
+    ctx.issues.reject(blank, "row", "empty_row")
     ctx.issues.unreadable |= blank  # an empty row is reported once, not once per missing field
     bad_pos = np.isin(source.rows, np.fromiter(source.bad_rows, dtype=np.int64, count=len(source.bad_rows)))
     if bad_pos.any():
         reasons = np.array([source.bad_rows.get(int(r), "") for r in source.rows[bad_pos]], dtype=object)
         full = np.full(n, "", dtype=object)
         full[bad_pos] = reasons
-        ctx.issues.reject(bad_pos, "row", full)
+        ctx.issues.reject(bad_pos, "row", "reader", text=full)
         ctx.issues.unreadable |= bad_pos
     _check_lengths(ctx)
     out = _VALIDATORS[table](ctx, source.rows)
@@ -1649,12 +1671,7 @@ def prepare(
         )
         if need:
             checked.warnings.insert(
-                0,
-                {
-                    "row": None,
-                    "field": ",".join(need),
-                    "reason": "required column(s) not found: " + ", ".join(need),
-                },
+                0, issue(None, ",".join(need), "columns_missing", {"fields": ", ".join(need)})
             )
         checked.file, checked.sha256 = report.file, report.sha256
         if existing is not None and len(frame):
@@ -1686,9 +1703,7 @@ def commit(data_dir: Path, prepared: Prepared, user: str) -> ImportReport:
     r = prepared.report
     if r.error is not None or r.accepted == 0:
         if r.error is None:
-            r.warnings.append(
-                {"row": None, "field": "file", "reason": "no row was accepted; nothing imported"}
-            )
+            r.warnings.append(issue(None, "file", "nothing_accepted", {}))
         return r
     now = store.current_version(data_dir)
     if now != prepared.base_version:
@@ -1744,14 +1759,19 @@ def import_bytes(
     return prepared.report if dry_run else commit(data_dir, prepared, user)
 
 
-def rejected_rows(prepared: Prepared) -> pd.DataFrame:
-    """Return the rejected rows as in the file, with their row number and reasons first."""
+def rejected_rows(prepared: Prepared, lang: str = "en") -> pd.DataFrame:
+    """Return the rejected rows as in the file, with their row number and reasons (in ``lang``) first."""
     src = prepared.source
     if src is None or not len(prepared.rejected_positions):
         return pd.DataFrame(columns=["row", "reason"])
+    items = prepared.report.rejections
     reasons = (
-        pd.DataFrame(prepared.report.rejections)
-        .assign(text=lambda d: d["field"] + ": " + d["reason"])
+        pd.DataFrame(
+            {
+                "row": [r["row"] for r in items],
+                "text": [f"{r['field']}: {reason_text(r, lang)}" for r in items],
+            }
+        )
         .groupby("row")["text"]
         .agg("; ".join)
     )
@@ -1762,11 +1782,11 @@ def rejected_rows(prepared: Prepared) -> pd.DataFrame:
     return out
 
 
-def rejected_rows_csv(prepared: Prepared) -> bytes:
+def rejected_rows_csv(prepared: Prepared, lang: str = "en") -> bytes:
     """Return :func:`rejected_rows` as CSV bytes (UTF-8 BOM, formula-safe)."""
     from geo.export import to_csv_bytes
 
-    return to_csv_bytes(rejected_rows(prepared))
+    return to_csv_bytes(rejected_rows(prepared, lang))
 
 
 # ---------------------------------------------------------------- single stations, rollback

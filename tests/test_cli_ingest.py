@@ -34,7 +34,7 @@ def test_import_prints_the_report_and_writes_a_version(fresh_data_dir: Path) -> 
     out = json.loads(p.stdout)
     assert {"rows_in", "accepted", "rejected", "rejections", "warnings", "version"} <= set(out)
     assert out["accepted"] + out["rejected"] == out["rows_in"] == 10
-    assert all(set(r) == {"row", "field", "reason"} for r in out["rejections"])
+    assert all(set(r) == {"row", "field", "reason", "code", "params"} for r in out["rejections"])
     assert store.current_version(fresh_data_dir) == out["version"]
     m = store.read_manifest(fresh_data_dir)
     assert m["user"] == "county-office"

@@ -57,3 +57,22 @@ def test_money_distance_share() -> None:
     assert i18n.format_distance(1234, "en") == "1.2 km"
     assert i18n.format_share(0.8766) == "87.7%"
     assert i18n.format_count(None) == "–"
+
+
+def test_every_import_message_code_exists() -> None:
+    # Import problems are recorded as message codes (geo/strings/ingest.toml): each code the
+    # importer uses must exist, or a user would meet a KeyError instead of a reason.
+    import ast
+
+    tree = ast.parse((ROOT / "geo" / "ingest.py").read_text(encoding="utf-8"))
+    position = {"reject": 2, "warn": 2, "note": 1, "issue": 2}
+    codes = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            i = position.get(name)
+            if i is not None and len(node.args) > i and isinstance(node.args[i], ast.Constant):
+                codes.add(node.args[i].value)
+    assert len(codes) > 40
+    missing = sorted(c for c in codes if f"ingest.{c}" not in i18n.strings())
+    assert not missing, missing

@@ -33,6 +33,15 @@ REJECTED = {
     9: ("row", "empty row"),
 }
 WARNED = {3: "swapped", 8: "kept as", 10: "within 10 m"}
+# The same reasons as the page shows them in Chinese.
+REJECTED_ZH = {
+    4: "缺少坐标",
+    5: "不在中国境内",
+    6: "无法识别开放时间 '早八晚八'",
+    7: "编号 'SH001' 重复",
+    9: "空行",
+}
+WARNED_ZH = {3: "经纬度填反了", 8: "记为", 10: "相距不到 10 米"}
 # Row number of data row 1 in each file: CSV header is row 1; the XLSX has a title row
 # above its header; GeoJSON counts features.
 FIRST_ROW = {"stations_gbk.csv": 2, "stations_utf8_bom.csv": 2, "stations.xlsx": 3, "stations.geojson": 1}
@@ -57,6 +66,13 @@ def test_every_format_gives_the_same_hand_worked_report(name: str, demo_data_dir
     warned = {x["row"] - first + 1: x["reason"] for x in r.warnings if x["row"] is not None}
     for k, fragment in WARNED.items():
         assert any(fragment in x["reason"] for x in r.warnings if x["row"] == k + first - 1), (k, warned)
+    zh = {x["row"] - first + 1: ingest.reason_text(x, "zh") for x in r.rejections}
+    for k, fragment in REJECTED_ZH.items():
+        assert fragment in zh[k], (k, zh[k])
+    for k, fragment in WARNED_ZH.items():
+        texts = [ingest.reason_text(x, "zh") for x in r.warnings if x["row"] == k + first - 1]
+        assert any(fragment in t for t in texts), (k, texts)
+    assert "缺少坐标" in ingest.rejected_rows(p, "zh")["reason"].str.cat()
     df = p.frame.set_index("station_id")
     assert sorted(df.index) == ["BJ001", "BJ003", "GZ001", "MO001", "SH001"]
     # swapped columns fixed: Tianhe, Guangzhou is at 23.14 N, 113.32 E
@@ -172,7 +188,8 @@ def test_hours_columns_and_single_coordinate_column(demo_data_dir: Path) -> None
     p = ingest.prepare(demo_data_dir, text.encode(), "a.csv", "stations")
     r = p.report
     assert (r.accepted, r.rejected) == (1, 1)
-    assert r.rejections == [{"row": 3, "field": "seats", "reason": "seats is negative"}]
+    assert [(x["row"], x["field"], x["reason"]) for x in r.rejections] == [(3, "seats", "seats is negative")]
+    assert ingest.reason_text(r.rejections[0], "zh") == "座位数 不能为负数"
     a = p.frame.iloc[0]
     assert (a["opens"], a["closes"], bool(a["extended_hours"]), bool(a["smart"]), int(a["seats"])) == (
         "06:30",

@@ -30,7 +30,8 @@ tabs = st.tabs(
 
 
 def issues_table(items: list[dict]) -> None:
-    df = pd.DataFrame(items, columns=["row", "field", "reason"]).head(2000)
+    shown = [{**item, "reason": ingest.reason_text(item, lang)} for item in items[:2000]]
+    df = pd.DataFrame(shown, columns=["row", "field", "reason"])
     labels = {"row": tr("data.col_row"), "field": tr("data.col_field"), "reason": tr("data.col_reason")}
     st.dataframe(df.rename(columns=labels), hide_index=True, width="stretch")
 
@@ -112,7 +113,7 @@ with tabs[0]:
                     issues_table(r.rejections)
                     st.download_button(
                         tr("data.download_rejected"),
-                        ingest.rejected_rows_csv(prepared),
+                        ingest.rejected_rows_csv(prepared, lang),
                         file_name="rejected_rows.csv",
                         mime="text/csv",
                     )
