@@ -144,7 +144,8 @@ def client(scheduler: str = "") -> Any:  # noqa: ANN401 - distributed.Client (op
     ----------
     scheduler : str
         Address such as ``tcp://10.0.0.5:8786``; empty for a cached
-        ``LocalCluster(n_workers=2, threads_per_worker=1, processes=True)`` (no dashboard).
+        ``LocalCluster(n_workers=2, threads_per_worker=1, processes=True)`` (its HTTP server on a free
+        port, so several can run).
         Clients are cached per address and closed when the program exits.
 
     Raises
@@ -164,7 +165,7 @@ def client(scheduler: str = "") -> Any:  # noqa: ANN401 - distributed.Client (op
                 c = Client(scheduler, timeout="20s", set_as_default=False)
             else:
                 cluster = LocalCluster(
-                    n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+                    n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
                 )
                 c = Client(cluster, set_as_default=False)
         except (OSError, TimeoutError) as exc:

@@ -516,10 +516,10 @@ def _link_tree(src: Path, dst: Path) -> None:
                 shutil.copy2(f, target)
 
 
-def _write_partition_chunk(
-    df: pd.DataFrame, table: Table, root: Path, partition_cols: tuple[str, ...], part_no: int
-) -> int:
-    """Write one chunk as one file per partition it touches; return its rows."""
+def _split_chunk(
+    df: pd.DataFrame, table: Table, partition_cols: tuple[str, ...], part_no: int
+) -> list[tuple[Path, Any]]:
+    """Split one chunk into ``(partition sub-path, Arrow table)`` pieces."""
     import numpy as np
     import pyarrow as pa
 
@@ -559,13 +559,50 @@ def _write_partition_chunk(
             arrow = arrow.set_column(i, "date", arrow.column(i).cast(pa.date32()))
     # pandas metadata would still call the cast columns categorical (Dask trusts it): drop it.
     arrow = arrow.replace_schema_metadata(None).take(pa.array(order))
+    pieces = []
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):  # noqa: RUF007 - numpy bounds
         row = order[a]
         sub = Path(*(f"{c}={labels[c][codes[c][row]]}" for c in partition_cols))
-        out = root / sub
-        out.mkdir(parents=True, exist_ok=True)
-        pq.write_table(arrow.slice(a, b - a), out / f"part-{part_no:05d}.parquet", compression="zstd")
-    return len(df)
+        pieces.append((sub, arrow.slice(a, b - a)))
+    return pieces
+
+
+class _PartitionWriter:
+    """Write chunks into one parquet file per partition for as long as chunks keep touching it.
+
+    A chunk (a week of the log) is split by partition and each piece appended, as row
+    groups, to the open file of its partition; a partition no chunk touched in the latest
+    round is closed. Chunks in date order therefore give one file per month and province
+    (``part-NNNNN.parquet``, ``NNNNN`` = the chunk that opened it) while memory holds one
+    chunk; a partition visited again later gets a new file.
+    """
+
+    def __init__(self, table: Table, root: Path, partition_cols: tuple[str, ...]) -> None:
+        self.table, self.root, self.cols = table, root, partition_cols
+        self.open: dict[Path, pq.ParquetWriter] = {}
+
+    def write(self, df: pd.DataFrame, part_no: int) -> int:
+        """Write one chunk; return its rows."""
+        touched = set()
+        for sub, piece in _split_chunk(df, self.table, self.cols, part_no):
+            writer = self.open.get(sub)
+            if writer is None:
+                out = self.root / sub
+                out.mkdir(parents=True, exist_ok=True)
+                writer = pq.ParquetWriter(
+                    out / f"part-{part_no:05d}.parquet", piece.schema, compression="zstd"
+                )
+                self.open[sub] = writer
+            writer.write_table(piece.cast(writer.schema))
+            touched.add(sub)
+        for sub in [s for s in self.open if s not in touched]:
+            self.open.pop(sub).close()
+        return len(df)
+
+    def close(self) -> None:
+        """Close every open file."""
+        while self.open:
+            self.open.popitem()[1].close()
 
 
 def write_partitioned(
@@ -581,11 +618,12 @@ def write_partitioned(
 ) -> str:
     """Write a new version whose table ``name`` is hive-partitioned, chunk by chunk, atomically.
 
-    Each chunk of ``frames`` is split by partition and written as ``part-NNNNN.parquet``
-    (``NNNNN`` = chunk number) into every partition directory it touches, so memory holds
-    one chunk at a time. Everything goes into a hidden temporary version directory that is
-    renamed into place at the end: a failure at any point (a bad chunk, a full disk, a
-    kill) leaves the previous version current and readable.
+    Each chunk of ``frames`` is split by partition and appended to the open
+    ``part-NNNNN.parquet`` of each partition directory it touches (see
+    :class:`_PartitionWriter`), so memory holds one chunk at a time. Everything goes
+    into a hidden temporary version directory that is renamed into place at the end: a
+    failure at any point (a bad chunk, a full disk, a kill) leaves the previous version
+    current and readable.
 
     Parameters
     ----------
@@ -633,8 +671,12 @@ def write_partitioned(
             _write_table(df, TABLES[tname], tmp / TABLES[tname].filename)
             counts[tname] = len(df)
         n = 0
-        for i, chunk in enumerate(frames):
-            n += _write_partition_chunk(chunk, table, tmp / name, cols, i)
+        writer = _PartitionWriter(table, tmp / name, cols)
+        try:
+            for i, chunk in enumerate(frames):
+                n += writer.write(chunk, i)
+        finally:
+            writer.close()
         (tmp / name).mkdir(exist_ok=True)
         counts[name] = n
         _link_base_tables(data_dir, base, tmp, counts)
