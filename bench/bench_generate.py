@@ -17,11 +17,12 @@ from bench.results import row, write_section
 
 TITLE = "Demo data generation (bench_generate.py)"
 CHILD = """
-import resource, sys, time
+import sys, time
+from bench.results import peak_rss_mb
 from geo.cli import main
 t = time.perf_counter()
 rc = main(["generate", "--scale", sys.argv[1], "--data-dir", sys.argv[2], "--json"])
-rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rss_mb = peak_rss_mb()
 print("RESULT", time.perf_counter() - t, rss_mb, file=sys.stderr)
 sys.exit(rc)
 """

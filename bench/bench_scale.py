@@ -47,18 +47,20 @@ QUERIES = {
 }
 
 GENERATE_CHILD = """
-import resource, sys, time
+import sys, time
+from bench.results import peak_rss_mb
 from geo.cli import main
 t = time.perf_counter()
 rc = main(["generate", "--scale", "1.0", "--checkins-days", sys.argv[2], "--partitioned",
            "--data-dir", sys.argv[1], "--json"])
-print("RESULT", time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print("RESULT", time.perf_counter() - t, peak_rss_mb(),
       file=sys.stderr)
 sys.exit(rc)
 """
 
 EXTEND_CHILD = """
-import resource, sys, time
+import sys, time
+from bench.results import peak_rss_mb
 from geo import store, synth
 d, days = sys.argv[1], int(sys.argv[2])
 t = time.perf_counter()
@@ -67,12 +69,13 @@ st = store.read_table(d, "stations", base, columns=["station_id", "h3_9", "provi
 wp = store.read_table(d, "workplaces", base, columns=["h3_9", "workers"])
 v = store.write_partitioned(d, "checkins", synth.checkin_chunks(st, wp, days, scale=1.0, seed=42),
                             base_version=base, make_current=False, manifest={"checkins_days": days})
-print("RESULT", time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, v,
+print("RESULT", time.perf_counter() - t, peak_rss_mb(), v,
       file=sys.stderr)
 """
 
 AGG_CHILD = """
-import json, resource, sys, threading, time
+import json, sys, threading, time
+from bench.results import peak_rss_mb
 import psutil
 from geo import campaign, dask_engine
 engine, d, version, kw = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
@@ -98,7 +101,7 @@ out = campaign.checkins_by(src, **kw, engine=engine)
 wall = time.perf_counter() - t
 stop.set()
 print("RESULT", json.dumps({"s": wall, "rows_out": len(out), "visits": int(out["visits"].sum()),
-      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+      "rss_mb": peak_rss_mb(),
       "driver_mb": peak["driver"], "worker_mb": peak["worker"]}), file=sys.stderr)
 dask_engine.close_clients()
 """

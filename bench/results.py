@@ -117,8 +117,15 @@ def write_section(title: str, rows: list[dict[str, Any]], notes: str = "", path:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, MB."""
-    import resource
+    """Peak resident memory of this process so far, MB (Linux ``VmHWM``).
+
+    Not ``getrusage``: Linux carries a parent's high-water mark into a child across
+    fork + exec, so a child of a big benchmark process would report the parent's peak.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource  # not Linux: the best available
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

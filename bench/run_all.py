@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from bench.results import RESULTS, _fmt, machine
+from bench.results import RESULTS, machine
 
 BENCH_DIR = Path(__file__).parent
 
@@ -29,36 +29,65 @@ def discover() -> list[str]:
     return sorted(p.stem for p in BENCH_DIR.glob("bench_*.py"))
 
 
-def summary_header(results: dict[str, list[dict[str, Any]] | str], seconds: dict[str, float]) -> str:
-    """Markdown for the top of RESULTS.md: machine, date and one line per measure."""
+_SECTION = re.compile(r"^## .*\((bench_\w+)\.py\)\n\nRun: ([^·\n]+)", re.M)
+
+
+def section_rows(text: str) -> dict[str, tuple[str, list[list[str]]]]:
+    """Per benchmark, the run date and the table rows of its ``## … (bench_x.py)`` section."""
+    out: dict[str, tuple[str, list[list[str]]]] = {}
+    matches = list(_SECTION.finditer(text))
+    for m, nxt in zip(matches, [*matches[1:], None], strict=True):
+        body = text[m.end() : nxt.start() if nxt else len(text)]
+        rows = [
+            [c.strip() for c in line.strip().strip("|").split("|")]
+            for line in body.splitlines()
+            if line.startswith("| ") and not line.startswith("| measure ")
+        ]
+        out[m.group(1)] = (m.group(2).strip(), rows)
+    return out
+
+
+def summary_header(
+    results: dict[str, list[dict[str, Any]] | str], seconds: dict[str, float], text: str = ""
+) -> str:
+    """Markdown for the top of RESULTS.md: one line per measure of every section in ``text``.
+
+    The sections are the record (a benchmark run alone rewrites only its own), so the
+    summary is read back from them; a benchmark of this run that raised is listed as failed.
+    """
     lines = [
         "# Benchmark results",
         "",
         "Written by the scripts in `bench/`; `make bench` (`bench/run_all.py`) runs them all and "
-        "rewrites this summary. Each section below has the details and the baseline each figure is "
-        "compared with (measured in the same run).",
+        "rewrites this summary from the sections below, which have the details and the baseline "
+        "each figure is compared with (measured in the same run).",
         "",
-        f"Last run: {machine()} · benchmarks: {', '.join(results) or 'none'}",
+        f"Summary written: {machine()} · this run: {', '.join(results) or 'none'}",
         "",
-        "| benchmark | measure | value | unit | baseline | ratio | target | pass |",
-        "|---|---|---|---|---|---|---|---|",
+        "| benchmark | run | measure | value | unit | baseline | ratio | target | pass |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     n_pass = n_all = 0
-    for name, rows in results.items():
-        if isinstance(rows, str):  # the benchmark raised
+    sections = section_rows(text)
+    for name in sorted(set(sections) | set(results)):
+        failed = results.get(name)
+        if isinstance(failed, str):  # the benchmark raised in this run
             n_all += 1
-            lines.append(f"| {name} | did not complete: {rows} | – | – | – | – | – | ❌ |")
+            lines.append(f"| {name} | this run | did not complete: {failed} | – | – | – | – | – | ❌ |")
             continue
+        run, rows = sections.get(name, ("–", []))
         for r in rows:
+            if len(r) != 8:
+                continue
+            measure, value, unit, base_name, base_value, ratio, target, ok = r
             n_all += 1
-            n_pass += bool(r["pass"])
+            n_pass += ok == "✅"
+            baseline = f"{base_value} ({base_name})" if base_name not in ("", "–") else "–"
             lines.append(
-                f"| {name} | {r['name']} | {_fmt(r['value'])} | {r['unit']} | "
-                f"{_fmt(r['baseline_value'])} ({r['baseline'] or '–'}) | {_fmt(r['ratio'])} | "
-                f"{r['target']} | {'✅' if r['pass'] else '❌'} |"
+                f"| {name} | {run} | {measure} | {value} | {unit} | {baseline} | {ratio} | {target} | {ok} |"
             )
     timing = ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
-    lines += ["", f"{n_pass} of {n_all} measures pass their target. Wall time per benchmark: {timing}.", ""]
+    lines += ["", f"{n_pass} of {n_all} measures pass their target. Wall time in this run: {timing}.", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -91,7 +120,8 @@ def main(names: list[str] | None = None) -> dict[str, list[dict[str, Any]] | str
             results[name] = f"{type(exc).__name__}: {str(exc)[:200]}".replace("|", "/").replace("\n", " ")
         seconds[name] = time.perf_counter() - t
         print(f"   {seconds[name]:.0f} s", flush=True)
-    rewrite_header(summary_header(results, seconds))
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    rewrite_header(summary_header(results, seconds, text))
     return results
 
 

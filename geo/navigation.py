@@ -474,7 +474,8 @@ class StationText:
     @classmethod
     def from_frame(cls, stations: Any) -> StationText:  # noqa: ANN401 - pandas/geopandas frame
         """Take the text columns of a stations frame (the one the index was built from)."""
-        df = stations.reset_index(drop=True)
+        used = [c for c in ("name", "address", "kind", "amenities", "lat", "lng") if c in stations.columns]
+        df = pd.DataFrame(stations[used]).reset_index(drop=True)
         n = len(df)
         address = (
             df["address"].astype(object).where(df["address"].notna(), "").to_numpy(dtype=object)

@@ -337,7 +337,9 @@ class StationIndex:
             raise SchemaError(
                 f"stations table lacks column(s) {', '.join(missing)}; regenerate or re-import it"
             )
-        df = stations.reset_index(drop=True)
+        # Only the columns used, positionally (no copy of geometry or of unused text).
+        used = [*REQUIRED_COLUMNS, *(["address"] if "address" in stations.columns else [])]
+        df = pd.DataFrame(stations[used]).reset_index(drop=True)
         ids = df["station_id"].astype(str).to_numpy(dtype=object)
         lat = df["lat"].to_numpy(dtype=np.float64, na_value=np.nan)
         lng = df["lng"].to_numpy(dtype=np.float64, na_value=np.nan)

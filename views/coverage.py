@@ -15,7 +15,7 @@ from streamlit_folium import st_folium
 from geo import export, hexes, i18n
 from geo.coverage import RADIUS_PRESETS_M, TIMES_OF_DAY_MIN
 from geo.errors import GeoError
-from geo.schema import AMENITIES, OCCUPATIONS, REPORT_PROBLEMS, STATION_KINDS
+from geo.schema import AMENITIES, OCCUPATIONS, REPORT_PROBLEMS, STATION_KINDS, Enum
 from views import common
 
 tr, lang = common.tr, common.lang()
@@ -99,27 +99,19 @@ with st.sidebar:
     if at_opt == -2:
         t = st.time_input(tr("coverage.time_custom"), dt.time(4, 30), step=900, key="cov_time_custom")
         at_opt = t.hour * 60 + t.minute
-    amen = st.multiselect(
-        tr("coverage.amenities"),
-        AMENITIES.values,
-        format_func=AMENITIES.labels(lang).get,
-        key="cov_amen",
-        placeholder=tr("coverage.all"),
-    )
-    kinds = st.multiselect(
-        tr("coverage.kinds"),
-        STATION_KINDS.values,
-        format_func=STATION_KINDS.labels(lang).get,
-        key="cov_kinds",
-        placeholder=tr("coverage.all"),
-    )
-    occ = st.multiselect(
-        tr("coverage.occupations"),
-        OCCUPATIONS.values,
-        format_func=OCCUPATIONS.labels(lang).get,
-        key="cov_occ",
-        placeholder=tr("coverage.all"),
-    )
+
+    def pick(codes: Enum, what: str, key: str) -> list[str]:
+        return st.multiselect(
+            tr(f"coverage.{what}"),
+            codes.values,
+            format_func=codes.labels(lang).get,
+            key=key,
+            placeholder=tr("coverage.all"),
+        )
+
+    amen = pick(AMENITIES, "amenities", "cov_amen")
+    kinds = pick(STATION_KINDS, "kinds", "cov_kinds")
+    occ = pick(OCCUPATIONS, "occupations", "cov_occ")
     closed = common.coverage_closed_ids()
     skip_closed = bool(closed) and st.checkbox(
         tr("coverage.exclude_closed"),
