@@ -182,6 +182,11 @@ def _items(values: str | Iterable[str] | None) -> tuple[str, ...]:
     return tuple(values)
 
 
+def _none(values: object) -> bool:
+    """Whether a filter argument is clearly empty (``None`` or an empty str/tuple/list/set)."""
+    return values is None or (isinstance(values, str | tuple | list | set | frozenset) and not values)
+
+
 def _codes(items: tuple[str, ...], allowed: list[str], field: str) -> list[int]:
     """Positions of ``items`` in ``allowed``, refusing unknown codes."""
     out = []
@@ -409,6 +414,8 @@ class StationIndex:
         smart: bool | None,
         exclude_ids: str | Iterable[str] | None,
     ) -> _Filter:
+        if open_at_min is None and smart is None and _none(amenities) and _none(kinds) and _none(exclude_ids):
+            return _NO_FILTER  # the common case, without normalising anything
         amenity_items, kind_items, id_items = _items(amenities), _items(kinds), _items(exclude_ids)
         if not amenity_items and not kind_items and open_at_min is None and smart is None and not id_items:
             return _NO_FILTER
@@ -506,7 +513,8 @@ class StationIndex:
             return np.empty(0), np.empty(0, dtype=np.int64)
         if f.is_empty:
             chord, pos = self._tree.query(xyz, k=k, distance_upper_bound=bound)
-            chord, pos = np.atleast_1d(chord), np.atleast_1d(pos)
+            if k == 1:  # scalars then
+                chord, pos = np.array([chord]), np.array([pos])
             if pos[-1] >= n:  # fewer than k within the radius; the misses sort last
                 found = pos < n
                 chord, pos = chord[found], pos[found]
