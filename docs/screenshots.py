@@ -45,12 +45,18 @@ def main(data_dir: Path) -> list[Path]:
                 page.wait_for_selector("[data-testid='stApp']", timeout=120_000)
                 wait_for_app_idle(page, 300_000)
                 map_frame(page, 0, 120_000)
+                wait_for_app_idle(page, 300_000)
                 page.wait_for_timeout(1500)
                 written.append(OUT / "campaign.png")
+                page.set_viewport_size({"width": DESKTOP["width"], "height": 1700})  # KPIs and the map
+                page.wait_for_timeout(1500)
                 page.screenshot(path=str(written[-1]), full_page=False)
+                page.set_viewport_size(DESKTOP)
 
                 page.goto(f"http://127.0.0.1:{port}/data", wait_until="domcontentloaded")
-                page.wait_for_selector("[data-testid='stFileUploaderDropzoneInput']", timeout=120_000)
+                page.wait_for_selector(
+                    "[data-testid='stFileUploaderDropzoneInput']", state="attached", timeout=120_000
+                )
                 wait_for_app_idle(page)
                 page.set_input_files(
                     "[data-testid='stFileUploaderDropzoneInput']",

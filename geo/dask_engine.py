@@ -432,7 +432,7 @@ class _Lookup:
 class _Partial:
     """Check-in sums of some partitions: visits per group (and day), stations present per day."""
 
-    visits: Any  # dense int64 array per group, or a Series by (group, day) when by_day
+    visits: Any  # dense int64 array per group; when by_day, (sorted keys group << 32 | day, sums)
     present: dict[int, NDArray[np.uint8]]  # day -> packed bits over stations
 
 
@@ -449,7 +449,7 @@ def _checkin_partial(part: pd.DataFrame, lk: _Lookup, by_day: bool) -> _Partial:
     st, day, g = st[keep], day[keep], g[keep]
     v = part["visits"].to_numpy(dtype=np.int64, na_value=0)[keep]
     if by_day:
-        visits: Any = pd.Series(v).groupby([g, day]).sum()
+        visits: Any = _sum_by_key((g.astype(np.int64) << 32) | day, v)
     else:
         visits = np.bincount(g, weights=v, minlength=lk.n_groups).astype(np.int64)
     present: dict[int, NDArray[np.uint8]] = {}
@@ -463,10 +463,20 @@ def _checkin_partial(part: pd.DataFrame, lk: _Lookup, by_day: bool) -> _Partial:
     return _Partial(visits, present)
 
 
+def _sum_by_key(
+    keys: NDArray[np.int64], values: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Sum ``values`` per distinct key: two flat arrays (a MultiIndex Series costs several times more)."""
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    sums = np.bincount(inverse.reshape(-1), weights=values, minlength=len(uniq))
+    return uniq, np.rint(sums).astype(np.int64)
+
+
 def _checkin_combine(parts: list[_Partial]) -> _Partial:
-    if isinstance(parts[0].visits, pd.Series):
-        visits: Any = pd.concat([p.visits for p in parts])
-        visits = visits.groupby(level=[0, 1]).sum() if len(visits) else visits
+    if isinstance(parts[0].visits, tuple):
+        visits: Any = _sum_by_key(
+            np.concatenate([p.visits[0] for p in parts]), np.concatenate([p.visits[1] for p in parts])
+        )
     else:
         visits = np.sum([p.visits for p in parts], axis=0)
     present: dict[int, NDArray[np.uint8]] = {}
@@ -541,9 +551,8 @@ def _checkin_frame(merged: _Partial, lk: _Lookup, labels: pd.DataFrame, by_day: 
     valid = lk.group >= 0
     days_sorted = sorted(merged.present)
     if by_day:
-        vis = merged.visits
-        g = np.asarray(vis.index.get_level_values(0), dtype=np.int64) if len(vis) else np.empty(0, np.int64)
-        d = np.asarray(vis.index.get_level_values(1), dtype=np.int64) if len(vis) else np.empty(0, np.int64)
+        keys, sums = merged.visits
+        g, d = keys >> 32, keys & 0xFFFFFFFF
         stations = np.zeros(len(g), dtype=np.int64)
         for day in days_sorted:
             rows = np.flatnonzero(d == day)
@@ -553,7 +562,7 @@ def _checkin_frame(merged: _Partial, lk: _Lookup, labels: pd.DataFrame, by_day: 
             stations[rows] = np.bincount(lk.group[bits], minlength=lk.n_groups)[g[rows]]
         out = labels.iloc[g].reset_index(drop=True)
         out["date"] = _days_to_datetime(d)
-        out["visits"] = np.asarray(vis.to_numpy(), dtype=np.int64)
+        out["visits"] = sums
         out["stations"] = stations
         out["days"] = np.ones(len(g), dtype=np.int64)
     else:

@@ -868,10 +868,18 @@ def reason_text(item: Mapping[str, Any], lang: str = i18n.DEFAULT_LANG) -> str:
     if not code:
         return str(item.get("reason", ""))
     params = dict(item.get("params") or {})
-    label = f"ingest.field_{params.get('field')}"
-    if label in i18n.strings():
-        params["field"] = i18n.t(label, lang)
+    if "field" in params:
+        params["field"] = field_label(str(params["field"]), lang)
     return i18n.t(f"ingest.{code}", lang, **params)
+
+
+def field_label(field: str, lang: str = i18n.DEFAULT_LANG) -> str:
+    """Return the name of an import field (``"lat"``, ``"lat/lng"``…) in ``lang``.
+
+    A field of no known name (e.g. a column of the file itself) is returned as it is.
+    """
+    key = "ingest.field_" + field.replace("/", "")
+    return i18n.t(key, lang) if key in i18n.strings() else field
 
 
 _Found = tuple[np.ndarray, str, str, dict[str, Any]]  # positions, field, message code, params at positions

@@ -41,6 +41,7 @@ with st.sidebar:
         CATEGORIES.values,
         format_func=lambda c: CATEGORIES.label(c, lang),
         key="campaign_cats",
+        placeholder=tr("coverage.all"),
     )
     provinces = regions.region_table("province").sort_values("adcode")
     pnames = dict(zip(provinces["adcode"], provinces["name"], strict=True))

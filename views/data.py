@@ -29,8 +29,20 @@ tabs = st.tabs(
 )
 
 
+def field_choice(field: str) -> str:
+    label = ingest.field_label(field, lang)
+    return field if label == field else f"{label} ({field})"
+
+
 def issues_table(items: list[dict]) -> None:
-    shown = [{**item, "reason": ingest.reason_text(item, lang)} for item in items[:2000]]
+    shown = [
+        {
+            **item,
+            "field": ingest.field_label(str(item["field"]), lang),
+            "reason": ingest.reason_text(item, lang),
+        }
+        for item in items[:2000]
+    ]
     df = pd.DataFrame(shown, columns=["row", "field", "reason"])
     labels = {"row": tr("data.col_row"), "field": tr("data.col_field"), "reason": tr("data.col_reason")}
     st.dataframe(df.rename(columns=labels), hide_index=True, width="stretch")
@@ -94,7 +106,7 @@ with tabs[0]:
                             str(col),
                             fields,
                             index=fields.index(current) if current in fields else 0,
-                            format_func=lambda f: f or tr("data.ignore_column"),
+                            format_func=lambda f: field_choice(f) if f else tr("data.ignore_column"),
                             key=f"{map_key}_{i}",
                         )
                         chosen[str(col)] = pick or "-"
@@ -208,6 +220,7 @@ with tabs[2]:
             amenity_codes,
             default=[] if row is None else [a for a in row["amenities"] if a in amenity_codes],
             format_func=lambda c: schema.AMENITIES.label(c, lang),
+            placeholder=tr("data.f_amenities_none"),
         )
         s1, s2, s3 = st.columns(3)
         seats = s1.number_input(

@@ -84,7 +84,10 @@ with st.expander(tr("nearest.filters")):
         key="nearest_needs",
     )
     kinds = st.multiselect(
-        tr("nearest.kinds"), STATION_KINDS.values, format_func=lambda c: STATION_KINDS.label(c, lang)
+        tr("nearest.kinds"),
+        STATION_KINDS.values,
+        format_func=lambda c: STATION_KINDS.label(c, lang),
+        placeholder=tr("coverage.all"),
     )
 
 # ---- results -------------------------------------------------------------------------------

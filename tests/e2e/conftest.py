@@ -175,7 +175,7 @@ def wait_for_app_idle(page: object, timeout_ms: int = 60_000) -> None:
     page.wait_for_function(  # type: ignore[attr-defined]
         """() => {
             const s = document.querySelector("[data-testid='stStatusWidget']");
-            return !s || !/Running|运行/.test(s.innerText);
+            return !s || !/Running|运行|Stop|停止/.test(s.innerText);
         }""",
         timeout=timeout_ms,
     )
