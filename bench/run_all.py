@@ -37,12 +37,13 @@ def section_rows(text: str) -> dict[str, tuple[str, list[list[str]]]]:
     out: dict[str, tuple[str, list[list[str]]]] = {}
     matches = list(_SECTION.finditer(text))
     for m, nxt in zip(matches, [*matches[1:], None], strict=True):
-        body = text[m.end() : nxt.start() if nxt else len(text)]
-        rows = [
-            [c.strip() for c in line.strip().strip("|").split("|")]
-            for line in body.splitlines()
-            if line.startswith("| ") and not line.startswith("| measure ")
-        ]
+        body = text[m.end() : nxt.start() if nxt else len(text)].splitlines()
+        start = next((i for i, line in enumerate(body) if line.startswith("| measure |")), len(body))
+        rows = []
+        for line in body[start + 2 :]:  # the measures table only (notes may hold other tables)
+            if not line.startswith("| "):
+                break
+            rows.append([c.strip() for c in line.strip().strip("|").split("|")])
         out[m.group(1)] = (m.group(2).strip(), rows)
     return out
 
@@ -87,7 +88,8 @@ def summary_header(
                 f"| {name} | {run} | {measure} | {value} | {unit} | {baseline} | {ratio} | {target} | {ok} |"
             )
     timing = ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
-    lines += ["", f"{n_pass} of {n_all} measures pass their target. Wall time in this run: {timing}.", ""]
+    wall = f" Wall time in this run: {timing}." if timing else ""
+    lines += ["", f"{n_pass} of {n_all} measures pass their target.{wall}", ""]
     return "\n".join(lines) + "\n"
 
 
