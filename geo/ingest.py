@@ -1361,12 +1361,18 @@ def _validate_workplaces(ctx: _Ctx, rows: np.ndarray) -> pd.DataFrame:
     )
 
 
-def _validate_campaign(ctx: _Ctx, rows: np.ndarray) -> pd.DataFrame:
-    iss = ctx.issues
+def _required_date(ctx: _Ctx) -> tuple[pd.Series, np.ndarray]:
+    """Return the ``date`` field as written and parsed; rows without a readable date are rejected."""
     date_t = _field(ctx, "date")
     date, date_bad = _dates(date_t)
-    iss.reject(date_bad, "date", "date_bad", value=_quoted(date_t))
-    iss.reject(date_t.isna().to_numpy(), "date", "date_missing")
+    ctx.issues.reject(date_bad, "date", "date_bad", value=_quoted(date_t))
+    ctx.issues.reject(date_t.isna().to_numpy(), "date", "date_missing")
+    return date_t, date
+
+
+def _validate_campaign(ctx: _Ctx, rows: np.ndarray) -> pd.DataFrame:
+    iss = ctx.issues
+    date_t, date = _required_date(ctx)
     year_t = _field(ctx, "year")
     year_v, year_bad = _numbers(year_t.str.replace("年", ""))
     iss.reject(
@@ -1440,10 +1446,7 @@ def _validate_checkins(ctx: _Ctx, rows: np.ndarray) -> pd.DataFrame:
             "station_unknown",
             value=_quoted(sid),
         )
-    date_t = _field(ctx, "date")
-    date, date_bad = _dates(date_t)
-    iss.reject(date_bad, "date", "date_bad", value=_quoted(date_t))
-    iss.reject(date_t.isna().to_numpy(), "date", "date_missing")
+    _, date = _required_date(ctx)
     visits = _whole_numbers(ctx, "visits", required=True)
     key = sid.fillna("") + "|" + pd.Series(date, dtype=object).astype(str).to_numpy()
     dup = key.duplicated(keep="first").to_numpy() & sid.notna().to_numpy()
