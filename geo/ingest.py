@@ -1780,7 +1780,7 @@ def rejected_rows(prepared: Prepared, lang: str = "en") -> pd.DataFrame:
         pd.DataFrame(
             {
                 "row": [r["row"] for r in items],
-                "text": [f"{r['field']}: {reason_text(r, lang)}" for r in items],
+                "text": [f"{field_label(r['field'], lang)}: {reason_text(r, lang)}" for r in items],
             }
         )
         .groupby("row")["text"]

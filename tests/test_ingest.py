@@ -72,7 +72,7 @@ def test_every_format_gives_the_same_hand_worked_report(name: str, demo_data_dir
     for k, fragment in WARNED_ZH.items():
         texts = [ingest.reason_text(x, "zh") for x in r.warnings if x["row"] == k + first - 1]
         assert any(fragment in t for t in texts), (k, texts)
-    assert "缺少坐标" in ingest.rejected_rows(p, "zh")["reason"].str.cat()
+    assert "经纬度: 缺少坐标" in ingest.rejected_rows(p, "zh")["reason"].str.cat()
     df = p.frame.set_index("station_id")
     assert sorted(df.index) == ["BJ001", "BJ003", "GZ001", "MO001", "SH001"]
     # swapped columns fixed: Tianhe, Guangzhou is at 23.14 N, 113.32 E
