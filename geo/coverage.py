@@ -27,9 +27,6 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-import polars as pl
-import polars_h3 as plh3
-import pyarrow as pa
 from numpy.typing import ArrayLike, NDArray
 
 from geo import hexes
@@ -538,45 +535,6 @@ def _inside(df: pd.DataFrame, parent: str) -> NDArray[np.bool_]:
 # ---------------------------------------------------------------- gaps
 
 
-def h3_to_int(cells: pd.Series | ArrayLike) -> NDArray[np.uint64]:
-    """Hexadecimal H3 cell strings to their 64-bit integers, vectorised (``uint64``, shape ``(n,)``)."""
-    series = pl.Series(
-        "c",
-        pa.array(cells) if isinstance(cells, pd.Series) else np.asarray(cells, dtype=object),
-        dtype=pl.Utf8,
-    )
-    return series.str.to_integer(base=16).cast(pl.UInt64).to_numpy()
-
-
-def int_to_h3(cells: NDArray[np.uint64]) -> NDArray[np.object_]:
-    """64-bit H3 integers back to hexadecimal strings (object array, shape ``(n,)``)."""
-    if len(cells) == 0:
-        return np.empty(0, dtype=object)
-    return (
-        pl.Series("c", np.asarray(cells, dtype=np.uint64))
-        .to_frame()
-        .select(plh3.int_to_str("c"))["c"]
-        .to_numpy()
-    )
-
-
-def cells_to_parent_int(cells: NDArray[np.uint64], res: int) -> NDArray[np.uint64]:
-    """Parents at ``res`` of 64-bit H3 cells of resolution ``>= res``, by bit arithmetic.
-
-    An H3 index keeps its resolution in bits 52–55 and one 3-bit digit per resolution
-    below; the parent sets the resolution to ``res`` and the digits of the finer
-    resolutions to 7 (unused). This is the H3 library's own ``cellToParent`` rule, here on
-    whole arrays at once (agreement with :func:`geo.hexes.cells_to_parent` is tested).
-    """
-    r = int(res)
-    if not 0 <= r <= 15:
-        raise InputError(f"res={res!r}: H3 resolutions are 0–15")
-    c = np.asarray(cells, dtype=np.uint64)
-    res_bits = np.uint64(0xF << 52)
-    unused = np.uint64((1 << ((15 - r) * 3)) - 1)
-    return (c & ~res_bits) | np.uint64(r << 52) | unused
-
-
 def gap_cells(
     workplaces: pd.DataFrame,
     covered: ArrayLike,
@@ -632,7 +590,7 @@ def gap_cells(
     rows = np.flatnonzero(sel)
     w = workplaces["workers"].to_numpy(dtype=np.int64)[rows]
     unc = ~cov[rows]
-    cells = cells_to_parent_int(h3_to_int(workplaces["h3_9"].iloc[rows]), int(res))
+    cells = hexes.cells_to_parent_int(hexes.h3_to_int(workplaces["h3_9"].iloc[rows]), int(res))
     # Rank the cells holding uncovered workplaces; np.unique also gives each cell's first row.
     uniq, first, inverse = np.unique(cells[unc], return_index=True, return_inverse=True)
     workers_unc = np.bincount(inverse, weights=w[unc], minlength=len(uniq)).astype(np.int64)
@@ -648,7 +606,7 @@ def gap_cells(
     out = pd.DataFrame(
         {
             "rank": np.arange(1, len(order) + 1, dtype=np.int64),
-            "h3": int_to_h3(uniq[order]),
+            "h3": hexes.int_to_h3(uniq[order]),
             "workers_uncovered": workers_unc[order],
             "workplaces_uncovered": workplaces_unc[order],
             "workers": workers_all[order],
@@ -724,7 +682,7 @@ def cell_workplaces(workplaces: pd.DataFrame, covered: ArrayLike, cell: str) -> 
         raise InputError(f"cell {cell!r} is not an H3 cell") from exc
     if res > 9:
         raise InputError(f"cell {cell!r} is finer than the stored res-9 cells; choose a cell of res 0–9")
-    parents = cells_to_parent_int(h3_to_int(workplaces["h3_9"]), res)
+    parents = hexes.cells_to_parent_int(hexes.h3_to_int(workplaces["h3_9"]), res)
     inside = parents == np.uint64(int(cell, 16))
     w = workplaces["workers"].to_numpy(dtype=np.int64)[inside]
     frame = pd.DataFrame(

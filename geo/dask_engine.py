@@ -54,7 +54,7 @@ from numpy.typing import NDArray
 
 from geo import campaign as _cp
 from geo import coverage as _cov
-from geo import store
+from geo import hexes, store
 from geo.errors import InputError
 from geo.settings import load_settings
 
@@ -248,7 +248,7 @@ def _parent_cells(h3_9: pd.Series, res: int) -> NDArray[np.object_]:
     """Parents at ``res`` of res-9 cell strings, as lower-case hex strings (DuckDB's rule)."""
     if len(h3_9) == 0:
         return np.empty(0, dtype=object)
-    return _cov.int_to_h3(_cov.cells_to_parent_int(_cov.h3_to_int(h3_9.astype(str)), res))
+    return hexes.int_to_h3(hexes.cells_to_parent_int(hexes.h3_to_int(h3_9.astype(str)), res))
 
 
 def _region_mask(df: pd.DataFrame, region: str | None) -> NDArray[np.bool_]:
@@ -664,7 +664,7 @@ def nearest_distance_m(
 def _gap_partial(
     h3_9: pd.Series, workers: NDArray[np.int64], unc: NDArray[np.bool_], rows: NDArray[np.int64], res: int
 ) -> pd.DataFrame:
-    cells = _cov.cells_to_parent_int(_cov.h3_to_int(h3_9), res)
+    cells = hexes.cells_to_parent_int(hexes.h3_to_int(h3_9), res)
     frame = pd.DataFrame(
         {
             "cell": cells,
@@ -734,7 +734,7 @@ def gap_cells(
     out = pd.DataFrame(
         {
             "rank": np.arange(1, len(order) + 1, dtype=np.int64),
-            "h3": _cov.int_to_h3(uniq[order]),
+            "h3": hexes.int_to_h3(uniq[order]),
             "workers_uncovered": workers_unc[order],
             "workplaces_uncovered": agg["workplaces_uncovered"].to_numpy(dtype=np.int64)[order],
             "workers": agg["workers"].to_numpy(dtype=np.int64)[order],

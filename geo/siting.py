@@ -148,9 +148,9 @@ def candidate_sites(
     """
     unc = np.asarray(uncovered, dtype=bool)
     rows = np.flatnonzero(unc)
-    ints = coverage.h3_to_int(workplaces["h3_9"].iloc[rows])
+    ints = hexes.h3_to_int(workplaces["h3_9"].iloc[rows])
     cells, first = np.unique(ints, return_index=True)
-    h3_text = coverage.int_to_h3(cells)
+    h3_text = hexes.int_to_h3(cells)
     lat, lng = hexes.cells_to_latlng(h3_text) if len(cells) else (np.empty(0), np.empty(0))
     out = pd.DataFrame({"lat": lat, "lng": lng, "h3": h3_text, "source": "cell", "name": ""})
     tag_rows = rows[first]

@@ -307,16 +307,6 @@ def test_weighted_quantile_agrees_with_numpy(rows, q):
 # ---------------------------------------------------------------- gaps
 
 
-def test_h3_parent_bit_arithmetic_matches_h3(tables):
-    cells = tables[1]["h3_9"].to_numpy(dtype=object)[:2000]
-    ints = coverage.h3_to_int(cells)
-    assert [format(int(i), "x") for i in ints[:50]] == list(cells[:50])
-    for res in (0, 5, 7, 8, 9):
-        got = coverage.int_to_h3(coverage.cells_to_parent_int(ints, res))
-        assert list(got) == list(hexes.cells_to_parent(cells, res))
-        assert got[0] == h3.cell_to_parent(cells[0], res)
-
-
 @pytest.mark.parametrize("res", [7, 8])
 def test_gap_cells_sum_uncovered_workers_per_parent_cell(tables, brute, res):
     _, wp = tables

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo import campaign, coverage, dask_engine, store, synth
+from geo import campaign, coverage, dask_engine, hexes, store, synth
 from geo.errors import InputError
 from geo.nearest import StationIndex
 
@@ -163,7 +163,7 @@ def test_checkins_per_cell_on_dask_match_a_pandas_count(
     demo_data_dir: Path, demo_tables: dict[str, pd.DataFrame], on_dask: None
 ) -> None:
     st = demo_tables["stations"].assign(
-        h3=lambda s: coverage.int_to_h3(coverage.cells_to_parent_int(coverage.h3_to_int(s["h3_9"]), 6))
+        h3=lambda s: hexes.int_to_h3(hexes.cells_to_parent_int(hexes.h3_to_int(s["h3_9"]), 6))
     )
     ck = (
         demo_tables["checkins"]

@@ -53,3 +53,32 @@ def test_empty_input_and_bad_resolution() -> None:
     assert len(hexes.latlng_to_cells([], [], 9)) == 0
     with pytest.raises(InputError, match="resolution 16"):
         hexes.latlng_to_cells([1.0], [1.0], 16)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    lats=st.lists(lats, min_size=1, max_size=50),
+    lngs=st.lists(lngs, min_size=50, max_size=50),
+    res=st.integers(min_value=0, max_value=15),
+)
+def test_integer_cells_round_trip_and_parents_match_h3py(
+    lats: list[float], lngs: list[float], res: int
+) -> None:
+    cells = hexes.latlng_to_cells(lats, lngs[: len(lats)], 15)
+    ints = hexes.h3_to_int(cells)
+    assert [h3.str_to_int(c) for c in cells] == ints.tolist()
+    assert list(hexes.int_to_h3(ints)) == list(cells)
+    assert hexes.int_to_h3_arrow(ints).to_pylist() == list(cells)
+    parents = hexes.int_to_h3(hexes.cells_to_parent_int(ints, res))
+    assert list(parents) == [h3.cell_to_parent(c, res) for c in cells]
+
+
+def test_integer_cells_of_nothing_and_of_missing_cells() -> None:
+    assert hexes.int_to_h3(np.empty(0, dtype=np.uint64)).shape == (0,)
+    assert hexes.int_to_h3_arrow([]).to_pylist() == []
+    assert hexes.h3_to_int(np.array(["8940d4208bbffff", None], dtype=object)).tolist() == [
+        0x8940D4208BBFFFF,
+        0,
+    ]
+    with pytest.raises(InputError):
+        hexes.cells_to_parent_int(np.zeros(1, dtype=np.uint64), 16)
