@@ -28,22 +28,24 @@ import numpy as np
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.results import bench_data_dir, best_of, peak_rss_mb, row, write_section  # noqa: E402
-from geo import campaign, hexes, store, synth  # noqa: E402
+from geo import campaign, hexes, schema, store, synth  # noqa: E402
 
 TITLE = "Campaign (bench_campaign.py)"
 N_EVENTS = 10_000_000
 
 _BUILD = """
 import duckdb, sys
-base, out, reps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+base, out, reps, key, order = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 con = duckdb.connect()
 con.execute("SET enable_progress_bar = false")
 con.execute(
     "COPY (SELECT event_id || '-' || r AS event_id, year, date + ((r % 7) - 3)::INT AS date,"
     " category, people, funds_yuan, organizer_level, lat, lng, adcode, province_adcode, province,"
-    " city_adcode, city, county, h3_9"
-    " FROM read_parquet(?) , range(?) t(r) WHERE year = 2025) TO '" + out.replace("'", "''") + "'"
-    " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)",
+    " city_adcode, city, county, h3_9, ('0x' || h3_9)::UBIGINT AS h3_9_int"
+    " FROM read_parquet(?) , range(?) t(r) WHERE year = 2025 ORDER BY year, date, h3_9_int)"
+    " TO '" + out.replace("'", "''") + "'"
+    " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000,"
+    " KV_METADATA {" + key + ": '" + order + "'})",
     [base, reps],
 )
 """
@@ -67,7 +69,12 @@ def _big_sources(tmp: Path, data_dir: Path) -> campaign.Sources:
     ).fetchone()
     reps = int(np.ceil(N_EVENTS / max(1, n_2025[0] if n_2025 else 1)))
     out = tmp / "campaign_10m.parquet"
-    subprocess.run([sys.executable, "-c", _BUILD, str(src.campaign), str(out), str(reps)], check=True)
+    # In the store's order and marked as the store marks it (see geo.store.read_sorted).
+    order = ",".join(schema.CAMPAIGN.sort_by)
+    key = store.SORTED_BY_KEY.decode()
+    subprocess.run(
+        [sys.executable, "-c", _BUILD, str(src.campaign), str(out), str(reps), key, order], check=True
+    )
     return campaign.Sources(out, src.targets, src.checkins, src.stations)
 
 

@@ -94,20 +94,25 @@ def _hex_digits(nibbles: NDArray[np.uint8]) -> NDArray[np.uint8]:
     return out
 
 
-def int_to_h3_arrow(cells: ArrayLike) -> pa.StringArray:
+def int_to_h3_arrow(cells: ArrayLike, indices: ArrayLike | None = None) -> pa.StringArray:
     """64-bit H3 integers to hexadecimal strings as an Arrow array, with no Python objects.
 
     An H3 index has its top four bits zero, so each prints as 15 digits; the digits are
     made for all cells at once from the big-endian bytes (agreement with ``h3`` is tested).
+    With ``indices``, return the text of ``cells[indices]``: each of ``cells`` is printed
+    once and its bytes repeated (for a column where few cells recur many times).
     """
     c = np.ascontiguousarray(cells, dtype=np.uint64)
-    n = len(c)
-    raw = c.astype(">u8").view(np.uint8).reshape(n, 8)
-    digits = np.empty((n, 16), dtype=np.uint8)
-    digits[:, 0::2] = _hex_digits(raw >> 4)
+    raw = c.astype(">u8").view(np.uint8).reshape(len(c), 8)
+    digits = np.empty((len(c), 16), dtype=np.uint8)
+    digits[:, 0::2] = _hex_digits(raw >> np.uint8(4))
     digits[:, 1::2] = _hex_digits(raw & np.uint8(15))
+    text = np.ascontiguousarray(digits[:, 1:]).view("S15").ravel()
+    if indices is not None:
+        text = text[np.asarray(indices, dtype=np.intp)]
+    n = len(text)
     offsets = np.arange(0, 15 * n + 1, 15, dtype=np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(digits[:, 1:].tobytes()))
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text.tobytes()))
 
 
 def int_to_h3(cells: ArrayLike) -> NDArray[np.object_]:

@@ -20,6 +20,13 @@ SCHEMA_VERSION: Final = 1
 H3_RES: Final = 9
 """Resolution of the ``h3_9`` column stored on every point table (cells of ~0.1 km2)."""
 
+H3_INT_COLUMN: Final = "h3_9_int"
+"""``h3_9`` as its 64-bit integer, stored beside it in tables with ``Table.h3_int``.
+
+The store derives it on write; it is not one of a table's logical ``columns``: readers
+ask for it by name, and files written before it existed simply lack it.
+"""
+
 
 @dataclass(frozen=True)
 class Code:
@@ -196,6 +203,11 @@ class Table:
     columns: dict[str, str]
     geometry: bool
     key: str | None = None
+    sort_by: tuple[str, ...] = ()
+    """Row order of the stored file: the store sorts on write and records the order in
+    the file's metadata, so readers can rely on it only where the metadata says so."""
+    h3_int: bool = False
+    """Whether the stored file also carries :data:`H3_INT_COLUMN`."""
 
     @property
     def filename(self) -> str:
@@ -269,6 +281,9 @@ CAMPAIGN = Table(
     },
     geometry=False,
     key="event_id",
+    # Day by day, cells in H3 order: a cell × day aggregation is a pass over runs of rows.
+    sort_by=("year", "date", "h3_9"),
+    h3_int=True,
 )
 
 TARGETS = Table(

@@ -31,16 +31,18 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import geopandas as gpd
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import shapely
 
+from geo import hexes
 from geo.errors import DataMissingError, InputError, SchemaError
-from geo.schema import SCHEMA_VERSION, TABLES, Table
+from geo.schema import H3_INT_COLUMN, SCHEMA_VERSION, TABLES, Table
 
 _VERSION_RE = re.compile(r"^v(\d{4,})$")
 CURRENT_FILE = "CURRENT"
@@ -171,14 +173,53 @@ def _next_version_id(data_dir: Path) -> str:
     return f"v{(max(taken) + 1 if taken else 1):04d}"
 
 
+SORTED_BY_KEY: Final = b"geo_sorted_by"
+"""Parquet key-value metadata naming the columns a stored file is sorted by (comma-separated)."""
+
+
+def _stored_form(df: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """``df`` as the file keeps it: with :data:`H3_INT_COLUMN` if the table has one, in ``sort_by`` order."""
+    if table.h3_int:
+        df = df.assign(**{H3_INT_COLUMN: hexes.h3_to_int(df["h3_9"])})
+    if table.sort_by:
+        # The integer sorts like the text (one resolution, 15 digits) and much faster.
+        keys = [H3_INT_COLUMN if c == "h3_9" and table.h3_int else c for c in table.sort_by]
+        df = df.sort_values(keys, kind="stable", ignore_index=True)
+    return df
+
+
 def _write_table(df: pd.DataFrame, table: Table, path: Path) -> None:
     check_columns(df, table, source=str(path))
     if table.geometry:
         geom = shapely.points(df["lng"].to_numpy(float), df["lat"].to_numpy(float))
         gdf = gpd.GeoDataFrame(df, geometry=geom, crs="EPSG:4326")
         gdf.to_parquet(path, index=False, compression="zstd", write_covering_bbox=False)
-    else:
-        pd.DataFrame(df).to_parquet(path, index=False, compression="zstd")
+        return
+    arrow = pa.Table.from_pandas(_stored_form(pd.DataFrame(df), table), preserve_index=False)
+    if table.sort_by:
+        meta = {**(arrow.schema.metadata or {}), SORTED_BY_KEY: ",".join(table.sort_by).encode()}
+        arrow = arrow.replace_schema_metadata(meta)
+    pq.write_table(arrow, path, compression="zstd")
+
+
+def read_sorted(
+    path: Path | str, table: Table, columns: list[str], where: pc.Expression | None = None
+) -> pa.Table | None:
+    """Read columns of one stored table file in its stored order (``table.sort_by``).
+
+    Rows matching ``where`` keep that order. Returns ``None`` when the file does not
+    record that order or lacks a column (a partitioned table, a version written before
+    the order existed, a file written elsewhere): the caller then takes a general path.
+    """
+    p = Path(path)
+    if not table.sort_by or is_partitioned_path(p) or not p.is_file():
+        return None
+    schema = pq.read_schema(p)
+    if (schema.metadata or {}).get(SORTED_BY_KEY) != ",".join(table.sort_by).encode():
+        return None
+    if any(schema.get_field_index(c) < 0 for c in columns):
+        return None
+    return pq.read_table(p, columns=columns, filters=where, use_threads=True)
 
 
 def write_version(

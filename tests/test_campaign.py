@@ -91,6 +91,65 @@ def test_filters_date_category_region_match_pandas(demo_data_dir: Path, ev: pd.D
         }
 
 
+def _sql_hex_days(path: Path, by: list[str], f: c.Filters, res: int) -> pd.DataFrame:
+    """The general (DuckDB hash aggregate) path of campaign_by, for comparison."""
+    sql, params = c._sql_campaign(by, f.checked())
+    params.update(campaign=str(path), res=res)
+    out = c._run(sql, params)
+    return out.astype({"people": "int64", "events": "int64", "funds_yuan": "float64"})
+
+
+@pytest.mark.parametrize("batch_rows", [1 << 20, 97, 1])
+@pytest.mark.parametrize("by", [["hex", "day"], ["day", "hex"]])
+def test_cell_by_day_in_stored_order_matches_the_general_path(
+    demo_data_dir: Path, ev: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, by: list[str], batch_rows: int
+) -> None:
+    # Small batches put run boundaries (and runs going on) across batches and threads.
+    monkeypatch.setattr(c, "_BATCH_ROWS", batch_rows)
+    path = c.Sources.from_data_dir(demo_data_dir).campaign
+    sel = ev[ev["year"] == 2025]
+    region = str(sel["province_adcode"].value_counts().index[0])
+    for f in [
+        c.Filters(2025),
+        c.Filters(2024, dt.date(2024, 1, 20), dt.date(2024, 2, 1)),
+        c.Filters(2025, categories=("hardship",), region=region),
+        c.Filters(2025, region="659999"),  # no event: an empty frame
+    ]:
+        for res in (4, 7, 9):
+            fast = c._hex_days_in_order(path, f.checked(), res, hex_first=by[0] == "hex")
+            assert fast is not None
+            want = _sql_hex_days(path, by, f, res)
+            pd.testing.assert_frame_equal(
+                fast, want, check_exact=False, rtol=1e-12, check_dtype=len(want) > 0
+            )
+            pd.testing.assert_frame_equal(c.campaign_by(demo_data_dir, by, f, res=res), fast)
+
+
+def test_cell_by_day_takes_the_general_path_when_the_order_is_not_recorded_or_wrong(
+    demo_data_dir: Path, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    from geo import store
+
+    path = c.Sources.from_data_dir(demo_data_dir).campaign
+    f = c.Filters(2025)
+    want = c.campaign_by(demo_data_dir, ["hex", "day"], f)
+    table = pq.read_table(path)
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(table.replace_schema_metadata(None), plain)
+    shuffled = tmp_path / "shuffled.parquet"  # says it is sorted, but is not
+    rows = np.random.default_rng(0).permutation(table.num_rows)
+    pq.write_table(table.take(rows).replace_schema_metadata(table.schema.metadata), shuffled)
+    assert store.read_sorted(shuffled, c.CAMPAIGN, ["date"]) is not None
+    for p in (plain, shuffled):
+        assert c._hex_days_in_order(p, f.checked(), 7, hex_first=True) is None
+        src = c.Sources(p, path, path, path)
+        pd.testing.assert_frame_equal(
+            c.campaign_by(src, ["hex", "day"], f), want, check_exact=False, rtol=1e-12
+        )
+
+
 def test_yoy_is_aligned_on_days_to_the_spring_festival(demo_data_dir: Path, ev: pd.DataFrame) -> None:
     d = c.daily_yoy(demo_data_dir, c.Filters(2025))
     for offset in (-30, -10, 0, 5):

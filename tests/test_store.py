@@ -18,7 +18,7 @@ import pytest
 
 from geo import store
 from geo.errors import DataMissingError, InputError, SchemaError
-from geo.schema import TABLES
+from geo.schema import H3_INT_COLUMN, TABLES
 
 
 def test_round_trip_keeps_every_table_and_column(demo_data_dir: Path, demo_tables: dict) -> None:
@@ -174,3 +174,29 @@ def test_audit_log_records_who_did_what(tmp_path: Path) -> None:
     log = store.read_audit(tmp_path)
     assert log.iloc[0]["user"] == "alice"
     assert json.loads(log.iloc[0]["detail"]) == {"version": "v0001"}
+
+
+def test_campaign_is_stored_by_year_day_cell_with_the_cell_as_an_integer(demo_data_dir: Path) -> None:
+    table = TABLES["campaign"]
+    path = store.table_path(demo_data_dir, "campaign")
+    stored = store.read_sorted(path, table, ["year", "date", "h3_9", H3_INT_COLUMN])
+    assert stored is not None
+    df = stored.to_pandas()
+    assert df[H3_INT_COLUMN].tolist() == [int(c, 16) for c in df["h3_9"]]
+    key = list(zip(df["year"], df["date"], df["h3_9"], strict=True))
+    assert key == sorted(key)
+    # The integer is a stored extra, not a column of the table.
+    assert H3_INT_COLUMN not in store.read_table(demo_data_dir, "campaign").columns
+
+
+def test_read_sorted_declines_files_that_do_not_record_the_order(
+    fresh_data_dir: Path, tmp_path: Path
+) -> None:
+    table = TABLES["campaign"]
+    path = store.table_path(fresh_data_dir, "campaign")
+    plain = tmp_path / "plain.parquet"
+    pd.read_parquet(path).to_parquet(plain)  # same rows, written elsewhere: no order recorded
+    assert store.read_sorted(plain, table, ["date"]) is None
+    assert store.read_sorted(path, table, ["date", "no_such_column"]) is None
+    assert store.read_sorted(tmp_path / "missing.parquet", table, ["date"]) is None
+    assert store.read_sorted(path, TABLES["stations"], ["lat"]) is None  # stations record no order
