@@ -273,6 +273,8 @@ def coverage_summary(
     open_at_min: int | None = None,
     exclude_ids: str | Iterable[str] | None = (),
     distance_m: ArrayLike | None = None,
+    parent: str | None = None,
+    stations: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Count the workers covered by qualifying stations within ``radius_m``.
 
@@ -291,6 +293,13 @@ def coverage_summary(
     distance_m : array_like, optional
         Precomputed :func:`nearest_distance_m` for *all* rows of ``workplaces`` with the
         same station filters (saves the index query); the occupation filter is applied to it.
+    parent : str, optional
+        Only workplaces and stations inside this region (adcode of any level); needs
+        ``stations``. Without it the figures are for every row (the nation).
+    stations : pandas.DataFrame, optional
+        The stations of ``index``, same rows and order, with region tags
+        (``province_adcode``, ``city_adcode``, ``adcode``); needed with ``parent`` to count
+        the qualifying stations inside the region.
 
     Returns
     -------
@@ -299,11 +308,21 @@ def coverage_summary(
         ``share`` (``NaN`` when there are no workers), ``workplaces_total``,
         ``workplaces_covered``, ``median_distance_m``, ``p90_distance_m`` (worker-weighted,
         ``inf`` when too few workers have any qualifying station, ``NaN`` with no workers),
-        ``stations_qualifying``.
+        ``stations_qualifying`` (inside ``parent`` when given) and ``stations_per_10k``
+        (qualifying stations per 10,000 counted workers, ``NaN`` with no workers).
     """
     r = _check_radius(radius_m)
     _check_columns(workplaces, _WORKPLACE_COLUMNS, "workplaces")
+    if parent and stations is None:
+        raise InputError(f"parent={parent!r}: pass the stations table too, to count the stations inside it")
+    if stations is not None and len(stations) != index.n_stations:
+        raise InputError(
+            f"stations has {len(stations)} rows but the index has {index.n_stations}; "
+            "pass the frame the index was built from"
+        )
     sel = occupation_mask(workplaces, occupations)
+    if parent:
+        sel = sel & _inside(workplaces, parent)
     dist = _aligned(distance_m, len(workplaces), "distance_m", np.float64)
     if dist is None:
         dist = nearest_distance_m(
@@ -321,6 +340,12 @@ def coverage_summary(
     n_cov = int(w[covered].sum())
     zeros = np.zeros(len(d), dtype=np.int64)
     median, p90 = weighted_quantile_by_group(d, w, zeros, 1, (0.5, 0.9))[:, 0]
+    qualifying = qualifying_mask(
+        index, amenities=amenities, kinds=kinds, open_at_min=open_at_min, exclude_ids=exclude_ids
+    )
+    if parent and stations is not None:
+        qualifying = qualifying & _inside(stations, parent)
+    n_stations = int(qualifying.sum())
     return {
         "radius_m": r,
         "workers_total": total,
@@ -331,9 +356,8 @@ def coverage_summary(
         "workplaces_covered": int(covered.sum()),
         "median_distance_m": float(median),
         "p90_distance_m": float(p90),
-        "stations_qualifying": qualifying_count(
-            index, amenities=amenities, kinds=kinds, open_at_min=open_at_min, exclude_ids=exclude_ids
-        ),
+        "stations_qualifying": n_stations,
+        "stations_per_10k": n_stations * 1e4 / total if total else float("nan"),
     }
 
 

@@ -187,6 +187,27 @@ def _user_candidates(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def candidates_outside(user_candidates: pd.DataFrame, parent: str) -> NDArray[np.bool_]:
+    """Which user candidates lie outside a region (by their location's region tags).
+
+    Parameters
+    ----------
+    user_candidates : pandas.DataFrame
+        Sites with ``lat``/``lng`` (WGS-84 degrees), as for :func:`candidate_sites`.
+    parent : str
+        Adcode of a province, city or county.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``bool``, shape ``(len(user_candidates),)``: ``True`` where the site is not inside
+        ``parent`` (including sites outside every known region).
+    """
+    if len(user_candidates) == 0:
+        return np.zeros(0, dtype=bool)
+    return ~coverage._inside(_user_candidates(user_candidates), parent)
+
+
 # ---------------------------------------------------------------- coverage sets and greedy
 
 

@@ -83,6 +83,29 @@ def test_coverage_of_a_region_drills_down_one_level(capsys, demo_data_dir, demo_
     assert county["workers_covered"] <= out["workers_covered"]
 
 
+def test_coverage_of_a_region_counts_only_its_stations(capsys, demo_data_dir, demo_tables):
+    wp, st = demo_tables["workplaces"], demo_tables["stations"]
+    prov = wp["province_adcode"].value_counts().index[0]
+    city = wp.loc[wp["province_adcode"] == prov, "city_adcode"].value_counts().index[0]
+    for region, col in ((prov, "province_adcode"), (city, "city_adcode")):
+        out = run_json(capsys, "coverage", "--data-dir", str(demo_data_dir), "--region", region)
+        n = int((st[col] == region).sum())
+        workers = int(wp.loc[wp[col] == region, "workers"].sum())
+        assert out["stations_qualifying"] == n
+        assert out["stations_per_10k"] == pytest.approx(n * 1e4 / workers)
+        assert sum(r["stations"] for r in out["by_region"]) == n
+    # with a time filter the region's count still equals the sum over its sub-regions
+    night = run_json(capsys, "coverage", "--data-dir", str(demo_data_dir), "--region", prov, "--at", "04:30")
+    assert night["stations_qualifying"] == sum(r["stations"] for r in night["by_region"])
+    assert night["stations_qualifying"] < int((st["province_adcode"] == prov).sum())
+
+
+def test_coverage_of_the_nation_reports_stations_per_10k(capsys, demo_data_dir, demo_tables):
+    out = run_json(capsys, "coverage", "--data-dir", str(demo_data_dir))
+    workers = int(demo_tables["workplaces"]["workers"].sum())
+    assert out["stations_per_10k"] == pytest.approx(len(demo_tables["stations"]) * 1e4 / workers)
+
+
 def test_gaps_lists_the_top_cells(capsys, demo_data_dir, demo_tables, brute):
     out = run_json(
         capsys, "gaps", "--data-dir", str(demo_data_dir), "--radius-m", "1000", "--res", "8", "--top", "20"
@@ -106,6 +129,47 @@ def test_site_adds_coverage_and_is_verified(capsys, demo_data_dir):
     assert out["workers_covered_after"] - out["workers_covered_before"] == sum(
         s["workers_newly_covered"] for s in out["sites"]
     )
+
+
+def test_site_reports_share_after_from_the_recount(capsys, demo_data_dir):
+    out = run_json(capsys, "site", "--data-dir", str(demo_data_dir), "--new", "3", "--radius-m", "1000")
+    assert out["share_after"] == pytest.approx(out["workers_covered_after"] / out["workers_total"])
+    assert out["warnings"] == []
+
+
+def test_site_fails_when_the_recount_disagrees(capsys, demo_data_dir, monkeypatch):
+    from geo import siting
+
+    monkeypatch.setattr(siting, "covered_with_sites", lambda wp, covered, sites, r: np.asarray(covered))
+    code, out = run(capsys, "site", "--data-dir", str(demo_data_dir), "--new", "3", "--json")
+    assert code != 0
+    assert "recount" in out.err
+    assert "error" in json.loads(out.out)
+
+
+def test_site_warns_about_candidates_outside_the_region(capsys, demo_data_dir, demo_tables, tmp_path):
+    wp = demo_tables["workplaces"]
+    prov = wp["province_adcode"].value_counts().index[0]
+    inside = wp[wp["province_adcode"] == prov].head(2)
+    outside = wp[wp["province_adcode"] != prov].head(1)
+    csv = tmp_path / "cand.csv"
+    rows = [*zip(inside.lat, inside.lng, strict=True), *zip(outside.lat, outside.lng, strict=True)]
+    csv.write_text("lat,lng\n" + "".join(f"{a},{b}\n" for a, b in rows), encoding="utf-8")
+    out = run_json(
+        capsys,
+        "site",
+        "--data-dir",
+        str(demo_data_dir),
+        "--new",
+        "2",
+        "--region",
+        prov,
+        "--candidates",
+        str(csv),
+    )
+    assert len(out["warnings"]) == 1
+    assert "1 of 3" in out["warnings"][0]
+    assert "rows 3" in out["warnings"][0]
 
 
 def test_site_reads_user_candidates(capsys, demo_data_dir, demo_tables, tmp_path):

@@ -153,6 +153,34 @@ def test_hand_worked_example():
     assert night["median_distance_m"] == np.inf
 
 
+def test_summary_of_a_region_counts_its_workers_and_stations_with_brute_force(tables, index, brute):
+    stations, wp = tables
+    city = wp["city_adcode"].value_counts().index[0]
+    at = 270
+    s = coverage.coverage_summary(wp, index, 1000, parent=city, stations=stations, open_at_min=at)
+    inside = (wp["city_adcode"] == city).to_numpy()
+    w = wp["workers"].to_numpy()
+    open_now = np.array(
+        [
+            is_open(o, c, a, at)
+            for o, c, a in zip(stations["opens"], stations["closes"], stations["open_24h"], strict=True)
+        ]
+    )
+    n = int((open_now & (stations["city_adcode"] == city).to_numpy()).sum())
+    d = brute_distance_m(wp[inside], stations[open_now])
+    assert s["workers_total"] == int(w[inside].sum())
+    assert s["workers_covered"] == int(w[inside][d <= 1000].sum())
+    assert s["stations_qualifying"] == n
+    assert s["stations_per_10k"] == pytest.approx(n * 1e4 / w[inside].sum())
+    nation = coverage.coverage_summary(wp, index, 1000)
+    assert nation["stations_per_10k"] == pytest.approx(len(stations) * 1e4 / w.sum())
+
+
+def test_summary_of_a_region_needs_the_stations(tables, index):
+    with pytest.raises(InputError, match="stations"):
+        coverage.coverage_summary(tables[1], index, 1000, parent="420000")
+
+
 def test_empty_workplaces_give_zero_workers_and_no_share(index, tables):
     wp = tables[1].iloc[:0]
     s = coverage.coverage_summary(wp, index, 1000)

@@ -286,3 +286,10 @@ def test_result_to_dict_is_json_ready(tables, distance):
     out = siting.site_stations(wp, distance <= 1000, 3, 1000).to_dict()
     assert {"sites", "workers_covered_before", "workers_covered_after", "radius_m"} <= set(out)
     json.dumps({k: v for k, v in out.items() if k != "sites"})
+
+
+def test_candidates_outside_a_region_are_flagged_by_their_location():
+    # Wuhan (湖北), Beijing (北京), a point in the sea near no region
+    cands = pd.DataFrame({"lat": [30.593, 39.909, 20.0], "lng": [114.305, 116.397, 125.0]})
+    assert siting.candidates_outside(cands, "420000").tolist() == [False, True, True]
+    assert siting.candidates_outside(cands.iloc[:0], "420000").tolist() == []

@@ -505,26 +505,16 @@ def _coverage_summary(key: str, directory: str, q: CoverageQuery) -> dict[str, A
     from geo import coverage
 
     stations, wp, dist, filters = _coverage_parts(key, directory, q)
-    radius_m, occupations, region = q[0], q[4], q[6]
-    index = _station_index(key, directory)
-    inside = coverage._inside(wp, region) if region else None
-    summary = coverage.coverage_summary(
-        wp if inside is None else wp[inside],
-        index,
-        radius_m,
-        occupations=occupations,
-        distance_m=dist if inside is None else dist[inside],
+    return coverage.coverage_summary(
+        wp,
+        _station_index(key, directory),
+        q[0],
+        occupations=q[4],
+        distance_m=dist,
+        parent=q[6] or None,
+        stations=stations,
         **filters,
     )
-    qualifying = coverage.qualifying_mask(index, **filters)
-    st_in = qualifying & (coverage._inside(stations, region) if region else True)
-    summary["stations_qualifying"] = int(st_in.sum())
-    summary["stations_per_10k"] = (
-        summary["stations_qualifying"] * 1e4 / summary["workers_total"]
-        if summary["workers_total"]
-        else float("nan")
-    )
-    return summary
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

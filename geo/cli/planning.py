@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pandas as pd
 from geo import coverage, hours, siting, store
 from geo.cli import command
 from geo.cli.engine import add_engine_options, with_engine
-from geo.errors import InputError
+from geo.errors import GeoError, InputError
 from geo.nearest import StationIndex
 from geo.settings import Settings
 
@@ -84,9 +85,15 @@ def _prepare(
 def _coverage(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     stations, workplaces, index, distance, filters, radius, region_level = _prepare(args, settings)
     occupations = args.occupation or ()
-    inside = coverage._inside(workplaces, args.region) if args.region else np.ones(len(workplaces), bool)
     summary = coverage.coverage_summary(
-        workplaces[inside], index, radius, occupations=occupations, distance_m=distance[inside], **filters
+        workplaces,
+        index,
+        radius,
+        occupations=occupations,
+        distance_m=distance,
+        parent=args.region,
+        stations=stations,
+        **filters,
     )
     level = args.level or _CHILD_LEVEL[region_level]
     table = coverage.region_stats(
@@ -148,10 +155,30 @@ def _site(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     if args.region:
         sel = sel & coverage._inside(workplaces, args.region)
     recomputed = int(workplaces["workers"].to_numpy(dtype=np.int64)[after & sel].sum())
+    if recomputed != result.workers_covered_after:
+        raise GeoError(
+            f"site: the independent recount covers {recomputed} workers but the greedy search counted "
+            f"{result.workers_covered_after}; the proposed sites were not verified, so none are printed. "
+            "Report this with the command line used"
+        )
+    warnings: list[str] = []
+    if user is not None and args.region:
+        outside = siting.candidates_outside(user, args.region)
+        if outside.any():
+            rows = ", ".join(str(i + 1) for i in np.flatnonzero(outside)[:10])
+            warnings.append(
+                f"--candidates: {int(outside.sum())} of {len(user)} candidate(s) lie outside region "
+                f"{args.region} (data rows {rows}{', ...' if outside.sum() > 10 else ''}); "
+                "they may still be chosen and then cover workers inside it"
+            )
     out = result.to_dict()
     out["sites"] = _records(result.sites)
-    out["verified"] = recomputed == result.workers_covered_after
+    out["verified"] = True
     out["workers_covered_after"] = recomputed
+    out["share_after"] = recomputed / result.workers_total if result.workers_total else float("nan")
+    out["warnings"] = warnings
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
     return {k: _clean(v) for k, v in out.items()}
 
 
