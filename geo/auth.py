@@ -190,20 +190,32 @@ def can_open(roles: Iterable[str] | None, required: str | Iterable[str] | None) 
     return "viewer" in needed and bool(have)
 
 
+def oidc_providers(auth_section: Mapping[str, Any] | None) -> list[str | None]:
+    """Return the OIDC identity providers Streamlit's ``[auth]`` section configures.
+
+    ``None`` stands for the single provider written directly in ``[auth]`` (``st.login()``);
+    names are the ``[auth.<name>]`` sub-sections with a ``client_id`` (``st.login(name)``).
+    Empty when sign-in through an identity provider is not configured.
+    """
+    if not auth_section or not all(auth_section.get(k) for k in OIDC_KEYS):
+        return []
+    found: list[str | None] = []
+    if auth_section.get("client_id") and auth_section.get("server_metadata_url"):
+        found.append(None)
+    # Named providers: [auth.<provider>] with client_id (the users / roles tables are ours).
+    found.extend(
+        sorted(
+            str(k)
+            for k, v in auth_section.items()
+            if k not in ("users", "roles") and isinstance(v, Mapping) and v.get("client_id")
+        )
+    )
+    return found
+
+
 def oidc_configured(auth_section: Mapping[str, Any] | None) -> bool:
     """Return whether Streamlit's ``[auth]`` section configures an OIDC identity provider."""
-    if not auth_section:
-        return False
-    if not all(auth_section.get(k) for k in OIDC_KEYS):
-        return False
-    if auth_section.get("client_id") and auth_section.get("server_metadata_url"):
-        return True
-    # Named providers: [auth.<provider>] with client_id (the users / roles tables are ours).
-    return any(
-        isinstance(v, Mapping) and v.get("client_id")
-        for k, v in auth_section.items()
-        if k not in ("users", "roles")
-    )
+    return bool(oidc_providers(auth_section))
 
 
 def roles_for_email(role_map: Mapping[str, Any] | None, email: str | None) -> frozenset[str]:

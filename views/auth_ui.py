@@ -141,7 +141,12 @@ def gate(required: str | Iterable[str] | None) -> bool:
         return False
     if how == "oidc":
         st.info(common.tr("auth.sign_in_needed", role=_role_text(required)))
-        st.button(common.tr("auth.sign_in_idp"), on_click=st.login, type="primary")
+        for provider in auth.oidc_providers(auth_section()):
+            label = common.tr("auth.sign_in_idp") + (f" ({provider})" if provider else "")
+            args = (provider,) if provider else ()
+            st.button(
+                label, key=f"login_{provider or 'default'}", on_click=st.login, args=args, type="primary"
+            )
         return False
     _password_form(required)
     return False
@@ -174,7 +179,9 @@ def sidebar() -> None:
     if who is None:
         return
     with st.sidebar:
-        st.caption(common.tr("auth.signed_in_as", user=who[0], roles=", ".join(sorted(who[1])) or "-"))
+        sep = "、" if common.lang() == "zh" else ", "
+        roles = sep.join(common.tr(f"auth.role_{r}") for r in sorted(who[1])) or "-"
+        st.caption(common.tr("auth.signed_in_as", user=who[0], roles=roles))
         if st.button(common.tr("auth.sign_out"), key="sign_out"):
             st.session_state.pop(_SESSION_KEY, None)
             if mode() == "oidc":

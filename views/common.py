@@ -8,13 +8,14 @@ with ``st.cache_resource``; pages must not modify what these return.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from geo import i18n, store
+from geo import i18n, provenance, store
 from geo.settings import Settings, load_settings
 
 
@@ -94,14 +95,45 @@ def station_index() -> Any:
     return _station_index(data_key(), str(data_dir()))
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def escape_markdown(text: str) -> str:
+    """Backslash-escape Markdown (and Streamlit's ``:color[...]``, ``$`` maths) in user text."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _table_sources(key: str, directory: str) -> dict[str, provenance.TableSource]:
+    d = Path(directory)
+    return provenance.table_sources(store.list_versions(d), store.current_version(d) or "")
+
+
+def _source_text(src: provenance.TableSource) -> str:
+    parts = [tr("app.source_demo")] if src.demo else []
+    parts += [tr("app.source_file", file=f) for f in src.files]
+    if src.edits:
+        parts.append(tr("app.source_edits", n=src.edits))
+    return " + ".join(parts) or "?"
+
+
 def dataset_caption() -> None:
-    """Show which dataset is in use, labelling demo data clearly (演示数据)."""
+    """Show which dataset is in use, labelling demo data clearly (演示数据), also when mixed."""
     m = manifest()
-    source = m.get("source", {})
-    if source.get("kind") == "demo":
+    sources = _table_sources(data_key(), str(data_dir()))
+    changed = {name: src for name, src in sources.items() if not src.pure_demo}
+    sep = ";" if lang() == "zh" else "; "
+    described = sep.join(
+        f"{tr('app.table_targets') if name == 'targets' else tr(f'data.table_{name}')}: {_source_text(src)}"
+        for name, src in changed.items()
+    )
+    if not changed:
         st.markdown(f":orange-badge[{tr('app.demo_short')}] {tr('app.demo_badge')}")
+    elif any(src.demo for src in sources.values()):
+        rest = sep + tr("app.rest_demo") if len(changed) < len(sources) else ""
+        st.markdown(f":orange-badge[{tr('app.mixed_short')}] {escape_markdown(described + rest)}")
     else:
-        st.caption(tr("app.imported_badge", file=str(source.get("file", "?"))))
+        st.caption(tr("app.imported_badge", file=escape_markdown(described)))
     st.caption(tr("app.dataset", version=m.get("dataset_version", "?"), created=m.get("created", "?")[:16]))
 
 

@@ -175,3 +175,56 @@ def test_data_page_for_a_planner_hides_import(env: pytest.MonkeyPatch, users_env
     assert any("需要管理员角色" in i.value for i in at.info)
     assert not at.file_uploader  # imports are for admins
     assert any(t.label == "名称" for t in at.text_input)  # the single-station form is there
+
+
+@pytest.mark.parametrize(
+    ("section", "labels"),
+    [
+        (
+            {
+                "client_id": "id",
+                "client_secret": "secret",
+                "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+            },
+            [""],
+        ),
+        (
+            {
+                "corp": {
+                    "client_id": "id",
+                    "client_secret": "secret",
+                    "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+                },
+                "roles": {"*@union.cn": ["planner"]},
+            },
+            [" (corp)"],
+        ),
+    ],
+)
+def test_identity_provider_sign_in_starts_for_each_configured_provider(
+    env: pytest.MonkeyPatch, section: dict, labels: list[str]
+) -> None:
+    import streamlit.auth_util
+    from streamlit.runtime.secrets import AttrDict
+
+    config = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "c" * 32, **section}
+
+    class _Secrets:  # what .streamlit/secrets.toml would give Streamlit's own auth checks
+        def load_if_toml_exists(self) -> bool:
+            return True
+
+        def get(self, key: str, default: object = None) -> object:
+            return AttrDict(config) if key == "auth" else default
+
+    env.setattr(streamlit.auth_util, "secrets_singleton", _Secrets())
+    at = AppTest.from_function(gated_script, default_timeout=60)
+    at.secrets["auth"] = config
+    at.session_state["need"] = "planner"
+    at.run()
+    assert not at.exception and not content(at)
+    buttons = [b for b in at.button if b.key and b.key.startswith("login_")]
+    assert [b.label for b in buttons] == [f"通过单位统一身份认证登录{x}" for x in labels]
+    buttons[0].click()
+    at.run()  # st.login with the provider's name: Authlib is installed and the config is accepted
+    assert not at.exception, at.exception
+    assert not content(at)
