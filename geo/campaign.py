@@ -399,25 +399,27 @@ def _runs(batch: pa.RecordBatch, before: pa.RecordBatch | None, shift: int) -> _
     """
     day = batch.column(0).view(pa.int32()).to_numpy()
     cell = batch.column(1).to_numpy()
-    if before is not None and before.num_rows:  # one row of overlap: the last of the previous batch
-        day = np.r_[before.column(0).view(pa.int32()).to_numpy()[-1:], day]
-        cell = np.r_[before.column(1).to_numpy()[-1:], cell]
+    continues = False
+    if before is not None and before.num_rows:
+        last_day = before.column(0).view(pa.int32()).to_numpy()[-1]
+        last_cell = before.column(1).to_numpy()[-1]
+        if (day[0], cell[0]) < (last_day, last_cell):
+            return None
+        continues = bool(
+            day[0] == last_day and (cell[0] >> np.uint64(shift)) == (last_cell >> np.uint64(shift))
+        )
     same_day = day[1:] == day[:-1]
     if np.any(day[1:] < day[:-1]) or np.any((cell[1:] < cell[:-1]) & same_day):
         return None
     parent = cell >> np.uint64(shift)
     new = np.empty(len(day), dtype=bool)
-    new[:1] = True
+    new[0] = True
     np.not_equal(parent[1:], parent[:-1], out=new[1:])
     new[1:] |= ~same_day
-    skip = len(day) - batch.num_rows
-    continues = bool(skip and not new[1])
-    new = new[skip:]
-    new[0] = True
     starts = np.flatnonzero(new)
     people = np.add.reduceat(batch.column(2).to_numpy(), starts, dtype=np.int64)
     funds = np.add.reduceat(batch.column(3).to_numpy(), starts)
-    return _Runs(starts, day[skip:][starts], cell[skip:][starts], people, funds, continues)
+    return _Runs(starts, day[starts], cell[starts], people, funds, continues)
 
 
 def _hex_days_in_order(path: Path, f: Filters, res: int, *, hex_first: bool) -> pd.DataFrame | None:
