@@ -79,10 +79,26 @@ def user_name() -> str:
     return who[0] if who else "local-demo"
 
 
-def has_role(required: str | Iterable[str] | None) -> bool:
-    """Return whether the current user (anyone, in demo mode) has ``required``."""
-    if mode() == "demo":
+def _local_client() -> bool:
+    """Whether the browser runs on this computer (Streamlit gives no address for loopback)."""
+    try:
+        ip = st.context.ip_address
+    except AttributeError:  # no request context (a bare script run)
         return True
+    return not isinstance(ip, str)  # None for loopback (AppTest gives a mock: also local)
+
+
+def _demo_allows(required: str | Iterable[str]) -> bool:
+    """In demo mode anyone may open any page, but what needs ``admin`` (data: import,
+    rollback, edits) only from this computer: ``make run`` listens on the network."""
+    needed = {required} if isinstance(required, str) else set(required)
+    return "admin" not in needed or _local_client()
+
+
+def has_role(required: str | Iterable[str] | None) -> bool:
+    """Return whether the current user (anyone, in demo mode; see :func:`_demo_allows`) has ``required``."""
+    if mode() == "demo":
+        return required is None or _demo_allows(required)
     who = current()
     return auth.can_open(who[1] if who else None, required)
 
@@ -131,6 +147,9 @@ def gate(required: str | Iterable[str] | None) -> bool:
         st.error(common.tr("auth.config_error", message=str(exc)))
         return False
     if how == "demo":
+        if not _demo_allows(required):
+            st.warning(common.tr("auth.demo_local_only"))
+            return False
         st.info(common.tr("auth.demo_mode"))
         return True
     who = current()

@@ -88,6 +88,19 @@ def test_demo_mode_opens_every_page_and_says_so(env: pytest.MonkeyPatch) -> None
     assert not at.info  # public pages carry no banner
 
 
+def test_demo_mode_keeps_data_management_to_this_computer(env: pytest.MonkeyPatch) -> None:
+    from views import auth_ui
+
+    env.setattr(auth_ui, "_local_client", lambda: False)  # a phone on the network
+    for need in ("planner", "leader", None):
+        assert content(run(need))
+    for need in ("admin", ["planner", "admin"]):
+        at = run(need)
+        assert not content(at)
+        assert any("只在运行本应用的电脑上开放" in w.value for w in at.warning)
+    assert not auth_ui.has_role(("planner", "admin"))  # what the data page's own check asks
+
+
 @pytest.mark.parametrize(
     ("user", "password", "need", "allowed"),
     [
