@@ -122,11 +122,9 @@ def dataset_caption() -> None:
     m = manifest()
     sources = _table_sources(data_key(), str(data_dir()))
     changed = {name: src for name, src in sources.items() if not src.pure_demo}
-    sep = ";" if lang() == "zh" else "; "
-    described = sep.join(
-        f"{tr('app.table_targets') if name == 'targets' else tr(f'data.table_{name}')}: {_source_text(src)}"
-        for name, src in changed.items()
-    )
+    sep, colon = (";", ":") if lang() == "zh" else ("; ", ": ")
+    label = {name: tr("app.table_targets" if name == "targets" else f"data.table_{name}") for name in sources}
+    described = sep.join(f"{label[name]}{colon}{_source_text(src)}" for name, src in changed.items())
     if not changed:
         st.markdown(f":orange-badge[{tr('app.demo_short')}] {tr('app.demo_badge')}")
     elif any(src.demo for src in sources.values()):
