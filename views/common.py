@@ -111,7 +111,7 @@ def _table_sources(key: str, directory: str) -> dict[str, provenance.TableSource
 
 def _source_text(src: provenance.TableSource) -> str:
     parts = [tr("app.source_demo")] if src.demo else []
-    parts += [tr("app.source_file", file=f) for f in src.files]
+    parts += [tr("app.source_file", file=escape_markdown(f)) for f in src.files]
     if src.edits:
         parts.append(tr("app.source_edits", n=src.edits))
     return " + ".join(parts) or "?"
@@ -129,9 +129,9 @@ def dataset_caption() -> None:
         st.markdown(f":orange-badge[{tr('app.demo_short')}] {tr('app.demo_badge')}")
     elif any(src.demo for src in sources.values()):
         rest = sep + tr("app.rest_demo") if len(changed) < len(sources) else ""
-        st.markdown(f":orange-badge[{tr('app.mixed_short')}] {escape_markdown(described + rest)}")
+        st.markdown(f":orange-badge[{tr('app.mixed_short')}] {described}{rest}")
     else:
-        st.caption(tr("app.imported_badge", file=escape_markdown(described)))
+        st.caption(tr("app.imported_badge", file=described))
     st.caption(tr("app.dataset", version=m.get("dataset_version", "?"), created=m.get("created", "?")[:16]))
 
 

@@ -71,3 +71,24 @@ def test_choosing_a_province_switches_to_hexes_and_county_table(app: AppTest, de
         demo_tables["workplaces"].loc[demo_tables["workplaces"]["province_adcode"] == code, "county"]
     )
     assert set(table["name"]) <= counties | set(st.loc[st["province_adcode"] == code, "county"])
+
+
+def test_mixed_data_says_which_tables_hold_demo_rows(
+    fresh_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from geo import ingest
+
+    csv = fresh_data_dir.parent / "县_*x*.csv"
+    csv.write_text("名称,经度,纬度,开放时间\n新驿站,116.39,39.90,24小时\n", encoding="utf-8")
+    report = ingest.import_bytes(
+        fresh_data_dir, csv.read_bytes(), csv.name, "stations", mode="append", user="t"
+    )
+    assert report.accepted == 1, report
+    monkeypatch.setenv("GEO_DATA_DIR", str(fresh_data_dir))
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    caption = next(m.value for m in at.markdown if "部分为演示数据" in m.value)
+    # The file name (as stored: sanitised) is user text: its Markdown is escaped.
+    assert r"驿站:演示数据 + 导入 县\_\_x\_\.csv;其余为演示数据" in caption
