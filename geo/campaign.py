@@ -425,7 +425,11 @@ def _runs(batch: pa.RecordBatch, before: pa.RecordBatch | None, shift: int) -> _
 def _hex_days_in_order(path: Path, f: Filters, res: int, *, hex_first: bool) -> pd.DataFrame | None:
     """Run :func:`campaign_by` ``["hex", "day"]`` on a file in stored order; ``None`` if it is not."""
     cols = ["date", H3_INT_COLUMN, "people", "funds_yuan"]
-    table = store.read_sorted(path, CAMPAIGN, cols, _campaign_expr(f))
+    if f.categories or f.region:
+        table = store.read_sorted(path, CAMPAIGN, cols, _campaign_expr(f))
+    else:  # a year and a date range are one run of the file: cut out, not filtered
+        dates = (f.date_from or dt.date.min, f.date_to or dt.date.max)
+        table = store.read_sorted(path, CAMPAIGN, cols, leading=[("year", f.year, f.year), ("date", *dates)])
     if table is None or any(table.column(c).null_count for c in cols):
         return None
     # Batch by batch, as read (no copy into one array), two threads (numpy releases the GIL).

@@ -29,11 +29,12 @@ import re
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -203,23 +204,78 @@ def _write_table(df: pd.DataFrame, table: Table, path: Path) -> None:
 
 
 def read_sorted(
-    path: Path | str, table: Table, columns: list[str], where: pc.Expression | None = None
+    path: Path | str,
+    table: Table,
+    columns: list[str],
+    where: pc.Expression | None = None,
+    *,
+    leading: Sequence[tuple[str, Any, Any]] = (),
 ) -> pa.Table | None:
     """Read columns of one stored table file in its stored order (``table.sort_by``).
 
-    Rows matching ``where`` keep that order. Returns ``None`` when the file does not
-    record that order or lacks a column (a partitioned table, a version written before
-    the order existed, a file written elsewhere): the caller then takes a general path.
+    Parameters
+    ----------
+    path : Path or str
+        The table's parquet file.
+    table : Table
+        Its schema entry.
+    columns : list of str
+        Columns to return.
+    where : pyarrow.compute.Expression, optional
+        Rows to keep (they keep the stored order).
+    leading : sequence of (column, low, high)
+        Inclusive ranges on the first sort columns, in ``sort_by`` order; each after the
+        first only within one value of the one before (e.g. ``[("year", 2025, 2025),
+        ("date", d0, d1)]``). Matching rows are one run of the file: only row groups that
+        may hold it are read, and the run is cut out without a copy.
+
+    Returns
+    -------
+    pyarrow.Table or None
+        ``None`` when the file does not record that order or lacks a column (a
+        partitioned table, a version written before the order existed, a file written
+        elsewhere): the caller then takes a general path.
     """
     p = Path(path)
     if not table.sort_by or is_partitioned_path(p) or not p.is_file():
         return None
-    schema = pq.read_schema(p)
+    names = [c for c, _, _ in leading]
+    if names != list(table.sort_by[: len(names)]) or any(lo != hi for _, lo, hi in leading[:-1]):
+        raise InputError(
+            f"leading ranges {list(leading)}: give single values, then at most one range, "
+            f"on the first columns of the sort order {table.sort_by}"
+        )
+    pf = pq.ParquetFile(p)
+    schema = pf.schema_arrow
     if (schema.metadata or {}).get(SORTED_BY_KEY) != ",".join(table.sort_by).encode():
         return None
-    if any(schema.get_field_index(c) < 0 for c in columns):
+    if any(schema.get_field_index(c) < 0 for c in [*columns, *names]):
         return None
-    return pq.read_table(p, columns=columns, filters=where, use_threads=True)
+    if where is not None or not leading:
+        ranges = [(pc.field(c) >= lo) & (pc.field(c) <= hi) for c, lo, hi in leading]
+        for r in ranges:
+            where = r if where is None else where & r
+        return pq.read_table(p, columns=columns, filters=where, use_threads=True)
+    first, lo, hi = leading[0]
+    col = schema.get_field_index(first)
+    groups = []
+    for i in range(pf.metadata.num_row_groups):
+        stats = pf.metadata.row_group(i).column(col).statistics
+        if stats is None or not stats.has_min_max or (stats.max >= lo and stats.min <= hi):
+            groups.append(i)
+    read = pf.read_row_groups(groups, columns=list(dict.fromkeys([*columns, *names])), use_threads=True)
+    start, stop = 0, read.num_rows
+    for name, lo, hi in leading:  # narrow the run one sort column at a time
+        values = read.column(name).slice(start, stop - start).combine_chunks()
+        if pa.types.is_date32(values.type):
+            values = values.view(pa.int32())
+            lo, hi = (np.datetime64(v, "D").astype(np.int64) for v in (lo, hi))
+        arr = values.to_numpy()
+        start, stop = (
+            start + int(np.searchsorted(arr, lo, "left")),
+            start + int(np.searchsorted(arr, hi, "right")),
+        )
+    return read.select(columns).slice(start, stop - start)
 
 
 def write_version(

@@ -200,3 +200,29 @@ def test_read_sorted_declines_files_that_do_not_record_the_order(
     assert store.read_sorted(path, table, ["date", "no_such_column"]) is None
     assert store.read_sorted(tmp_path / "missing.parquet", table, ["date"]) is None
     assert store.read_sorted(path, TABLES["stations"], ["lat"]) is None  # stations record no order
+
+
+def test_read_sorted_cuts_a_leading_range_out_as_the_filter_would(demo_data_dir: Path) -> None:
+    import pyarrow.compute as pc
+
+    table = TABLES["campaign"]
+    path = store.table_path(demo_data_dir, "campaign")
+    cols = ["year", "date", H3_INT_COLUMN, "people"]
+    d0, d1 = dt.date(2024, 1, 20), dt.date(2024, 2, 1)
+    for leading, where in [
+        ([("year", 2024, 2024)], pc.field("year") == 2024),
+        (
+            [("year", 2024, 2024), ("date", d0, d1)],
+            (pc.field("year") == 2024) & (pc.field("date") >= d0) & (pc.field("date") <= d1),
+        ),
+        ([("year", 2030, 2030)], pc.field("year") == 2030),
+    ]:
+        cut = store.read_sorted(path, table, cols, leading=leading)
+        filtered = store.read_sorted(path, table, cols, where)
+        assert cut is not None
+        assert filtered is not None
+        assert cut.equals(filtered), leading
+    with pytest.raises(InputError, match="sort order"):
+        store.read_sorted(path, table, cols, leading=[("date", d0, d1)])
+    with pytest.raises(InputError, match="sort order"):
+        store.read_sorted(path, table, cols, leading=[("year", 2023, 2024), ("date", d0, d1)])
