@@ -82,10 +82,12 @@ DEFAULT_SEATS: Final = 0
 EARTH_RADIUS_M: Final = 6_371_008.8
 """Mean Earth radius, metres (for the near-duplicate search)."""
 
-OTHER_KIND: Final = "other" if "other" in STATION_KINDS else "union"
-"""Kind stored for an unknown or missing station type (``other`` once the schema has it)."""
+OTHER_KIND: Final = "other"
+"""Kind stored for an unknown or missing station type."""
 OTHER_AMENITY: Final = "other"
 """Amenity code stored for a service the schema does not know."""
+assert OTHER_KIND in STATION_KINDS  # one source of truth: the schema knows the code
+assert OTHER_AMENITY in AMENITIES
 
 # Lat/lng ranges that contain China with a margin: used to detect swapped columns.
 _CHINA_LAT: Final = (3.0, 54.0)
@@ -233,6 +235,23 @@ _SAFE_FILE_NAME: Final = re.compile(r"[^\w.\-()（）一-鿿 ]+")
 # ---------------------------------------------------------------- report
 
 
+def _plain(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, int | float | str) else str(v) for k, v in params.items()}
+
+
+class ImportFileError(InputError):
+    """A problem with a whole uploaded file, as a message code of ``geo/strings/ingest.toml``.
+
+    ``str(exc)`` is the English message (CLI, JSON); :func:`error_text` gives the report's
+    error in the user's language from ``code`` and ``params``.
+    """
+
+    def __init__(self, code: str, **params: Any) -> None:  # noqa: ANN401 - message values
+        self.code = code
+        self.params = _plain(params)
+        super().__init__(i18n.t(f"ingest.{code}", "en", **self.params))
+
+
 @dataclass
 class ImportReport:
     """What happened to every row of one file.
@@ -257,7 +276,12 @@ class ImportReport:
     version : str or None
         The dataset version written, ``None`` until committed (or when nothing was written).
     error : str or None
-        A problem with the whole file; then nothing is imported.
+        A problem with the whole file, in English; then nothing is imported.
+    error_code, error_params : str or None, dict
+        The same as a message code of ``geo/strings/ingest.toml`` (see :func:`error_text`);
+        ``None`` for a problem with the options rather than the file.
+    sheet : str
+        The XLSX sheet read (``""`` for other formats).
     """
 
     table: str
@@ -275,6 +299,9 @@ class ImportReport:
     mapping: dict[str, str] = field(default_factory=dict)
     version: str | None = None
     error: str | None = None
+    error_code: str | None = None
+    error_params: dict[str, Any] = field(default_factory=dict)
+    sheet: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as plain JSON-able values."""
@@ -294,6 +321,9 @@ class ImportReport:
             "mapping": self.mapping,
             "version": self.version,
             "error": self.error,
+            "error_code": self.error_code,
+            "error_params": self.error_params,
+            "sheet": self.sheet,
         }
 
     def summary(self) -> dict[str, Any]:
@@ -304,6 +334,9 @@ class ImportReport:
             "rejected": self.rejected,
             "warnings": len(self.warnings),
         }
+
+
+_Note = tuple[str, dict[str, Any]]  # a message code of geo/strings/ingest.toml and its parameters
 
 
 @dataclass
@@ -319,18 +352,24 @@ class SourceFrame:
     format, encoding : str
         Detected format (``csv``, ``xlsx``, ``geojson``, ``geoparquet``) and text encoding.
     bad_rows : dict
-        Rows that could not be read at all (undecodable, malformed): row → reason. They
-        count as rows of the file and are rejected.
-    notes : list of str
-        File-wide notes (title rows skipped, sheet used...).
+        Rows that could not be read at all (undecodable, malformed): row → ``(message
+        code, params)``. They count as rows of the file and are rejected.
+    notes : list of tuple
+        File-wide notes (title rows skipped, sheet used...) as ``(message code, params)``.
+    sheet : str
+        The XLSX sheet read (``""`` for other formats).
+    sheets : tuple of str
+        Every sheet of the workbook (empty for other formats).
     """
 
     frame: pd.DataFrame
     rows: np.ndarray
     format: str
     encoding: str = ""
-    bad_rows: dict[int, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    bad_rows: dict[int, _Note] = field(default_factory=dict)
+    notes: list[_Note] = field(default_factory=list)
+    sheet: str = ""
+    sheets: tuple[str, ...] = ()
 
 
 @dataclass
@@ -364,14 +403,13 @@ def _sniff_format(data: bytes, file_name: str) -> str:
         return "xlsx"
     if head.startswith(b"PAR1"):
         return "geoparquet"
+    shown = safe_file_name(file_name)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise InputError(
-            f"{file_name}: this is an old .xls workbook; save it as .xlsx or CSV (UTF-8) and import again"
-        )
+        raise ImportFileError("file_xls", file=shown)
     if ext in ("xlsx", "xlsm"):
-        raise InputError(f"{file_name}: not a valid XLSX workbook (the file is damaged or truncated)")
+        raise ImportFileError("file_xlsx_truncated", file=shown)
     if ext in ("parquet", "geoparquet"):
-        raise InputError(f"{file_name}: not a valid Parquet file (the file is damaged or truncated)")
+        raise ImportFileError("file_parquet_truncated", file=shown)
     stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if ext in ("geojson", "json") or stripped.startswith(b"{"):
         return "geojson"
@@ -425,12 +463,12 @@ def _delimiter(text: str) -> str:
 
 def _read_csv(
     data: bytes, encoding: str, max_rows: int
-) -> tuple[list[list[Any]], list[int], dict[int, str], str]:
+) -> tuple[list[list[Any]], list[int], dict[int, _Note], str]:
     text, used, bad_lines = _decode(data, encoding)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     records: list[list[Any]] = []
     rows: list[int] = []
-    bad: dict[int, str] = {}
+    bad: dict[int, _Note] = {}
     start = 1
     while True:
         try:
@@ -438,40 +476,39 @@ def _read_csv(
         except StopIteration:
             break
         except csv.Error as exc:  # e.g. a field over the csv module's size limit
-            bad[start] = f"row cannot be read as CSV ({exc})"
+            bad[start] = ("row_csv_bad", {"detail": str(exc)[:200]})
             records.append(["\ufffd"])  # a stand-in cell: the row still counts and is rejected
             rows.append(start)
             start = reader.line_num + 1
             continue
         end = reader.line_num
         if any(line in bad_lines for line in range(start, end + 1)):
-            bad[start] = (
-                f"row has bytes that are not valid {used if used != 'mixed' else 'UTF-8 or GBK'} text"
-            )
+            bad[start] = ("row_bytes_mixed", {}) if used == "mixed" else ("row_bytes", {"encoding": used})
         records.append(rec)
         rows.append(start)
         start = end + 1
         if len(records) > max_rows + 50:  # header and title rows included, with a margin
-            raise InputError(_too_many_rows(max_rows))
+            raise _too_many_rows(max_rows)
     return records, rows, bad, used
 
 
-def _too_many_rows(max_rows: int) -> str:
-    return (
-        f"the file has more than {max_rows:,} rows, the import limit (GEO_MAX_IMPORT_ROWS); "
-        "split it into smaller files and import them with --mode append"
-    )
+def _too_many_rows(max_rows: int) -> ImportFileError:
+    return ImportFileError("file_rows", limit=f"{max_rows:,}")
 
 
 def _cell_text(v: Any) -> Any:  # noqa: ANN401 - a spreadsheet cell
     if v is None or v is pd.NA or v is pd.NaT:
         return None
+    if isinstance(v, np.generic):  # a value taken from a frame: numpy 2 reprs it as np.float64(…)
+        v = v.item()
+    if isinstance(v, pd.Timestamp):
+        v = v.to_pydatetime()
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
         if not math.isfinite(v):
             return None
-        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(float(v))
     if isinstance(v, dt.datetime):
         return v.date().isoformat() if v.time() == dt.time() else v.isoformat(sep=" ")
     if isinstance(v, dt.date):
@@ -481,53 +518,125 @@ def _cell_text(v: Any) -> Any:  # noqa: ANN401 - a spreadsheet cell
     return str(v)
 
 
-def _read_xlsx(
-    data: bytes, sheet: str | None, max_rows: int, max_bytes: int
-) -> tuple[list[list[Any]], list[int], list[str]]:
+def _open_workbook(data: bytes, max_bytes: int) -> Any:  # noqa: ANN401 - an openpyxl workbook
     import openpyxl  # imported here: only XLSX imports need it
 
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             unpacked = sum(i.file_size for i in zf.infolist())
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise InputError(f"not a valid XLSX workbook ({exc}); open it in Excel and save it again") from exc
+        raise ImportFileError("file_xlsx_bad", detail=str(exc)[:120]) from exc
     if unpacked > max_bytes * MAX_XLSX_EXPANSION:
-        raise InputError(
-            f"the workbook unpacks to {unpacked / 1e6:.0f} MB, more than a registry needs; "
-            "save the sheet as CSV and import that"
-        )
+        raise ImportFileError("file_xlsx_bomb", mb=f"{unpacked / 1e6:.0f}")
     try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for damaged files
-        raise InputError(
-            f"not a valid XLSX workbook ({type(exc).__name__}); open it in Excel and save it again"
-        ) from exc
+        raise ImportFileError("file_xlsx_bad", detail=type(exc).__name__) from exc
+
+
+def _sheet_rows(wb: Any, name: str, max_row: int | None = None) -> Any:  # noqa: ANN401 - openpyxl
+    """Iterate the values of a sheet's rows, whatever its ``<dimension>`` record says.
+
+    In read-only mode openpyxl trusts the record, which some writers get wrong (``A1:B2``
+    on a sheet of 500 rows): rows and columns outside it would be silently lost.
+    """
+    ws = wb[name]
+    if hasattr(ws, "reset_dimensions"):
+        ws.reset_dimensions()
+    return ws.iter_rows(max_row=max_row, values_only=True)
+
+
+def _known_headers(table: str) -> set[str]:
+    return {_norm_header(s) for syn in FIELDS[table].values() for s in syn}
+
+
+def _header_score(records: Sequence[Sequence[Any]], table: str) -> int:
+    """Most known headers of ``table`` named in one of the first 30 rows."""
+    known = _known_headers(table)
+    return max(
+        (sum(_norm_header(v) in known for v in r if v is not None) for r in records[:30]),
+        default=0,
+    )
+
+
+def _sheet_scores(wb: Any, table: str) -> dict[str, int]:  # noqa: ANN401 - openpyxl workbook
+    out: dict[str, int] = {}
+    for name in wb.sheetnames:
+        try:
+            head = [[_cell_text(v) for v in r] for r in _sheet_rows(wb, name, max_row=30)]
+        except Exception:  # a chart sheet or a damaged one: not the registry
+            head = []
+        out[str(name)] = _header_score(head, table)
+    return out
+
+
+def xlsx_sheets(data: bytes, table: str, *, max_bytes: int = 50 * 1024 * 1024) -> dict[str, int]:
+    """Return the sheets of a workbook with how many headers of ``table`` each names.
+
+    Parameters
+    ----------
+    data : bytes
+        The XLSX file.
+    table : str
+        Target table (see :data:`IMPORT_TABLES`).
+    max_bytes : int
+        Upload limit (the zip-bomb guard is a multiple of it).
+
+    Returns
+    -------
+    dict
+        ``{sheet name: recognised headers}`` in workbook order; :func:`best_sheet` picks one.
+
+    Raises
+    ------
+    ImportFileError
+        If ``data`` is not a readable workbook.
+    """
+    _check_table(table)
+    wb = _open_workbook(data, max_bytes)
     try:
-        names = list(wb.sheetnames)
+        return _sheet_scores(wb, table)
+    finally:
+        wb.close()
+
+
+def best_sheet(scores: Mapping[str, int]) -> str:
+    """Return the sheet naming the most known headers (the first of equals; the first sheet if none)."""
+    return max(scores, key=lambda n: scores[n])
+
+
+def _read_xlsx(
+    data: bytes, sheet: str | None, max_rows: int, max_bytes: int, table: str
+) -> tuple[list[list[Any]], list[int], list[_Note], str, tuple[str, ...]]:
+    wb = _open_workbook(data, max_bytes)
+    try:
+        names = tuple(map(str, wb.sheetnames))
         if not names:
-            raise InputError("the workbook has no sheets")
+            raise ImportFileError("file_xlsx_no_sheets")
         if sheet is not None and sheet not in names:
-            raise InputError(f"sheet {sheet!r} not found; the workbook has: {', '.join(names)}")
-        ws = wb[sheet] if sheet is not None else wb[names[0]]
-        notes = [f"sheet: {ws.title}"] if len(names) > 1 else []
+            raise ImportFileError("file_sheet_missing", sheet=sheet, sheets="、".join(names))
+        notes: list[_Note] = []
+        if sheet is None:
+            sheet = best_sheet(_sheet_scores(wb, table)) if len(names) > 1 else names[0]
+            if len(names) > 1:
+                notes.append(("note_sheet_auto", {"sheet": sheet, "sheets": "、".join(names)}))
+        elif len(names) > 1:
+            notes.append(("note_sheet", {"sheet": sheet}))
         records: list[list[Any]] = []
         rows: list[int] = []
         try:
-            for i, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            for i, values in enumerate(_sheet_rows(wb, sheet), start=1):
                 records.append([_cell_text(v) for v in values])
                 rows.append(i)
                 if len(records) > max_rows + 50:
-                    raise InputError(_too_many_rows(max_rows))
+                    raise _too_many_rows(max_rows)
         except GeoError:
             raise
         except Exception as exc:  # a truncated sheet fails part-way through
-            raise InputError(
-                f"the workbook is damaged after row {len(records)} ({type(exc).__name__}); "
-                "open it in Excel and save it again"
-            ) from exc
+            raise ImportFileError("file_xlsx_damaged", row=len(records), detail=type(exc).__name__) from exc
     finally:
         wb.close()
-    return records, rows, notes
+    return records, rows, notes, sheet, names
 
 
 def _flat(v: Any) -> Any:  # noqa: ANN401 - a JSON / Parquet value
@@ -540,21 +649,21 @@ def _flat(v: Any) -> Any:  # noqa: ANN401 - a JSON / Parquet value
     return _cell_text(v)
 
 
-def _read_geojson(data: bytes) -> tuple[pd.DataFrame, dict[int, str]]:
+def _read_geojson(data: bytes) -> tuple[pd.DataFrame, dict[int, _Note]]:
     try:
         doc = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise InputError(f"not valid GeoJSON ({type(exc).__name__}: {str(exc)[:120]})") from exc
+        raise ImportFileError("file_geojson_bad", detail=f"{type(exc).__name__}: {str(exc)[:120]}") from exc
     if isinstance(doc, dict) and doc.get("type") == "Feature":
         doc = {"type": "FeatureCollection", "features": [doc]}
     if not isinstance(doc, dict) or not isinstance(doc.get("features"), list):
-        raise InputError("GeoJSON must be a FeatureCollection with a list of features")
+        raise ImportFileError("file_geojson_shape")
     records: list[dict[str, Any]] = []
-    bad: dict[int, str] = {}
+    bad: dict[int, _Note] = {}
     for i, feat in enumerate(doc["features"], start=1):
         rec: dict[str, Any] = {}
         if not isinstance(feat, dict):
-            bad[i] = "feature is not an object"
+            bad[i] = ("row_feature", {})
             records.append(rec)
             continue
         props = feat.get("properties")
@@ -569,19 +678,19 @@ def _read_geojson(data: bytes) -> tuple[pd.DataFrame, dict[int, str]]:
             if gtype == "Point" and isinstance(coords, list) and len(coords) >= 2:
                 rec["__lng"], rec["__lat"] = _flat(coords[0]), _flat(coords[1])
             else:
-                bad[i] = f"geometry is a {str(gtype)[:20]}, not a point"
+                bad[i] = ("row_geometry_type", {"type": str(gtype)[:20]})
         records.append(rec)
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
     return frame.astype(object).where(frame.notna(), None), bad
 
 
-def _read_parquet(data: bytes) -> tuple[pd.DataFrame, dict[int, str]]:
+def _read_parquet(data: bytes) -> tuple[pd.DataFrame, dict[int, _Note]]:
     import pyarrow.parquet as pq
 
     try:
         tbl = pq.read_table(io.BytesIO(data))
     except Exception as exc:  # pyarrow raises several types for damaged files
-        raise InputError(f"not a valid (Geo)Parquet file ({type(exc).__name__}); export it again") from exc
+        raise ImportFileError("file_parquet_bad", detail=type(exc).__name__) from exc
     df = tbl.to_pandas()
     geo_meta = (tbl.schema.metadata or {}).get(b"geo")
     if geo_meta:
@@ -590,14 +699,13 @@ def _read_parquet(data: bytes) -> tuple[pd.DataFrame, dict[int, str]]:
             col = meta.get("primary_column", "geometry")
             geoms = shapely.from_wkb(df.pop(col).to_numpy(dtype=object), on_invalid="ignore")
         except (ValueError, KeyError, TypeError, shapely.errors.ShapelyError) as exc:
-            raise InputError(f"the GeoParquet geometry column cannot be read ({exc})") from exc
+            raise ImportFileError("file_parquet_geometry", detail=str(exc)[:120]) from exc
         point = shapely.get_type_id(geoms) == 0
         x = np.where(point, shapely.get_x(geoms), np.nan)
         y = np.where(point, shapely.get_y(geoms), np.nan)
         df["__lng"], df["__lat"] = x, y
-        bad = {
-            int(i) + 1: "geometry is not a point"
-            for i in np.flatnonzero(~(point | shapely.is_missing(geoms)))
+        bad: dict[int, _Note] = {
+            int(i) + 1: ("row_geometry", {}) for i in np.flatnonzero(~(point | shapely.is_missing(geoms)))
         }
     else:
         bad = {}
@@ -612,30 +720,28 @@ def _read_parquet(data: bytes) -> tuple[pd.DataFrame, dict[int, str]]:
 
 
 def _records_to_frame(
-    records: list[list[Any]], rows: list[int], bad: dict[int, str], table: str
-) -> tuple[pd.DataFrame, np.ndarray, dict[int, str], list[str]]:
+    records: list[list[Any]], rows: list[int], bad: dict[int, _Note], table: str
+) -> tuple[pd.DataFrame, np.ndarray, dict[int, _Note], list[_Note]]:
     """Find the header (skipping title rows), make unique column names, pad ragged rows."""
-    notes: list[str] = []
+    notes: list[_Note] = []
 
     def blank(rec: list[Any]) -> bool:
         return all(v is None or str(v).strip() == "" for v in rec)
 
-    known = {_norm_header(s) for syn in FIELDS[table].values() for s in syn}
+    known = _known_headers(table)
     candidates = [i for i, r in enumerate(records[:30]) if not blank(r)]
     if not candidates:
-        return pd.DataFrame(), np.array([], dtype=np.int64), {}, ["the file has no rows"]
+        return pd.DataFrame(), np.array([], dtype=np.int64), {}, [("note_no_rows", {})]
     header_i = candidates[0]
     for i in candidates:  # the header is the first row naming at least two known fields
         if sum(_norm_header(v) in known for v in records[i] if v is not None) >= 2:
             header_i = i
             break
     if header_i != candidates[0]:
-        notes.append(f"rows {rows[candidates[0]]}–{rows[header_i] - 1} above the header skipped as titles")
+        notes.append(("note_titles", {"first": rows[candidates[0]], "last": rows[header_i] - 1}))
     header_raw = records[header_i]
     if len(header_raw) > MAX_COLUMNS:
-        raise InputError(
-            f"the header has {len(header_raw)} columns; a registry has far fewer — is this the right file?"
-        )
+        raise ImportFileError("file_columns", n=len(header_raw))
     names: list[str] = []
     for j, h in enumerate(header_raw):
         name = _CONTROL.sub("", str(h)).strip()[:100] if h is not None else ""
@@ -657,7 +763,7 @@ def _records_to_frame(
         for i in np.flatnonzero(lens != width).tolist():
             rec = body[i]
             if len(rec) > width and any(v not in (None, "") for v in rec[width:]):
-                bad_out.setdefault(body_rows[i], f"row has {len(rec)} cells but the header has {width}")
+                bad_out.setdefault(body_rows[i], ("row_cells", {"n": len(rec), "width": width}))
             body[i] = (list(rec) + [None] * width)[:width]
     frame = (
         pd.DataFrame(body, columns=names, dtype=object) if body else pd.DataFrame(columns=names, dtype=object)
@@ -688,7 +794,8 @@ def read_source(
     encoding : str
         CSV encoding, see :data:`ENCODINGS`.
     sheet : str, optional
-        XLSX sheet name (default: the first sheet).
+        XLSX sheet name (default: the sheet naming the most known headers of ``table``,
+        see :func:`xlsx_sheets`).
     max_rows, max_bytes : int
         Limits; larger files raise :class:`~geo.errors.InputError`.
 
@@ -702,30 +809,30 @@ def read_source(
         For problems with the whole file (format, size, damage), with what to do.
     """
     if len(data) > max_bytes:
-        raise InputError(
-            f"the file is {len(data) / 1048576:.1f} MB; the limit is {max_bytes / 1048576:.0f} MB "
-            "(GEO_MAX_UPLOAD_MB); split it and import the parts with --mode append"
+        raise ImportFileError(
+            "file_too_big", size=f"{len(data) / 1048576:.1f}", limit=f"{max_bytes / 1048576:.0f}"
         )
     if not data.strip():
-        raise InputError("the file is empty")
+        raise ImportFileError("file_empty")
     fmt = _sniff_format(data, file_name)
     if fmt in ("csv", "xlsx"):
+        used_sheet, sheets = "", tuple[str, ...]()
         if fmt == "csv":
             records, rows, bad, used = _read_csv(data, encoding, max_rows)
-            notes: list[str] = []
+            notes: list[_Note] = []
         else:
-            records, rows, notes = _read_xlsx(data, sheet, max_rows, max_bytes)
+            records, rows, notes, used_sheet, sheets = _read_xlsx(data, sheet, max_rows, max_bytes, table)
             bad, used = {}, ""
         frame, row_no, bad, more = _records_to_frame(records, rows, bad, table)
-        return SourceFrame(_blank_to_none(frame), row_no, fmt, used, bad, notes + more)
+        return SourceFrame(_blank_to_none(frame), row_no, fmt, used, bad, notes + more, used_sheet, sheets)
     if fmt == "geojson":
         frame, bad = _read_geojson(data)
     else:
         frame, bad = _read_parquet(data)
     if len(frame) > max_rows:
-        raise InputError(_too_many_rows(max_rows))
+        raise _too_many_rows(max_rows)
     if len(frame.columns) > MAX_COLUMNS:
-        raise InputError(f"the file has {len(frame.columns)} properties; a registry has far fewer")
+        raise ImportFileError("file_properties", n=len(frame.columns))
     frame = _blank_to_none(frame.reset_index(drop=True))
     return SourceFrame(frame, np.arange(1, len(frame) + 1, dtype=np.int64), fmt, "utf-8", bad)
 
@@ -852,14 +959,28 @@ def issue(row: int | None, fld: str, code: str, params: Mapping[str, Any]) -> di
     ``code`` names a message of ``geo/strings/ingest.toml``; :func:`reason_text` renders it
     in the user's language from ``params``.
     """
-    plain = {k: v if isinstance(v, int | float | str) else str(v) for k, v in params.items()}
+    plain = _plain(params)
     return {
         "row": row,
         "field": fld,
-        "reason": i18n.t(f"ingest.{code}", "en", **plain),
+        "reason": message_text(code, plain, "en"),
         "code": code,
         "params": plain,
     }
+
+
+def message_text(code: str, params: Mapping[str, Any], lang: str = i18n.DEFAULT_LANG) -> str:
+    """Render message ``code`` of ``geo/strings/ingest.toml`` in ``lang``.
+
+    Code values among the parameters are shown by their label: ``field`` (an import
+    field), ``kind`` (a station kind).
+    """
+    shown = dict(params)
+    if "field" in shown:
+        shown["field"] = field_label(str(shown["field"]), lang)
+    if "kind" in shown:
+        shown["kind"] = STATION_KINDS.label(str(shown["kind"]), lang)
+    return i18n.t(f"ingest.{code}", lang, **shown)
 
 
 def reason_text(item: Mapping[str, Any], lang: str = i18n.DEFAULT_LANG) -> str:
@@ -867,10 +988,16 @@ def reason_text(item: Mapping[str, Any], lang: str = i18n.DEFAULT_LANG) -> str:
     code = item.get("code")
     if not code:
         return str(item.get("reason", ""))
-    params = dict(item.get("params") or {})
-    if "field" in params:
-        params["field"] = field_label(str(params["field"]), lang)
-    return i18n.t(f"ingest.{code}", lang, **params)
+    return message_text(str(code), item.get("params") or {}, lang)
+
+
+def error_text(report: ImportReport, lang: str = i18n.DEFAULT_LANG) -> str:
+    """Return the report's file-level error in ``lang`` (``""`` when there is none)."""
+    if report.error is None:
+        return ""
+    if report.error_code is None:
+        return report.error
+    return message_text(report.error_code, report.error_params, lang)
 
 
 def field_label(field: str, lang: str = i18n.DEFAULT_LANG) -> str:
@@ -1211,6 +1338,40 @@ def _near_duplicates(
         ctx.issues.warn(existing, "lat/lng", "near_dup_station", m=m, id=near_id)
 
 
+_HOURS_NOTE: Final = re.compile(r"[(（\[【]([^)）\]】]*)[)）\]】]")
+_TIME: Final = r"\d{1,2}\s*[:：]\s*\d{2}"
+_HOURS_RANGE: Final = re.compile(rf"({_TIME})\s*(?:-|–|—|~|～|〜|至|到)\s*({_TIME})")
+# What may stand between the shifts of "8:00-12:00，14:00-18:00" / "上午8:00-12:00 下午14:00-18:00".
+_SHIFT_FILLER: Final = re.compile(r"^(?:[\s,，;；、/|｜和及]|上午|下午|中午|晚上|早上|白天|夜间)*$")
+
+
+def _hours_one(text: str) -> tuple[str, str, bool, str, str] | None:
+    """Parse one hours text to ``(opens, closes, open_24h, note, shifts)`` or ``None``.
+
+    ``note`` is a bracketed remark that was dropped (``"冬季"`` of ``08:00-20:00（冬季）``);
+    ``shifts`` is set for split shifts (``8:00-12:00，14:00-18:00``), which are stored as
+    the span from the first opening to the last closing.
+    """
+    notes = [n.strip() for n in _HOURS_NOTE.findall(text) if n.strip()]
+    bare = _HOURS_NOTE.sub(" ", text).strip()
+    note = "、".join(notes)[:40]
+    try:
+        return (*hours.parse_hours_text(bare), note, "")
+    except GeoError:
+        pass
+    ranges = list(_HOURS_RANGE.finditer(bare))
+    if len(ranges) < 2 or not _SHIFT_FILLER.match(_HOURS_RANGE.sub(" ", bare)):
+        return None
+    try:
+        shifts = [hours.parse_hours_text(f"{m.group(1)}-{m.group(2)}") for m in ranges]
+        opens, closes, all_day = hours.parse_hours_text(f"{shifts[0][0]}-{shifts[-1][1]}")
+    except GeoError:
+        return None
+    if any(sh[2] for sh in shifts):
+        opens, closes, all_day = "00:00", "24:00", True
+    return opens, closes, all_day, note, "，".join(f"{o}-{c}" for o, c, _ in shifts)
+
+
 def _hours(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     iss = ctx.issues
     text = _field(ctx, "hours")
@@ -1218,22 +1379,24 @@ def _hours(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     text = text.fillna((opens + "-" + closes).astype("string"))
     all_day, _ = _truthy(_field(ctx, "open_24h"))
     text = text.mask(pd.Series(all_day, index=text.index), "24小时")
-    uniques = text.dropna().unique()
-    parsed: dict[str, tuple[str, str, bool] | None] = {}
-    for u in uniques:
-        try:
-            parsed[str(u)] = hours.parse_hours_text(str(u))
-        except GeoError:
-            parsed[str(u)] = None
+    parsed = {str(u): _hours_one(str(u)) for u in text.dropna().unique()}
     mapped = text.map(parsed).astype(object)
     missing = text.isna().to_numpy()
     bad = ~missing & mapped.isna().to_numpy()
     iss.reject(missing, "hours", "hours_missing")
     iss.reject(bad, "hours", "hours_bad", value=_quoted(text))
-    good = [g if isinstance(g, tuple) else ("00:00", "24:00", False) for g in mapped.to_numpy(dtype=object)]
+    good = [
+        g if isinstance(g, tuple) else ("00:00", "24:00", False, "", "")
+        for g in mapped.to_numpy(dtype=object)
+    ]
     o = np.array([g[0] for g in good], dtype=object)
     c = np.array([g[1] for g in good], dtype=object)
     h24 = np.array([g[2] for g in good], dtype=bool)
+    note = np.array([g[3] for g in good], dtype=object)
+    shifts = np.array([g[4] for g in good], dtype=object)
+    iss.warn(note != "", "hours", "hours_note", note=note)
+    span = np.where(h24, "24小时", o + "-" + c)
+    iss.warn(shifts != "", "hours", "hours_shifts", shifts=shifts, span=span)
     return o, c, h24
 
 
@@ -1290,16 +1453,16 @@ def _validate_stations(ctx: _Ctx, rows: np.ndarray) -> pd.DataFrame:
     kind = _codes(kind_t, STATION_KINDS, _KIND_WORDS)
     unknown = pd.isna(kind)
     if "kind" not in ctx.raw.columns:
-        iss.note("kind", "kind_none", other=OTHER_KIND)
+        iss.note("kind", "kind_none", kind=OTHER_KIND)
     else:
         iss.warn(
             unknown & kind_t.notna().to_numpy(),
             "kind",
             "kind_unknown",
             value=_quoted(kind_t),
-            other=OTHER_KIND,
+            kind=OTHER_KIND,
         )
-        iss.warn(kind_t.isna().to_numpy(), "kind", "kind_missing", other=OTHER_KIND)
+        iss.warn(kind_t.isna().to_numpy(), "kind", "kind_missing", kind=OTHER_KIND)
     kind = np.where(unknown, OTHER_KIND, kind)
     smart, smart_unknown = _truthy(_field(ctx, "smart"))
     iss.warn(smart_unknown, "smart", "smart_unknown")
@@ -1559,8 +1722,8 @@ def validate(
     if near is not None and keep_id:
         near = near[near["station_id"].astype(str) != keep_id]
     ctx = _Ctx(raw, _Issues(n), crs, near, existing_ids, station_ids, source.rows)
-    for note in source.notes:
-        ctx.issues.note("file", "reader", text=note)
+    for code, params in source.notes:
+        ctx.issues.note("file", code, **params)
     if crs == "wgs84" and (hint := crs_hint(list(mapping))):
         ctx.issues.note("crs", "crs_hint", hint=hint)
     blank = frame.isna().all(axis=1).to_numpy() if len(frame.columns) else np.ones(n, dtype=bool)
@@ -1568,10 +1731,16 @@ def validate(
     ctx.issues.unreadable |= blank  # an empty row is reported once, not once per missing field
     bad_pos = np.isin(source.rows, np.fromiter(source.bad_rows, dtype=np.int64, count=len(source.bad_rows)))
     if bad_pos.any():
-        reasons = np.array([source.bad_rows.get(int(r), "") for r in source.rows[bad_pos]], dtype=object)
-        full = np.full(n, "", dtype=object)
-        full[bad_pos] = reasons
-        ctx.issues.reject(bad_pos, "row", "reader", text=full)
+        # One rejection call per reason: its parameters are arrays aligned to the rows.
+        notes = [source.bad_rows.get(int(r)) for r in source.rows]
+        for code in sorted({nt[0] for nt in notes if nt is not None}):
+            mask = np.array([nt is not None and nt[0] == code for nt in notes], dtype=bool)
+            keys = {k for nt in notes if nt is not None and nt[0] == code for k in nt[1]}
+            params = {
+                k: np.array([nt[1].get(k, "") if nt is not None else "" for nt in notes], dtype=object)
+                for k in keys
+            }
+            ctx.issues.reject(mask, "row", code, **params)
         ctx.issues.unreadable |= bad_pos
     _check_lengths(ctx)
     out = _VALIDATORS[table](ctx, source.rows)
@@ -1637,7 +1806,9 @@ def prepare(
     -------
     Prepared
         Never raises for the file's content: problems with the whole file end in
-        ``report.error``.
+        ``report.error`` (with ``error_code``). When no column is recognised the file
+        is still returned as ``source`` (``report.mapping`` empty), so a page can ask
+        for the mapping.
     """
     _check_table(table)
     report = ImportReport(
@@ -1652,14 +1823,29 @@ def prepare(
         source = read_source(
             data, file_name, table, encoding=encoding, sheet=sheet, max_rows=max_rows, max_bytes=max_bytes
         )
+        report.format, report.encoding, report.sheet = source.format, source.encoding, source.sheet
         if len(source.frame) > max_rows:
-            raise InputError(_too_many_rows(max_rows))
+            raise _too_many_rows(max_rows)
         columns = list(source.frame.columns)
         cols = apply_overrides(detect_mapping(columns, table), _parse_map(mapping), columns, table)
+        if not cols:
+            # The page shows the file and asks for the mapping; the CLI says how to give it.
+            shown = "、".join(map(str, columns[:30]))
+            fields = ", ".join(FIELDS[table])
+            exc = (
+                ImportFileError(
+                    "file_no_columns_sheet",
+                    columns=shown,
+                    fields=fields,
+                    sheet=source.sheet,
+                    sheets="、".join(source.sheets),
+                )
+                if len(source.sheets) > 1
+                else ImportFileError("file_no_columns", columns=shown, fields=fields)
+            )
+            report.error, report.error_code, report.error_params = str(exc), exc.code, exc.params
+            return Prepared(report, pd.DataFrame(), source, base)
         need = missing_fields(cols, table)
-        if need and len(source.frame):
-            # Rows are still checked: each is rejected naming the missing field.
-            pass
         existing = None
         station_ids = None
         if base is not None and (mode == "append" or table == "checkins"):
@@ -1671,12 +1857,6 @@ def prepare(
                         str
                     )
                 )
-        if not cols:
-            raise InputError(
-                "no column was recognised; columns are: "
-                + ", ".join(map(str, columns[:30]))
-                + f". Map them with --map 源列=field (fields: {', '.join(FIELDS[table])})"
-            )
         frame, checked, rejected_pos = validate(
             source, table, cols, crs=crs, existing=existing, mode=mode, station_ids=station_ids
         )
@@ -1684,20 +1864,23 @@ def prepare(
             checked.warnings.insert(
                 0, issue(None, ",".join(need), "columns_missing", {"fields": ", ".join(need)})
             )
-        checked.file, checked.sha256 = report.file, report.sha256
+        checked.file, checked.sha256, checked.sheet = report.file, report.sha256, source.sheet
         if existing is not None and len(frame):
             frame = pd.concat([to_schema(existing, TABLES[table]), frame], ignore_index=True)
         return Prepared(checked, frame, source, base, rejected_pos)
     except GeoError as exc:
         report.error = str(exc)
+        if isinstance(exc, ImportFileError):
+            report.error_code, report.error_params = exc.code, exc.params
     except (MemoryError, RecursionError) as exc:
-        report.error = f"the file is too complex to read ({type(exc).__name__}); split it or save it as CSV"
+        _fail(report, ImportFileError("file_complex", detail=type(exc).__name__))
     except Exception as exc:  # a damaged file must end in a report, whatever the reader raised
-        report.error = (
-            f"unexpected problem reading the file ({type(exc).__name__}: {str(exc)[:200]}); "
-            "open it in Excel, save it again as .xlsx or CSV (UTF-8) and retry"
-        )
+        _fail(report, ImportFileError("file_unexpected", detail=f"{type(exc).__name__}: {str(exc)[:200]}"))
     return Prepared(report, pd.DataFrame(), None, base)
+
+
+def _fail(report: ImportReport, exc: ImportFileError) -> None:
+    report.error, report.error_code, report.error_params = str(exc), exc.code, exc.params
 
 
 def commit(data_dir: Path, prepared: Prepared, user: str) -> ImportReport:
@@ -1708,19 +1891,18 @@ def commit(data_dir: Path, prepared: Prepared, user: str) -> ImportReport:
 
     Raises
     ------
-    geo.errors.InputError
-        If the dataset changed since :func:`prepare` (re-check the file then).
+    geo.store.StaleBaseError
+        If the dataset changed since :func:`prepare` (re-check the file then); the check
+        and the write hold the data directory's writer lock, so no change slips between.
     """
     r = prepared.report
     if r.error is not None or r.accepted == 0:
         if r.error is None:
             r.warnings.append(issue(None, "file", "nothing_accepted", {}))
         return r
-    now = store.current_version(data_dir)
-    if now != prepared.base_version:
+    if r.version is not None:
         raise InputError(
-            f"the dataset changed since this file was checked (now {now}, checked against "
-            f"{prepared.base_version}); check the file again before importing"
+            f"this file was already imported as version {r.version}; upload it again to re-import"
         )
     manifest = {
         "source": {
@@ -1737,7 +1919,7 @@ def commit(data_dir: Path, prepared: Prepared, user: str) -> ImportReport:
         "import": r.summary(),
     }
     r.version = store.write_version(
-        data_dir, {r.table: prepared.frame}, manifest, base_version=prepared.base_version
+        data_dir, {r.table: prepared.frame}, manifest, base_version=prepared.base_version, check_base=True
     )
     store.append_audit(
         data_dir,
@@ -1771,10 +1953,14 @@ def import_bytes(
 
 
 def rejected_rows(prepared: Prepared, lang: str = "en") -> pd.DataFrame:
-    """Return the rejected rows as in the file, with their row number and reasons (in ``lang``) first."""
+    """Return the rejected rows as in the file, with their row number and reasons (in ``lang``) first.
+
+    The two first columns are named in ``lang`` (``row``/``reason``, ``行号``/``原因``).
+    """
     src = prepared.source
+    row_col, reason_col = i18n.t("ingest.col_row", lang), i18n.t("ingest.col_reason", lang)
     if src is None or not len(prepared.rejected_positions):
-        return pd.DataFrame(columns=["row", "reason"])
+        return pd.DataFrame(columns=[row_col, reason_col])
     items = prepared.report.rejections
     reasons = (
         pd.DataFrame(
@@ -1788,8 +1974,10 @@ def rejected_rows(prepared: Prepared, lang: str = "en") -> pd.DataFrame:
     )
     rows = src.rows[prepared.rejected_positions]
     out = src.frame.iloc[prepared.rejected_positions].reset_index(drop=True)
-    out.insert(0, "reason", pd.Series(rows).map(reasons).to_numpy())
-    out.insert(0, "row", rows)
+    while row_col in out.columns or reason_col in out.columns:  # a file column of that name
+        row_col, reason_col = f"[{row_col}]", f"[{reason_col}]"
+    out.insert(0, reason_col, pd.Series(rows).map(reasons).to_numpy())
+    out.insert(0, row_col, rows)
     return out
 
 
@@ -1803,8 +1991,114 @@ def rejected_rows_csv(prepared: Prepared, lang: str = "en") -> bytes:
 # ---------------------------------------------------------------- single stations, rollback
 
 
-def save_station(data_dir: Path, values: Mapping[str, Any], user: str, *, crs: str = "wgs84") -> ImportReport:
+_EDIT_FIELDS: Final = (
+    "name",
+    "kind",
+    "lat",
+    "lng",
+    "address",
+    "opens",
+    "closes",
+    "open_24h",
+    "amenities",
+    "seats",
+    "operator",
+    "opened_on",
+    "smart",
+)
+"""Stored station columns a person edits (the audit log records their changes)."""
+_HOURS_FIELDS: Final = ("hours", "opens", "closes", "open_24h")
+
+
+def _station_cells(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a stored station row as the text cells of a form (what :func:`validate` reads back)."""
+
+    def text(v: Any) -> Any:  # noqa: ANN401 - a stored value
+        return None if v is None or (not isinstance(v, list | np.ndarray) and pd.isna(v)) else _cell_text(v)
+
+    amenities = row.get("amenities")
+    return {
+        "station_id": text(row.get("station_id")),
+        "name": text(row.get("name")),
+        "kind": text(row.get("kind")),
+        "lat": text(row.get("lat")),
+        "lng": text(row.get("lng")),
+        "address": text(row.get("address")),
+        "hours": "24小时" if bool(row.get("open_24h")) else f"{row.get('opens')}-{row.get('closes')}",
+        "amenities": "、".join(map(str, amenities)) if amenities is not None and len(amenities) else None,
+        "seats": text(row.get("seats")),
+        "operator": text(row.get("operator")),
+        "opened_on": text(row.get("opened_on")),
+        "smart": "是" if bool(row.get("smart")) else "否",
+    }
+
+
+def _jsonable(v: Any) -> Any:  # noqa: ANN401 - a stored value
+    if isinstance(v, list | tuple | np.ndarray):
+        return [str(x) for x in v]
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, np.generic):
+        return v.item()
+    return v if isinstance(v, int | float | str | bool) else str(v)
+
+
+def station_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return ``{field: {"before": old, "after": new}}`` for the edited fields that differ.
+
+    ``before`` is ``None`` for a new station (every field with a value is a change).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for f in _EDIT_FIELDS:
+        new = _jsonable(after.get(f))
+        old = _jsonable(before.get(f)) if before is not None else None
+        if isinstance(new, float) and isinstance(old, float) and abs(new - old) < 1e-9:
+            continue
+        if new != old and not (before is None and new in (None, "", [], False, 0)):
+            out[f] = {"before": old, "after": new}
+    return out
+
+
+def _form_coordinates(
+    given: dict[str, Any], old: Mapping[str, Any] | None, crs: str
+) -> tuple[dict[str, Any], str]:
+    """Convert a form's ``lat``/``lng`` from ``crs`` to WGS-84 before they meet stored WGS-84 cells.
+
+    Returns the values and the datum left for :func:`validate` (``wgs84`` once converted;
+    ``crs`` when a coordinate is not a number, which validation then rejects).
+    """
+    if crs == "wgs84" or "lnglat" in given:
+        return given, crs
+    if not ({"lat", "lng"} & set(given)):
+        return given, "wgs84"  # only stored (WGS-84) coordinates: nothing to convert
+    lat_in, lng_in = given.get("lat"), given.get("lng")
+    if old is not None and (lat_in is None or lng_in is None):  # one coordinate edited: the other as shown
+        shown_lat, shown_lng = datums.from_wgs84(float(old["lat"]), float(old["lng"]), crs)
+        lat_in = float(shown_lat) if lat_in is None else lat_in
+        lng_in = float(shown_lng) if lng_in is None else lng_in
+    try:
+        lat_f, lng_f = float(str(_cell_text(lat_in))), float(str(_cell_text(lng_in)))
+    except ValueError:
+        return given, crs
+    if not (math.isfinite(lat_f) and math.isfinite(lng_f)):
+        return given, crs
+    wlat, wlng = datums.to_wgs84(lat_f, lng_f, crs)
+    return {**given, "lat": float(wlat), "lng": float(wlng)}, "wgs84"
+
+
+def save_station(
+    data_dir: Path,
+    values: Mapping[str, Any],
+    user: str,
+    *,
+    crs: str = "wgs84",
+    base_version: str | None = None,
+) -> ImportReport:
     """Add or edit one station through the import validation path; write a version.
+
+    An edit changes only the fields in ``values``: the others keep their stored values
+    (opening date, a service the form does not offer...). The audit entry records each
+    changed field before and after.
 
     Parameters
     ----------
@@ -1813,29 +2107,46 @@ def save_station(data_dir: Path, values: Mapping[str, Any], user: str, *, crs: s
     values : mapping
         Station fields by name (``station_id`` of an existing station edits it; none or a
         new one adds a station). ``hours`` as text (``08:00-20:00``, ``24小时``),
-        ``amenities`` as a list of codes or labels, other fields as in :data:`FIELDS`.
+        ``amenities`` as a list of codes or labels, other fields as in :data:`FIELDS`;
+        numbers may be numpy scalars.
     user : str
         Who made the change (audit log).
     crs : str
-        Datum of ``lat``/``lng``.
+        Datum of ``lat``/``lng`` in ``values`` (``wgs84``, ``gcj02``, ``bd09``); stored as WGS-84.
+    base_version : str, optional
+        The version the form was filled in on (default: the current one). When the data
+        moved on since, nothing is written: :class:`geo.store.StaleBaseError`.
 
     Returns
     -------
     ImportReport
-        ``version`` set when written; otherwise ``rejections`` say why.
+        ``version`` set when written; otherwise ``rejections`` say why (or a warning says
+        nothing changed).
     """
-    cells = {}
-    for k, v in values.items():
+    for k in values:
         if k not in FIELDS["stations"]:
             raise InputError(f"{k!r} is not a station field; fields: {', '.join(FIELDS['stations'])}")
-        if isinstance(v, list | tuple):
+    crs = _check_crs(crs)
+    base = base_version if base_version is not None else store.current_version(data_dir)
+    current = store.read_table(data_dir, "stations", base, columns=list(TABLES["stations"].columns))
+    sid = str(values.get("station_id") or "")
+    hit = current.index[current["station_id"].astype(str) == sid] if sid else current.index[:0]
+    old = current.loc[hit[0]].to_dict() if len(hit) else None
+    given, crs = _form_coordinates(dict(values), old, crs)
+    cells: dict[str, Any] = {}
+    if old is not None:
+        cells = _station_cells(old)
+        if set(_HOURS_FIELDS) & set(given):
+            for k in _HOURS_FIELDS:
+                cells.pop(k, None)
+        if "lnglat" in given:
+            cells.pop("lat", None)
+            cells.pop("lng", None)
+    for k, v in given.items():
+        if isinstance(v, list | tuple | np.ndarray):
             v = "、".join(map(str, v))
         cells[k] = _cell_text(v) if v is not None else None
     source = SourceFrame(pd.DataFrame([cells], dtype=object), np.array([1], dtype=np.int64), "form")
-    base = store.current_version(data_dir)
-    current = store.read_table(data_dir, "stations", base, columns=list(TABLES["stations"].columns))
-    sid = str(values.get("station_id") or "")
-    editing = bool(sid) and sid in set(current["station_id"].astype(str))
     frame, report, _ = validate(
         source,
         "stations",
@@ -1843,17 +2154,22 @@ def save_station(data_dir: Path, values: Mapping[str, Any], user: str, *, crs: s
         crs=crs,
         existing=current,
         mode="append",
-        keep_id=sid if editing else None,
+        keep_id=sid if old is not None else None,
     )
     report.file = "form"
     if report.accepted != 1:
         return report
     new = frame.iloc[[-1]]
+    changes = station_changes(old, new.iloc[0].to_dict())
+    if old is not None and not changes:
+        report.warnings.append(issue(None, "file", "station_unchanged", {}))
+        return report
     rest = to_schema(current, TABLES["stations"])
-    if editing:
+    if old is not None:
         rest = rest[rest["station_id"].astype(str) != sid]
     table = pd.concat([rest, new], ignore_index=True)
     new_id = str(new["station_id"].iloc[0])
+    action = "edit" if old is not None else "add"
     report.version = store.write_version(
         data_dir,
         {"stations": table},
@@ -1862,37 +2178,53 @@ def save_station(data_dir: Path, values: Mapping[str, Any], user: str, *, crs: s
                 "kind": "edit",
                 "table": "stations",
                 "file": "",
-                "action": "edit" if editing else "add",
+                "action": action,
                 "station_id": new_id,
             },
             "user": str(user)[:100],
         },
         base_version=base,
+        check_base=True,
     )
     store.append_audit(
         data_dir,
         str(user)[:100],
-        "station_edit" if editing else "station_add",
-        {"version": report.version, "station_id": new_id, "name": str(new["name"].iloc[0])},
+        f"station_{action}",
+        {
+            "version": report.version,
+            "base_version": base,
+            "station_id": new_id,
+            "name": str(new["name"].iloc[0]),
+            "changes": changes,
+        },
     )
     return report
 
 
-def close_station(data_dir: Path, station_id: str, user: str, reason: str = "") -> str:
+def close_station(
+    data_dir: Path, station_id: str, user: str, reason: str = "", *, base_version: str | None = None
+) -> str:
     """Remove a closed station from the current table as a new version; return its id.
 
     Earlier versions keep the station, so closing can be undone by rolling back.
+
+    Parameters
+    ----------
+    base_version : str, optional
+        The version the station was looked at on (default: the current one); when the
+        data moved on since, nothing is written (:class:`geo.store.StaleBaseError`).
 
     Raises
     ------
     geo.errors.InputError
         If no station has ``station_id``.
     """
-    base = store.current_version(data_dir)
+    base = base_version if base_version is not None else store.current_version(data_dir)
     current = store.read_table(data_dir, "stations", base, columns=list(TABLES["stations"].columns))
     keep = current["station_id"].astype(str) != str(station_id)
     if keep.all():
         raise InputError(f"no station with id {station_id!r} in the current dataset")
+    closed = current.loc[~keep].iloc[0]
     version = store.write_version(
         data_dir,
         {"stations": to_schema(current[keep], TABLES["stations"])},
@@ -1907,19 +2239,30 @@ def close_station(data_dir: Path, station_id: str, user: str, reason: str = "") 
             "user": str(user)[:100],
         },
         base_version=base,
+        check_base=True,
     )
     store.append_audit(
         data_dir,
         str(user)[:100],
         "station_close",
-        {"version": version, "station_id": str(station_id), "reason": str(reason)[:500]},
+        {
+            "version": version,
+            "base_version": base,
+            "station_id": str(station_id),
+            "name": str(closed["name"]),
+            "reason": str(reason)[:500],
+        },
     )
     return version
 
 
-def rollback(data_dir: Path, version: str, user: str) -> str:
-    """Make ``version`` current again (audited); return the version now in use."""
-    before = store.current_version(data_dir)
-    store.set_current(data_dir, version)
+def rollback(data_dir: Path, version: str, user: str, *, expect_current: str | None = None) -> str:
+    """Make ``version`` current again (audited with the version rolled back from); return it.
+
+    ``expect_current`` is the version the user saw in use: when another change came
+    in since, nothing happens (:class:`geo.store.StaleBaseError`).
+    """
+    before = expect_current if expect_current is not None else store.current_version(data_dir)
+    store.set_current(data_dir, version, expect_current=before)
     store.append_audit(data_dir, str(user)[:100], "rollback", {"from": before, "version": version})
     return str(store.current_version(data_dir))

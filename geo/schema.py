@@ -100,8 +100,10 @@ STATION_KINDS = Enum(
         Code("warm", "暖心驿站", "Warm-heart station"),
         Code("driver", "司机之家", "Drivers' home"),
         Code("outdoor", "户外劳动者服务站", "Outdoor workers' service station"),
+        Code("other", "其他", "Other"),
     ],
 )
+"""Station kinds; ``other`` is what an import stores for a type it does not know."""
 
 AMENITIES = Enum(
     "amenity",
@@ -116,8 +118,11 @@ AMENITIES = Enum(
         Code("wifi", "Wi-Fi", "Wi-Fi"),
         Code("battery_swap", "换电", "E-bike battery swap"),
         Code("meals", "爱心餐", "Discounted meals"),
+        Code("other", "其他服务", "Other services"),
     ],
 )
+"""Amenities; ``other`` is what an import stores for a service it does not know (kept last:
+the bit of every other amenity in :func:`amenities_to_mask` stays where it was)."""
 AMENITY_ICONS: Final[dict[str, str]] = {
     "hot_water": "♨️",
     "microwave": "🍱",
@@ -129,6 +134,7 @@ AMENITY_ICONS: Final[dict[str, str]] = {
     "wifi": "📶",
     "battery_swap": "🔋",
     "meals": "🍚",
+    "other": "➕",
 }
 
 OCCUPATIONS = Enum(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
@@ -49,6 +50,19 @@ _VERSION_RE = re.compile(r"^v(\d{4,})$")
 CURRENT_FILE = "CURRENT"
 MANIFEST_FILE = "manifest.json"
 REPORTS_DB = "reports.sqlite"
+LOCK_FILE = ".write.lock"
+"""File in the data directory that writers hold an exclusive ``flock`` on (see :func:`write_lock`)."""
+
+
+class StaleBaseError(InputError):
+    """The dataset moved on since the caller read it: a write on the old version is refused."""
+
+    def __init__(self, data_dir: Path, base: str | None, now: str | None) -> None:
+        self.base, self.now = base, now
+        super().__init__(
+            f"the data changed since you opened it (you started from {base}, {data_dir} now uses {now}): "
+            "reload and retry"
+        )
 
 
 # ---------------------------------------------------------------- atomic primitives
@@ -159,8 +173,52 @@ def dataset_key(data_dir: Path) -> str:
     return f"{Path(data_dir).resolve()}|{v}|{m.get('created', '')}"
 
 
-def set_current(data_dir: Path, version: str) -> None:
-    """Make ``version`` the one in use (roll back or forward), atomically."""
+@contextlib.contextmanager
+def write_lock(data_dir: Path) -> Iterator[None]:
+    """Hold the data directory's writer lock (an exclusive ``flock`` on :data:`LOCK_FILE`).
+
+    Every change of the dataset in use runs "check the base is current → write → set
+    current" under this lock, so two writers (two browser sessions, the CLI and the app)
+    cannot both build on the same version and lose one another's change. The lock is
+    released when the block ends or the process dies. Not re-entrant: do not nest it.
+    """
+    path = Path(data_dir) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _check_base(data_dir: Path, base: str | None) -> None:
+    now = current_version(data_dir)
+    if now != base:
+        raise StaleBaseError(Path(data_dir), base, now)
+
+
+def set_current(data_dir: Path, version: str, *, expect_current: str | None = None) -> None:
+    """Make ``version`` the one in use (roll back or forward), atomically.
+
+    Parameters
+    ----------
+    data_dir : Path
+        The data directory.
+    version : str
+        The version to use from now on.
+    expect_current : str, optional
+        The version the caller saw in use; when given and no longer current,
+        :class:`StaleBaseError` is raised and nothing changes.
+    """
+    with write_lock(data_dir):
+        if expect_current is not None:
+            _check_base(data_dir, expect_current)
+        _set_current(data_dir, version)
+
+
+def _set_current(data_dir: Path, version: str) -> None:
     v = _require_version(data_dir, version)
     read_manifest(data_dir, v)  # refuse versions of another schema
     atomic_write_bytes(Path(data_dir) / CURRENT_FILE, v.encode("utf-8"))
@@ -285,6 +343,7 @@ def write_version(
     *,
     base_version: str | None = None,
     make_current: bool = True,
+    check_base: bool = False,
 ) -> str:
     """Write a new dataset version atomically and (by default) make it current.
 
@@ -301,6 +360,10 @@ def write_version(
         default: the current version, if any.
     make_current : bool
         Point ``CURRENT`` at the new version.
+    check_base : bool
+        Refuse (:class:`StaleBaseError`, nothing written) unless ``base_version`` is still
+        the version in use: for changes computed from what a user saw (an import preview,
+        a station form), which would otherwise silently undo a change made meanwhile.
 
     Returns
     -------
@@ -313,21 +376,25 @@ def write_version(
     unknown = set(tables) - set(TABLES)
     if unknown:
         raise InputError(f"unknown table(s) {sorted(unknown)}; known: {sorted(TABLES)}")
-    base = base_version if base_version is not None else current_version(data_dir)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=vdir))
-    tmp.chmod(0o755)  # mkdtemp makes it private; versions are shared read-only data
-    try:
-        counts: dict[str, int] = {}
-        for name, df in tables.items():
-            _write_table(df, TABLES[name], tmp / TABLES[name].filename)
-            counts[name] = len(df)
-        _link_base_tables(data_dir, base, tmp, counts)
-        vid = _commit_version(data_dir, tmp, base, dict(manifest), counts)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if make_current:
-        set_current(data_dir, vid)
+    with write_lock(data_dir):
+        clean_temporaries(data_dir)  # left by a killed writer; under the lock no other is running
+        if check_base:
+            _check_base(data_dir, base_version)
+        base = base_version if base_version is not None else current_version(data_dir)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=vdir))
+        tmp.chmod(0o755)  # mkdtemp makes it private; versions are shared read-only data
+        try:
+            counts: dict[str, int] = {}
+            for name, df in tables.items():
+                _write_table(df, TABLES[name], tmp / TABLES[name].filename)
+                counts[name] = len(df)
+            _link_base_tables(data_dir, base, tmp, counts)
+            vid = _commit_version(data_dir, tmp, base, dict(manifest), counts)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if make_current:
+            _set_current(data_dir, vid)
     return vid
 
 
@@ -383,7 +450,11 @@ def _commit_version(
 
 
 def clean_temporaries(data_dir: Path) -> int:
-    """Remove half-written version directories left by a crash; return how many."""
+    """Remove half-written version directories left by a crash; return how many.
+
+    :func:`write_version` and :func:`write_partitioned` call it under the writer lock;
+    calling it while another process writes would remove that writer's directory.
+    """
     vdir = _versions_dir(data_dir)
     if not vdir.is_dir():
         return 0
@@ -762,30 +833,32 @@ def write_partitioned(
         raise InputError(f"tables {sorted(tables)}: unknown table(s) or {name} given twice")
     vdir = _versions_dir(data_dir)
     vdir.mkdir(parents=True, exist_ok=True)
-    base = base_version if base_version is not None else current_version(data_dir)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=vdir))
-    tmp.chmod(0o755)
-    try:
-        counts: dict[str, int] = {}
-        for tname, df in tables.items():
-            _write_table(df, TABLES[tname], tmp / TABLES[tname].filename)
-            counts[tname] = len(df)
-        n = 0
-        writer = _PartitionWriter(table, tmp / name, cols)
+    with write_lock(data_dir):
+        clean_temporaries(data_dir)
+        base = base_version if base_version is not None else current_version(data_dir)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=vdir))
+        tmp.chmod(0o755)
         try:
-            for i, chunk in enumerate(frames):
-                n += writer.write(chunk, i)
-        finally:
-            writer.close()
-        (tmp / name).mkdir(exist_ok=True)
-        counts[name] = n
-        _link_base_tables(data_dir, base, tmp, counts)
-        vid = _commit_version(
-            data_dir, tmp, base, {**dict(manifest or {}), "partitioned": {name: list(cols)}}, counts
-        )
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if make_current:
-        set_current(data_dir, vid)
+            counts: dict[str, int] = {}
+            for tname, df in tables.items():
+                _write_table(df, TABLES[tname], tmp / TABLES[tname].filename)
+                counts[tname] = len(df)
+            n = 0
+            writer = _PartitionWriter(table, tmp / name, cols)
+            try:
+                for i, chunk in enumerate(frames):
+                    n += writer.write(chunk, i)
+            finally:
+                writer.close()
+            (tmp / name).mkdir(exist_ok=True)
+            counts[name] = n
+            _link_base_tables(data_dir, base, tmp, counts)
+            vid = _commit_version(
+                data_dir, tmp, base, {**dict(manifest or {}), "partitioned": {name: list(cols)}}, counts
+            )
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if make_current:
+            _set_current(data_dir, vid)
     return vid

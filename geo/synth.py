@@ -267,7 +267,8 @@ def _stations(rng: np.random.Generator, places: pd.DataFrame, scale: float) -> p
     has["medicine"] = _pick_exact(rng, n, round(c.medicine * scale))
     has["battery_swap"] = _pick_exact(rng, n, round(c.battery_swap * scale))
     has["meals"] = _pick_exact(rng, n, round(c.meals * scale))
-    flags = np.column_stack([has[a] for a in AMENITIES.values])
+    # "other" is only stored by imports (a service the schema does not know): never drawn.
+    flags = np.column_stack([has.get(a, np.zeros(n, dtype=bool)) for a in AMENITIES.values])
     codes = np.array(AMENITIES.values, dtype=object)
     amenities = [list(codes[row]) for row in flags]
 

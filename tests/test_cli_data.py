@@ -28,7 +28,10 @@ def test_generate_then_versions_then_rollback(tmp_path: Path, capsys: pytest.Cap
     versions = run_json(capsys, "versions", "--data-dir", str(tmp_path))
     assert [v["dataset_version"] for v in versions] == ["v0001", "v0002"]
     assert [v["current"] for v in versions] == [False, True]
-    assert run_json(capsys, "rollback", "v0001", "--data-dir", str(tmp_path)) == {"current": "v0001"}
+    assert run_json(capsys, "rollback", "v0001", "--data-dir", str(tmp_path)) == {
+        "current": "v0001",
+        "from": "v0002",
+    }
     assert run_json(capsys, "info", "--data-dir", str(tmp_path))["seed"] == 1
 
 

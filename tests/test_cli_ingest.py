@@ -133,3 +133,36 @@ def test_add_user_prints_a_hash_never_the_password() -> None:
     short = geo("add-user", "x", "--password-stdin", stdin="short\n")
     assert short.returncode == 2
     assert "at least" in short.stderr
+
+
+def test_import_picks_the_sheet_and_rollback_audits_the_os_user(fresh_data_dir: Path, tmp_path: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "说明"
+    wb.active.append(["本表为驿站名录,请勿修改表头"])
+    ws = wb.create_sheet("驿站名录")
+    ws.append(["名称", "经度", "纬度", "开放时间"])
+    ws.append(["甲站", 116.40, 39.90, "24小时"])
+    wb.save(tmp_path / "two.xlsx")
+    before = store.current_version(fresh_data_dir)
+    p = geo("import", "stations", str(tmp_path / "two.xlsx"), "--data-dir", str(fresh_data_dir), "--json")
+    assert p.returncode == 0, p.stdout + p.stderr
+    out = json.loads(p.stdout)
+    assert (out["sheet"], out["accepted"]) == ("驿站名录", 1)
+    p = geo("rollback", str(before), "--data-dir", str(fresh_data_dir), "--json")
+    assert p.returncode == 0, p.stderr
+    audit = store.read_audit(fresh_data_dir).iloc[0]
+    assert (audit["action"], audit["user"]) == ("rollback", "county-office")
+    assert json.loads(audit["detail"]) == {"from": out["version"], "version": before}
+
+
+def test_import_with_no_recognised_column_says_how_to_map(fresh_data_dir: Path, tmp_path: Path) -> None:
+    f = tmp_path / "odd.csv"
+    f.write_text("站点全称,X坐标,Y坐标,服务时段\n甲站,116.39,39.90,08:00-20:00\n", encoding="utf-8")
+    p = geo("import", "stations", str(f), "--data-dir", str(fresh_data_dir), "--json")
+    assert p.returncode == 2
+    out = json.loads(p.stdout)
+    assert out["error_code"] == "file_no_columns"
+    assert "--map 源列=field" in out["error"]
+    assert "站点全称" in out["error"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
 import os
 import signal
 import subprocess
@@ -18,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geo import datums, ingest, store
-from geo.schema import STATIONS, TABLES
+from geo.schema import AMENITIES, STATION_KINDS, STATIONS, TABLES
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).parents[1]
@@ -72,7 +74,9 @@ def test_every_format_gives_the_same_hand_worked_report(name: str, demo_data_dir
     for k, fragment in WARNED_ZH.items():
         texts = [ingest.reason_text(x, "zh") for x in r.warnings if x["row"] == k + first - 1]
         assert any(fragment in t for t in texts), (k, texts)
-    assert "经纬度: 缺少坐标" in ingest.rejected_rows(p, "zh")["reason"].str.cat()
+    zh_rows = ingest.rejected_rows(p, "zh")
+    assert list(zh_rows.columns[:2]) == ["行号", "原因"]
+    assert "经纬度: 缺少坐标" in zh_rows["原因"].str.cat()
     df = p.frame.set_index("station_id")
     assert sorted(df.index) == ["BJ001", "BJ003", "GZ001", "MO001", "SH001"]
     # swapped columns fixed: Tianhe, Guangzhou is at 23.14 N, 113.32 E
@@ -516,3 +520,284 @@ def test_an_import_killed_mid_write_leaves_the_previous_version_intact(fresh_dat
     assert r.version is not None
     assert len(store.read_table(fresh_data_dir, "stations", columns=["name"])) == 5
     assert set(TABLES) <= set(store.read_manifest(fresh_data_dir)["row_counts"])
+
+
+# ---------------------------------------------------------------- audit fixes: nothing lost
+
+
+def _workbook(sheets: dict[str, list[list[object]]]) -> bytes:
+    buf = io.BytesIO()
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for title, rows in sheets.items():
+        ws = wb.create_sheet(title)
+        for r in rows:
+            ws.append(r)
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _with_dimension(xlsx: bytes, ref: str) -> bytes:
+    """Rewrite the <dimension> record of the first sheet (as some writers get it wrong)."""
+    import re
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(xlsx))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data, n = re.subn(rb'<dimension ref="[^"]*"', b'<dimension ref="' + ref.encode() + b'"', data)
+                assert n == 1
+            dst.writestr(item, data)
+    return out.getvalue()
+
+
+_REGISTRY = [
+    ["名称", "经度", "纬度", "开放时间", "地址"],
+    ["甲站", 116.40, 39.90, "24小时", "北京甲"],
+    ["乙站", 116.41, 39.91, "08:00-20:00", "北京乙"],
+    ["丙站", 121.47, 31.23, "08:00-20:00", "上海丙"],
+    ["丁站", 113.32, 23.14, "07:00-22:00", "广州丁"],
+    ["戊站", 114.06, 22.55, "24小时", "深圳戊"],
+]
+
+
+def test_xlsx_with_a_wrong_dimension_record_loses_no_row_or_column(demo_data_dir: Path) -> None:
+    data = _with_dimension(_workbook({"驿站": _REGISTRY}), "A1:B2")
+    p = ingest.prepare(demo_data_dir, data, "dim.xlsx", "stations")
+    assert p.report.error is None, p.report.error
+    assert (p.report.rows_in, p.report.accepted) == (5, 5)
+    assert sorted(p.frame["address"]) == sorted(r[4] for r in _REGISTRY[1:])  # column E, outside A1:B2
+
+
+def test_xlsx_sheet_naming_the_fields_is_picked_and_sheets_are_listed(demo_data_dir: Path) -> None:
+    data = _workbook({"说明": [["本表为驿站名录"], ["填表人:张三"]], "驿站名录": _REGISTRY})
+    assert ingest.xlsx_sheets(data, "stations") == {"说明": 0, "驿站名录": 5}
+    p = ingest.prepare(demo_data_dir, data, "two.xlsx", "stations")
+    assert p.report.error is None, p.report.error
+    assert (p.report.sheet, p.report.accepted) == ("驿站名录", 5)
+    notes = [w for w in p.report.warnings if w["code"] == "note_sheet_auto"]
+    assert "工作簿中的表:说明、驿站名录" in ingest.reason_text(notes[0], "zh")
+    # the wrong sheet, chosen by hand: the error names the sheets, and the file is kept for mapping
+    wrong = ingest.prepare(demo_data_dir, data, "two.xlsx", "stations", sheet="说明")
+    assert wrong.report.error_code == "file_no_columns_sheet"
+    assert "驿站名录" in wrong.report.error
+    assert "驿站名录" in ingest.error_text(wrong.report, "zh")
+
+
+def test_no_recognised_column_keeps_the_file_for_the_mapping_step(demo_data_dir: Path) -> None:
+    text = "站点全称,X坐标,Y坐标,服务时段\n甲站,116.39,39.90,08:00-20:00\n"
+    p = ingest.prepare(demo_data_dir, text.encode(), "odd.csv", "stations")
+    assert p.report.error_code == "file_no_columns"
+    assert "--map" in p.report.error  # the CLI's hint
+    assert p.source is not None
+    assert list(p.source.frame.columns) == ["站点全称", "X坐标", "Y坐标", "服务时段"]
+    assert p.report.mapping == {}
+    zh = ingest.error_text(p.report, "zh")
+    assert "列对应关系" in zh
+    assert "--map" not in zh
+    mapped = ingest.prepare(
+        demo_data_dir,
+        text.encode(),
+        "odd.csv",
+        "stations",
+        mapping={"站点全称": "name", "X坐标": "lng", "Y坐标": "lat", "服务时段": "hours"},
+    )
+    assert mapped.report.accepted == 1
+
+
+def test_file_problems_and_reader_notes_are_in_the_users_language(
+    demo_data_dir: Path, tmp_path: Path
+) -> None:
+    xls = ingest.prepare(demo_data_dir, b"\xd0\xcf\x11\xe0" + b"\0" * 100, "old.xls", "stations").report
+    assert xls.error_code == "file_xls"
+    assert "另存为" in ingest.error_text(xls, "zh")
+    assert ".xlsx" in ingest.error_text(xls, "en")
+    text = "名称,经度,纬度,开放时间\n" + "A,116.4,39.9,24小时\n" * 200
+    big = ingest.prepare(demo_data_dir, text.encode(), "a.csv", "stations", max_rows=100).report
+    assert ingest.error_text(big, "zh").startswith("文件超过 100 行")
+    titled = (
+        "驿站名录(2024)\n名称,经度,纬度,开放时间\n甲,116.4,39.9,24小时\n".encode()
+        + b"\xff\xff,116.5,39.9,24h\n"  # bytes of no encoding
+    )
+    r = ingest.prepare(demo_data_dir, titled, "t.csv", "stations").report
+    zh_notes = [ingest.reason_text(w, "zh") for w in r.warnings if w["row"] is None]
+    assert any("第 1–1 行视为标题" in t for t in zh_notes), zh_notes
+    assert ingest.reason_text(r.rejections[0], "zh") == "该行含有既不是 UTF-8 也不是 GBK 编码的字节"
+    assert r.rejections[0]["reason"] == "row has bytes that are not valid UTF-8 or GBK text"
+    import geopandas as gpd
+    import shapely
+
+    gdf = gpd.GeoDataFrame(
+        {"名称": ["线", "点"], "开放时间": ["24小时", "24小时"]},
+        geometry=[shapely.LineString([(116, 39), (117, 40)]), shapely.Point(116.4, 39.9)],
+        crs="EPSG:4326",
+    )
+    gdf.to_parquet(tmp_path / "g.parquet")
+    g = ingest.prepare(demo_data_dir, (tmp_path / "g.parquet").read_bytes(), "g.parquet", "stations").report
+    assert ingest.reason_text(g.rejections[0], "zh") == "几何不是点"
+
+
+def test_unknown_kind_and_service_are_kept_as_other_with_labels(demo_data_dir: Path) -> None:
+    text = "名称,类型,经度,纬度,开放时间,服务项目\n甲站,咖啡馆,116.40,39.90,24小时,热水、按摩椅\n"
+    p = ingest.prepare(demo_data_dir, text.encode(), "k.csv", "stations")
+    row = p.frame.iloc[-1]
+    assert row["kind"] == "other"
+    assert list(row["amenities"]) == ["hot_water", "other"]
+    assert "other" in STATION_KINDS
+    assert "other" in AMENITIES
+    kind_warn = next(w for w in p.report.warnings if w["code"] == "kind_unknown")
+    assert ingest.reason_text(kind_warn, "zh") == "未知类型 '咖啡馆',记为“其他”"
+    assert kind_warn["reason"] == "unknown type '咖啡馆' kept as “Other”"
+
+
+def test_split_shifts_and_bracketed_notes_keep_the_row(demo_data_dir: Path) -> None:
+    text = (
+        "名称,经度,纬度,开放时间\n"
+        '甲站,116.40,39.90,"8:00-12:00，14:00-18:00"\n'
+        "乙站,116.50,39.90,8:00-20:00（冬季）\n"
+        "丙站,116.60,39.90,上午8:00-11:30 下午14:00-17:30\n"
+    )
+    p = ingest.prepare(demo_data_dir, text.encode(), "h.csv", "stations")
+    assert (p.report.accepted, p.report.rejected) == (3, 0), p.report.rejections
+    got = p.frame.set_index("name")[["opens", "closes"]].apply(tuple, axis=1).to_dict()
+    assert got == {"甲站": ("08:00", "18:00"), "乙站": ("08:00", "20:00"), "丙站": ("08:00", "17:30")}
+    codes = {(w["row"], w["code"]) for w in p.report.warnings}
+    assert {(2, "hours_shifts"), (3, "hours_note"), (4, "hours_shifts")} <= codes
+    note = next(w for w in p.report.warnings if w["code"] == "hours_note")
+    assert "冬季" in ingest.reason_text(note, "zh")
+
+
+def _station(data_dir: Path, sid: str) -> pd.Series:
+    st_ = store.read_table(data_dir, "stations", columns=list(STATIONS.columns))
+    return st_.set_index("station_id").loc[sid]
+
+
+def test_editing_a_station_keeps_the_fields_the_form_does_not_show(fresh_data_dir: Path) -> None:
+    text = (
+        "编号,名称,经度,纬度,开放时间,服务项目,启用日期\n"
+        "E1,旧名,117.27,31.86,08:00-20:00,热水、按摩椅,2023-06-01\n"
+    )
+    r = ingest.import_bytes(fresh_data_dir, text.encode(), "e.csv", "stations", user="t", mode="append")
+    assert r.version is not None
+    # a page hands over numpy scalars read from the table
+    lat, lng = np.float64(31.86), np.float64(117.27)
+    r2 = ingest.save_station(
+        fresh_data_dir, {"station_id": "E1", "name": "新名", "lat": lat, "lng": lng}, "planner1"
+    )
+    assert r2.version is not None, r2.rejections
+    row = _station(fresh_data_dir, "E1")
+    assert row["name"] == "新名"
+    assert str(row["opened_on"]) == "2023-06-01"
+    assert list(row["amenities"]) == ["hot_water", "other"]
+    assert (row["opens"], row["closes"]) == ("08:00", "20:00")
+    audit = store.read_audit(fresh_data_dir).iloc[0]
+    assert audit["action"] == "station_edit"
+    detail = json.loads(audit["detail"])
+    assert detail["changes"] == {"name": {"before": "旧名", "after": "新名"}}
+    # nothing changed: nothing written
+    same = ingest.save_station(fresh_data_dir, {"station_id": "E1", "name": "新名"}, "planner1")
+    assert same.version is None
+    assert same.warnings[-1]["code"] == "station_unchanged"
+
+
+def test_station_coordinates_from_amap_are_stored_as_wgs84(fresh_data_dir: Path) -> None:
+    lat_in, lng_in = 39.9151, 116.4039
+    r = ingest.save_station(
+        fresh_data_dir,
+        {"station_id": "G1", "name": "高德站", "lat": lat_in, "lng": lng_in, "hours": "24小时"},
+        "planner1",
+        crs="gcj02",
+    )
+    assert r.version is not None, r.rejections
+    row = _station(fresh_data_dir, "G1")
+    want_lat, want_lng = datums.gcj02_to_wgs84(lat_in, lng_in)
+    assert abs(row["lat"] - float(want_lat)) < 1e-6
+    assert abs(row["lng"] - float(want_lng)) < 1e-6
+    # editing the name only leaves the stored WGS-84 coordinates alone, whatever the form's datum
+    ingest.save_station(fresh_data_dir, {"station_id": "G1", "name": "高德站二"}, "p", crs="bd09")
+    assert _station(fresh_data_dir, "G1")[["lat", "lng"]].tolist() == row[["lat", "lng"]].tolist()
+
+
+def test_changes_on_a_version_that_moved_on_are_refused(fresh_data_dir: Path) -> None:
+    seen = store.current_version(fresh_data_dir)
+    sid = store.read_table(fresh_data_dir, "stations", columns=["station_id"])["station_id"].iloc[0]
+    other = ingest.save_station(
+        fresh_data_dir, {"name": "别人加的", "lat": 39.95, "lng": 116.35, "hours": "24小时"}, "someone"
+    )
+    assert other.version is not None
+    ids = store.list_version_ids(fresh_data_dir)
+    with pytest.raises(store.StaleBaseError, match="changed since you opened it"):
+        ingest.save_station(fresh_data_dir, {"station_id": sid, "name": "改名"}, "p", base_version=seen)
+    with pytest.raises(store.StaleBaseError, match="reload and retry"):
+        ingest.close_station(fresh_data_dir, sid, "p", base_version=seen)
+    with pytest.raises(store.StaleBaseError):
+        ingest.rollback(fresh_data_dir, ids[0], "p", expect_current=seen)
+    assert store.list_version_ids(fresh_data_dir) == ids
+    assert store.current_version(fresh_data_dir) == other.version
+
+
+def test_two_imports_checked_on_the_same_version_cannot_both_be_written(fresh_data_dir: Path) -> None:
+    import threading
+
+    text = "名称,经度,纬度,开放时间\n{n},116.40,39.90,24小时\n"
+    preps = [
+        ingest.prepare(fresh_data_dir, text.format(n=n).encode(), f"{n}.csv", "stations", mode="append")
+        for n in ("甲", "乙")
+    ]
+    real = store._write_table
+    both_in = threading.Barrier(2, timeout=2)
+
+    def slow_write(df: pd.DataFrame, table: object, path: Path) -> None:
+        real(df, table, path)  # type: ignore[arg-type]
+        # Without the lock both writers get here together (both on the same base); with it, never.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_in.wait()
+
+    results: list[object] = []
+
+    def run(p: ingest.Prepared) -> None:
+        try:
+            results.append(ingest.commit(fresh_data_dir, p, "t").version)
+        except store.StaleBaseError as exc:
+            results.append(exc)
+
+    import unittest.mock
+
+    with unittest.mock.patch.object(store, "_write_table", slow_write):
+        threads = [threading.Thread(target=run, args=(p,)) for p in preps]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert sum(isinstance(x, str) for x in results) == 1, results
+    assert sum(isinstance(x, store.StaleBaseError) for x in results) == 1, results
+
+
+def test_a_committed_import_cannot_be_written_twice(fresh_data_dir: Path) -> None:
+    p = _prepare(fresh_data_dir, "stations_gbk.csv", mode="append")
+    assert ingest.commit(fresh_data_dir, p, "t").version is not None
+    ids = store.list_version_ids(fresh_data_dir)
+    with pytest.raises(ingest.InputError, match="already imported"):
+        ingest.commit(fresh_data_dir, p, "t")
+    assert store.list_version_ids(fresh_data_dir) == ids
+
+
+def test_a_write_clears_what_a_killed_writer_left(fresh_data_dir: Path) -> None:
+    stale = fresh_data_dir / "versions" / ".tmp-killed"
+    stale.mkdir()
+    (stale / "stations.parquet").write_bytes(b"half")
+    ingest.save_station(fresh_data_dir, {"name": "新站", "lat": 39.95, "lng": 116.35, "hours": "24小时"}, "p")
+    assert not stale.exists()
+
+
+def test_rollback_records_the_version_it_left(fresh_data_dir: Path) -> None:
+    first = store.current_version(fresh_data_dir)
+    r = ingest.save_station(
+        fresh_data_dir, {"name": "新站", "lat": 39.95, "lng": 116.35, "hours": "24小时"}, "p"
+    )
+    assert ingest.rollback(fresh_data_dir, first or "", "admin") == first
+    detail = json.loads(store.read_audit(fresh_data_dir).iloc[0]["detail"])
+    assert detail == {"from": r.version, "version": first}

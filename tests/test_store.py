@@ -202,6 +202,37 @@ def test_read_sorted_declines_files_that_do_not_record_the_order(
     assert store.read_sorted(path, TABLES["stations"], ["lat"]) is None  # stations record no order
 
 
+def test_a_writer_waits_for_the_lock_and_refuses_a_stale_base(fresh_data_dir: Path) -> None:
+    import threading
+
+    base = store.current_version(fresh_data_dir)
+    stations = store.read_table(fresh_data_dir, "stations", columns=list(TABLES["stations"].columns))
+    done: list[str] = []
+
+    def write() -> None:
+        done.append(store.write_version(fresh_data_dir, {"stations": stations}, {}, base_version=base))
+
+    with store.write_lock(fresh_data_dir):
+        t = threading.Thread(target=write)
+        t.start()
+        time.sleep(0.5)
+        assert not done  # held off while another writer has the lock
+    t.join(timeout=60)
+    assert done == [store.current_version(fresh_data_dir)]
+    with pytest.raises(store.StaleBaseError, match="changed since you opened it"):
+        store.write_version(fresh_data_dir, {"stations": stations}, {}, base_version=base, check_base=True)
+    assert store.current_version(fresh_data_dir) == done[0]
+    with pytest.raises(store.StaleBaseError):
+        store.set_current(fresh_data_dir, base or "", expect_current=base)
+
+
+def test_writing_a_version_removes_what_a_killed_writer_left(fresh_data_dir: Path) -> None:
+    stale = fresh_data_dir / "versions" / ".tmp-abc"
+    stale.mkdir()
+    store.write_version(fresh_data_dir, {}, {"source": {"kind": "test"}})
+    assert not stale.exists()
+
+
 def test_read_sorted_cuts_a_leading_range_out_as_the_filter_would(demo_data_dir: Path) -> None:
     import pyarrow.compute as pc
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pandas as pd
 
-from geo import store, synth
+from geo import ingest, store, synth
 from geo.cli import command, interactive, progress_bar
+from geo.cli.ingest import os_user
 from geo.schema import CHECKINS
 from geo.settings import Settings
 
@@ -116,9 +117,9 @@ def _versions(args: argparse.Namespace, settings: Settings) -> list[dict[str, An
 
 
 def _rollback(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    store.set_current(settings.data_dir, args.version)
-    store.append_audit(settings.data_dir, args.user, "rollback", {"version": args.version})
-    return {"current": store.current_version(settings.data_dir)}
+    before = store.current_version(settings.data_dir)
+    now = ingest.rollback(settings.data_dir, args.version, args.user)
+    return {"current": now, "from": before}
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -144,4 +145,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     command(sub, "versions", _versions, "list dataset versions")
     p = command(sub, "rollback", _rollback, "make an earlier dataset version current")
     p.add_argument("version", help="version id, e.g. v0001")
-    p.add_argument("--user", default="cli", help="who rolls back (recorded in the audit log)")
+    p.add_argument(
+        "--user", default=os_user(), help="who rolls back (recorded in the audit log; default $USER)"
+    )

@@ -50,6 +50,14 @@ def _import(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     return out
 
 
+def os_user() -> str:
+    """Return the operating-system user (``$USER``), recorded as who changed the data."""
+    try:
+        return os.environ.get("USER") or getpass.getuser() or "cli"
+    except (KeyError, OSError):  # no passwd entry (a container with an arbitrary uid)
+        return "cli"
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``import`` command."""
     p = command(
@@ -64,7 +72,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="datum of the coordinates: wgs84 (GPS), gcj02 (AMap/Tencent), bd09 (Baidu)",
     )
     p.add_argument("--encoding", default="auto", choices=ingest.ENCODINGS, help="CSV text encoding")
-    p.add_argument("--sheet", default=None, help="XLSX sheet name (default: the first sheet)")
+    p.add_argument(
+        "--sheet",
+        default=None,
+        help="XLSX sheet name (default: the sheet whose headers name the most known fields)",
+    )
     p.add_argument(
         "--map",
         action="append",
@@ -80,6 +92,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument(
         "--user",
-        default=os.environ.get("USER") or getpass.getuser() or "cli",
+        default=os_user(),
         help="who imports (recorded in the manifest and audit log; default $USER)",
     )
