@@ -654,8 +654,10 @@ def gap_cells_for_map(
     max_cells: int = GAP_MAX_CELLS_DEFAULT,
     parent: str | None = None,
     occupations: str | Iterable[str] | None = (),
+    bbox: Sequence[float] | None = None,
+    min_res: int | None = None,
 ) -> tuple[pd.DataFrame, int, bool]:
-    """Gap cells small enough to draw: one resolution coarser if needed, then the top cells.
+    """Gap cells small enough to draw: coarser resolutions if needed, then the top cells.
 
     Parameters
     ----------
@@ -663,24 +665,67 @@ def gap_cells_for_map(
         As for :func:`gap_cells`.
     max_cells : int
         Most cells to return (:data:`GAP_MAX_CELLS_DEFAULT` keeps a map under 3 MB).
+    bbox : sequence of float, optional
+        ``(south, west, north, east)`` WGS-84 degrees: only workplaces inside it (the map's
+        view), so a zoomed-in map can show the chosen resolution.
+    min_res : int, optional
+        Coarsen one level at a time, no further than this resolution (default ``res - 1``).
 
     Returns
     -------
     (pandas.DataFrame, int, bool)
-        The :func:`gap_cells` table; the resolution used (``res``, or ``res - 1`` when
-        ``res`` has more than ``max_cells`` cells); and whether cells beyond the top
-        ``max_cells`` were left out.
+        The :func:`gap_cells` table; the resolution used (``res``, or the finest coarser
+        one, down to ``min_res``, with at most ``max_cells`` cells); and whether cells
+        beyond the top ``max_cells`` were left out.
     """
     r = int(res)
-    cells = gap_cells(workplaces, covered, r, parent=parent, occupations=occupations)
-    if len(cells) > max_cells and r > 0:
+    wp = workplaces
+    cov = _aligned(covered, len(workplaces), "covered", bool)
+    assert cov is not None
+    if bbox is not None:
+        south, west, north, east = (float(v) for v in bbox)
+        if not (south <= north and west <= east):
+            raise InputError(f"bbox={tuple(bbox)!r}: give (south, west, north, east) in WGS-84 degrees")
+        _check_columns(workplaces, ("lat", "lng"), "workplaces")
+        lat = workplaces["lat"].to_numpy(dtype=np.float64)
+        lng = workplaces["lng"].to_numpy(dtype=np.float64)
+        keep = (lat >= south) & (lat <= north) & (lng >= west) & (lng <= east)
+        wp, cov = workplaces.loc[keep], cov[keep]
+    cells = gap_cells(wp, cov, r, parent=parent, occupations=occupations)
+    floor = max(int(res) - 1 if min_res is None else int(min_res), 0)
+    while len(cells) > max_cells and r > floor:
         r -= 1
-        cells = gap_cells(workplaces, covered, r, parent=parent, occupations=occupations)
+        cells = gap_cells(wp, cov, r, parent=parent, occupations=occupations)
     truncated = len(cells) > max_cells
     return cells.head(max_cells).reset_index(drop=True), r, truncated
 
 
-def cell_workplaces(workplaces: pd.DataFrame, covered: ArrayLike, cell: str) -> pd.DataFrame:
+def bbox_of_view(
+    south: float, west: float, north: float, east: float, pad: float = 0.0
+) -> tuple[float, float, float, float]:
+    """Pad a map view's bounds by ``pad`` times its size on each side, clipped to the globe.
+
+    Returns
+    -------
+    tuple of float
+        ``(south, west, north, east)``, WGS-84 degrees.
+    """
+    dlat, dlng = (north - south) * pad, (east - west) * pad
+    return (
+        max(south - dlat, -90.0),
+        max(west - dlng, -180.0),
+        min(north + dlat, 90.0),
+        min(east + dlng, 180.0),
+    )
+
+
+def cell_workplaces(
+    workplaces: pd.DataFrame,
+    covered: ArrayLike,
+    cell: str,
+    *,
+    occupations: str | Iterable[str] | None = (),
+) -> pd.DataFrame:
     """Workers of one H3 cell by occupation, covered and not.
 
     Parameters
@@ -691,6 +736,8 @@ def cell_workplaces(workplaces: pd.DataFrame, covered: ArrayLike, cell: str) -> 
         Whether each workplace is covered.
     cell : str
         An H3 cell of resolution 0–9.
+    occupations : str or iterable of str, optional
+        Only workplaces of these occupations (as the gap map counts them).
 
     Returns
     -------
@@ -707,7 +754,7 @@ def cell_workplaces(workplaces: pd.DataFrame, covered: ArrayLike, cell: str) -> 
     if res > 9:
         raise InputError(f"cell {cell!r} is finer than the stored res-9 cells; choose a cell of res 0–9")
     parents = hexes.cells_to_parent_int(hexes.h3_to_int(workplaces["h3_9"]), res)
-    inside = parents == np.uint64(int(cell, 16))
+    inside = (parents == np.uint64(int(cell, 16))) & occupation_mask(workplaces, occupations)
     w = workplaces["workers"].to_numpy(dtype=np.int64)[inside]
     frame = pd.DataFrame(
         {
@@ -746,7 +793,41 @@ def reported_closed_ids(reports: pd.DataFrame) -> list[str]:
     return sorted(set(r.loc[r["problem"] == "closed", "station_id"].astype(str)))
 
 
-def reports_by_region(reports: pd.DataFrame, stations: pd.DataFrame, level: str) -> pd.DataFrame:
+def reports_with_stations(
+    reports: pd.DataFrame, stations: pd.DataFrame, parent: str | None = None
+) -> pd.DataFrame:
+    """Open reports with their station's name and region, optionally inside one region.
+
+    Parameters
+    ----------
+    reports : pandas.DataFrame
+        Reports (``station_id``, ``problem``, ``status``, ...), in the order to keep.
+    stations : pandas.DataFrame
+        Stations with ``station_id``, ``name`` and region tags.
+    parent : str, optional
+        Only reports of stations inside this region (adcode of any level).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The open reports of known stations, in their input order, with ``station_name``,
+        ``county``, ``city``, ``province`` and the region codes added.
+    """
+    cols = ["station_id", "name", *REGION_COLUMNS]
+    _check_columns(stations, cols, "stations")
+    r = reports
+    if "status" in r.columns:
+        r = r[r["status"] == "open"]
+    tags = stations[cols].astype({"station_id": "string"}).rename(columns={"name": "station_name"})
+    j = r.astype({"station_id": "string"}).merge(tags, on="station_id", how="inner", sort=False)
+    if parent:
+        j = j.loc[_inside(j, parent)]
+    return j.reset_index(drop=True)
+
+
+def reports_by_region(
+    reports: pd.DataFrame, stations: pd.DataFrame, level: str, parent: str | None = None
+) -> pd.DataFrame:
     """Open station reports per region and problem.
 
     Parameters
@@ -757,6 +838,8 @@ def reports_by_region(reports: pd.DataFrame, stations: pd.DataFrame, level: str)
         Stations with ``station_id`` and region tags.
     level : {"province", "city", "county"}
         Region level.
+    parent : str, optional
+        Only regions inside this region (adcode of any level).
 
     Returns
     -------
@@ -772,8 +855,13 @@ def reports_by_region(reports: pd.DataFrame, stations: pd.DataFrame, level: str)
     r = reports
     if "status" in r.columns:
         r = r[r["status"] == "open"]
-    tags = stations[["station_id", code_col, name_col]].astype({"station_id": "string"})
+    tag_cols = list(
+        dict.fromkeys(["station_id", code_col, name_col, "province_adcode", "city_adcode", "adcode"])
+    )
+    tags = stations[[c for c in tag_cols if c in stations.columns]].astype({"station_id": "string"})
     j = r.astype({"station_id": "string"}).merge(tags, on="station_id", how="inner")
+    if parent:
+        j = j.loc[_inside(j, parent)]
     if j.empty:
         return pd.DataFrame(columns=["adcode", "name", "reports", "stations_reported"])
     wide = pd.crosstab([j[code_col], j[name_col]], j["problem"])

@@ -1,9 +1,11 @@
 """Exports for people and other programs: CSV for Excel in China, XLSX, GeoJSON.
 
 Every function returns bytes (pages hand them to a download button; the CLI writes
-them through :func:`geo.store.atomic_write_bytes`). Text cells that a spreadsheet would
-run as a formula (starting with ``= + - @``, or a tab / carriage return) are neutralised
-with a leading apostrophe, so an uploaded station name cannot become a formula.
+them through :func:`geo.store.atomic_write_bytes`). In CSV and XLSX, text cells that a
+spreadsheet would run as a formula (starting with ``= + - @``, or a tab / carriage return)
+are neutralised with a leading apostrophe, so an uploaded station name cannot become a
+formula; GeoJSON is for GIS tools and keeps text as it is. Infinite numbers (e.g. "no
+qualifying station" distances) are exported as empty cells (``null`` in GeoJSON).
 """
 
 from __future__ import annotations
@@ -37,14 +39,17 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _plain(df: pd.DataFrame) -> pd.DataFrame:
+def _plain(df: pd.DataFrame, *, neutralise: bool = True) -> pd.DataFrame:
     out = pd.DataFrame(df).drop(columns=["geometry"], errors="ignore")
     for col in out.columns:  # lists (amenities) as "a;b;c" so every cell is a scalar
         if out[col].dtype == object and out[col].map(lambda v: isinstance(v, list | np.ndarray)).any():
             out[col] = out[col].map(
                 lambda v: ";".join(map(str, v)) if isinstance(v, list | np.ndarray) else v
             )
-    return neutralise_formulas(out)
+        elif pd.api.types.is_float_dtype(out[col]):
+            # "inf" in a spreadsheet is text and in JSON invalid: an empty cell says "none"
+            out[col] = out[col].where(np.isfinite(out[col].to_numpy(dtype=np.float64)))
+    return neutralise_formulas(out) if neutralise else out
 
 
 def to_csv_bytes(df: pd.DataFrame) -> bytes:
@@ -66,9 +71,10 @@ def to_geojson_bytes(gdf: gpd.GeoDataFrame | pd.DataFrame) -> bytes:
     """Return a GeoJSON FeatureCollection (WGS-84).
 
     A frame without geometry but with ``lat``/``lng`` columns is exported as points.
+    Property text is kept as it is (no spreadsheet apostrophe); infinite numbers are ``null``.
     """
     if not isinstance(gdf, gpd.GeoDataFrame):
         gdf = gpd.GeoDataFrame(gdf, geometry=gpd.points_from_xy(gdf["lng"], gdf["lat"]), crs="EPSG:4326")
-    props = _plain(gdf)
+    props = _plain(gdf, neutralise=False)
     out = gpd.GeoDataFrame(props, geometry=gdf.geometry.values, crs=gdf.crs or "EPSG:4326")
     return json.dumps(json.loads(out.to_crs("EPSG:4326").to_json(drop_id=True)), ensure_ascii=False).encode()

@@ -481,6 +481,22 @@ class _Attribution(MacroElement):
         self.text = text
 
 
+class _MetricScale(MacroElement):
+    """Leaflet's scale bar in metres and kilometres only (folium's ``control_scale`` adds miles)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            L.control.scale({metric: true, imperial: false}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "MetricScale"
+
+
 def _check_latlng(lat: float, lng: float, what: str) -> None:
     if not (math.isfinite(lat) and math.isfinite(lng) and -90 <= lat <= 90 and -180 <= lng <= 180):
         raise InputError(
@@ -544,7 +560,7 @@ def base_map(
         zoom_start=zoom,
         tiles=None,
         prefer_canvas=True,
-        control_scale=True,
+        control_scale=False,  # folium's scale bar shows miles too; _MetricScale below
         width=width,
         height=height,
     )
@@ -564,6 +580,7 @@ def base_map(
                 overlay=i > 0,
                 control=False,
             ).add_to(m)
+    _MetricScale().add_to(m)
     if attribution:
         _Attribution(escape_text(attribution)).add_to(m)
     return localize_assets(m, prefix)
@@ -1134,6 +1151,21 @@ _CLUSTER_CALLBACK: Final = """function (row) {
 }"""
 
 
+# Cluster bubbles in the points' own colour (markercluster's default green/yellow/orange
+# bubbles read like the values of a red choropleth underneath).
+_CLUSTER_ICON: Final = """function (cluster) {
+    var n = cluster.getChildCount();
+    var size = n < 100 ? 28 : n < 1000 ? 34 : 40;
+    return L.divIcon({
+        html: '<div style="width:' + size + 'px;height:' + size + 'px;line-height:' + size + 'px;'
+            + 'border-radius:50%%;background:%s;opacity:.85;color:#fff;border:2px solid #fff;'
+            + 'box-sizing:border-box;text-align:center;font:600 11px sans-serif">' + n + '</div>',
+        className: "atlas-cluster",
+        iconSize: L.point(size, size)
+    });
+}"""
+
+
 def _popup_html(df: pd.DataFrame, popup_cols: Mapping[str, str]) -> pd.Series:
     """Build escaped popup HTML per row: ``<b>label</b>: value`` lines."""
     out = pd.Series("", index=df.index, dtype=object)
@@ -1246,6 +1278,7 @@ def add_points(
             callback=_CLUSTER_CALLBACK % json.dumps(style),
             name=layer_name,
             control=bool(name),
+            icon_create_function=_CLUSTER_ICON % color,
             chunkedLoading=True,
         ).add_to(m)
     else:
@@ -1427,6 +1460,61 @@ def region_map(
     return m
 
 
+def hex_res_for_zoom(zoom: float, lat: float = 35.0, min_edge_px: float = 2.0) -> int:
+    """Finest H3 resolution whose cells are still visible on a web map at ``zoom``.
+
+    Parameters
+    ----------
+    zoom : float
+        Leaflet zoom level (0 = the world in 256 pixels).
+    lat : float, default 35.0
+        Latitude of the view, degrees (Web Mercator shrinks metres per pixel by cos(lat)).
+    min_edge_px : float, default 2.0
+        Smallest average cell edge, in screen pixels, that still reads as a cell.
+
+    Returns
+    -------
+    int
+        Resolution 0–15: the finest with ``average_hexagon_edge_length >= min_edge_px``
+        pixels (0 when even res-0 cells are smaller).
+    """
+    m_per_px = 2 * math.pi * 6_378_137.0 / 256 * math.cos(math.radians(lat)) / 2 ** float(zoom)
+    best = 0
+    for res in range(16):
+        if h3.average_hexagon_edge_length(res, unit="m") >= min_edge_px * m_per_px:
+            best = res
+    return best
+
+
+def zoom_for_bounds(bounds: Sequence[float], width_px: int, height_px: int, max_zoom: int = MAX_ZOOM) -> int:
+    """Largest whole zoom at which ``bounds`` fit a map of the given size (Web Mercator).
+
+    Parameters
+    ----------
+    bounds : sequence of float
+        ``(min_lng, min_lat, max_lng, max_lat)``, WGS-84 degrees (``total_bounds`` order).
+    width_px, height_px : int
+        Size of the map, pixels.
+    max_zoom : int, default :data:`MAX_ZOOM`
+        Zoom for a single point or a tiny box.
+
+    Returns
+    -------
+    int
+        Zoom level 0 to ``max_zoom`` (what Leaflet's ``fitBounds`` picks without padding).
+    """
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
+
+    def merc_y(lat: float) -> float:
+        s = math.sin(math.radians(max(min(lat, 85.0511), -85.0511)))
+        return 0.5 - math.log((1 + s) / (1 - s)) / (4 * math.pi)  # 0..1 over the world
+
+    dx = max((maxx - minx) / 360.0, 1e-12)
+    dy = max(merc_y(miny) - merc_y(maxy), 1e-12)
+    zoom = math.floor(math.log2(min(width_px / (256 * dx), height_px / (256 * dy))))
+    return int(min(max(zoom, 0), max_zoom))
+
+
 def hex_map(
     cells: pd.DataFrame,
     value_col: str,
@@ -1440,10 +1528,13 @@ def hex_map(
     vmax: float | None = None,
     tiles: str | None = None,
     tianditu_key: str = "",
+    view: tuple[float, float, int] | None = None,
 ) -> folium.Map:
     """Build a map of H3 cells coloured by ``value_col`` over region outlines, fitted to them.
 
     The caller keeps ``len(cells)`` under :data:`MAX_HEX_CELLS` (coarsen or filter first).
+    With ``view`` = ``(lat, lng, zoom)`` the map opens at that centre and zoom instead
+    (a map redrawn for the part a user zoomed into stays where the user left it).
     """
     from geo import hexes
 
@@ -1454,7 +1545,14 @@ def hex_map(
         bounds = [float(v) for v in outline.total_bounds]
     else:
         bounds = [73.0, 18.0, 135.0, 53.0]
-    m = base_map(*_bounds_center(bounds), 6, tiles=tiles, tianditu_key=tianditu_key)
+    if view is not None:
+        _check_latlng(view[0], view[1], "map view centre")
+    m = base_map(
+        *(view[:2] if view else _bounds_center(bounds)),
+        int(view[2]) if view else 6,
+        tiles=tiles,
+        tianditu_key=tianditu_key,
+    )
     if outline is not None and len(outline):
         add_boundaries(m, outline, color="#888888", weight=0.8)
     if len(cells):
@@ -1469,5 +1567,6 @@ def hex_map(
             vmin=vmin,
             vmax=vmax,
         )
-    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    if view is None:
+        m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m

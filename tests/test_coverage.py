@@ -392,6 +392,30 @@ def test_gap_map_coarsens_then_truncates(tables, brute):
     assert (res, truncated, len(cells)) == (7, True, 10)
 
 
+def test_gap_map_coarsens_as_far_as_allowed_until_the_cells_fit(tables, brute):
+    _, wp = tables
+    n6 = len(coverage.gap_cells(wp, brute <= 1000, 6))
+    assert n6 < len(coverage.gap_cells(wp, brute <= 1000, 7))
+    cells, res, truncated = coverage.gap_cells_for_map(wp, brute <= 1000, 8, max_cells=n6, min_res=4)
+    assert (res, truncated, len(cells)) == (6, False, n6)
+    cells, res, truncated = coverage.gap_cells_for_map(wp, brute <= 1000, 8, max_cells=1, min_res=6)
+    assert (res, truncated, len(cells)) == (6, True, 1)
+
+
+def test_gap_map_of_a_view_keeps_only_workplaces_inside_it(tables, brute):
+    _, wp = tables
+    box = (30.4, 114.0, 30.8, 114.6)  # around Wuhan
+    inside = wp["lat"].between(box[0], box[2]) & wp["lng"].between(box[1], box[3])
+    assert inside.any()
+    unc = wp["workers"].to_numpy()[inside.to_numpy() & (brute > 1000)].sum()
+    cells, res, truncated = coverage.gap_cells_for_map(wp, brute <= 1000, 8, bbox=box, max_cells=100_000)
+    assert (res, truncated) == (8, False)
+    assert cells["workers_uncovered"].sum() == unc
+    assert cells["lat"].between(box[0] - 0.01, box[2] + 0.01).all()
+    with pytest.raises(InputError, match="bbox"):
+        coverage.gap_cells_for_map(wp, brute <= 1000, 8, bbox=(31, 114, 30, 115))
+
+
 def test_gap_map_payload_stays_under_3_mb(tables, brute):
     from geo import maps
 
@@ -426,6 +450,18 @@ def test_cell_workplaces_by_occupation(tables, brute):
         coverage.cell_workplaces(wp, covered, "not-a-cell")
 
 
+def test_cell_workplaces_count_only_the_chosen_occupations(tables, brute):
+    _, wp = tables
+    covered = brute <= 1000
+    cell = coverage.gap_cells(wp, covered, 6, occupations=["sanitation"]).iloc[0]
+    got = coverage.cell_workplaces(wp, covered, cell["h3"], occupations=["sanitation"])
+    assert got["occupation"].tolist() == ["sanitation"]
+    inside = np.array([h3.cell_to_parent(c, 6) == cell["h3"] for c in wp["h3_9"]])
+    sanit = inside & (wp["occupation"] == "sanitation").to_numpy()
+    assert got["workers"].sum() == wp["workers"].to_numpy()[sanit].sum()
+    assert got["workers_uncovered"].sum() == cell["workers_uncovered"]
+
+
 def test_gap_res_out_of_range_is_refused(tables, brute):
     with pytest.raises(InputError, match="res"):
         coverage.gap_cells(tables[1], brute <= 1000, 10)
@@ -452,3 +488,31 @@ def test_reported_closed_ids_and_reports_by_region(tables):
     assert by["reports"].sum() == 3  # resolved and unknown-station reports left out
     assert coverage.reported_closed_ids(reports.iloc[:0]) == []
     assert coverage.reports_by_region(reports.iloc[:0], stations, "county").empty
+
+
+def test_reports_of_a_region_leave_out_stations_elsewhere(tables):
+    stations, _ = tables
+    hubei = stations[stations["province_adcode"] == "420000"]
+    beijing = stations[stations["province_adcode"] == "110000"]
+    city = hubei["city_adcode"].iloc[0]
+    in_city = hubei[hubei["city_adcode"] == city]
+    ids = [in_city["station_id"].iloc[0], beijing["station_id"].iloc[0], hubei["station_id"].iloc[-1]]
+    reports = pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "station_id": ids,
+            "problem": ["closed", "closed", "no_hot_water"],
+            "text": ["", "", ""],
+            "created": ["2025-01-03", "2025-01-02", "2025-01-01"],
+            "status": ["open", "open", "open"],
+        }
+    )
+    by = coverage.reports_by_region(reports, stations, "county", parent=city)
+    assert by["reports"].sum() == 1
+    assert set(by["adcode"]) == {in_city["adcode"].iloc[0]}
+    assert coverage.reports_by_region(reports, stations, "city", parent="420000")["reports"].sum() == 2
+    latest = coverage.reports_with_stations(reports, stations, parent="420000")
+    assert latest["station_id"].tolist() == [ids[0], ids[2]]  # input order (newest first) kept
+    assert latest["station_name"].iloc[0] == in_city["name"].iloc[0]
+    assert latest["county"].iloc[0] == in_city["county"].iloc[0]
+    assert len(coverage.reports_with_stations(reports, stations)) == 3

@@ -46,7 +46,28 @@ def test_geojson_is_a_valid_feature_collection_of_points() -> None:
     assert fc["type"] == "FeatureCollection"
     assert len(fc["features"]) == len(FRAME)
     assert fc["features"][0]["geometry"]["coordinates"] == [116.4, 39.9]
-    assert fc["features"][1]["properties"]["name"] == "'+1"
+    # GeoJSON goes to GIS tools, not spreadsheets: text exactly as it was
+    assert fc["features"][1]["properties"]["name"] == "+1"
+    assert fc["features"][0]["properties"]["name"] == '=HYPERLINK("http://x")'
+
+
+INF_FRAME = pd.DataFrame(
+    {"name": ["a", "b"], "distance_m": [120.5, float("inf")], "lat": [30.0, 31.0], "lng": [114.0, 115.0]}
+)
+
+
+def test_infinite_distances_are_exported_empty() -> None:
+    csv = export.to_csv_bytes(INF_FRAME).decode("utf-8-sig")
+    assert "inf" not in csv.lower()
+    back = pd.read_csv(io.StringIO(csv))
+    assert back["distance_m"].iloc[0] == 120.5
+    assert pd.isna(back["distance_m"].iloc[1])
+    ws = openpyxl.load_workbook(io.BytesIO(export.to_xlsx_bytes(INF_FRAME)), read_only=True).active
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[2][1] is None
+    text = export.to_geojson_bytes(INF_FRAME).decode()
+    assert "Infinity" not in text
+    assert json.loads(text)["features"][1]["properties"]["distance_m"] is None
 
 
 def test_empty_frame_exports() -> None:

@@ -328,6 +328,52 @@ def test_base_map_sets_max_zoom_canvas_attribution_and_no_tiles() -> None:
     assert "边界: 天地图" in decode_js_escapes(page)
 
 
+def test_scale_bar_is_metric_only() -> None:
+    page = maps.base_map(39.9, 116.4, 6).get_root().render()
+    assert len(re.findall(r"L\.control\.scale\(", page)) == 1
+    assert re.search(r"L\.control\.scale\(\{metric: true, imperial: false\}\)", page)
+
+
+def test_hex_map_opens_at_a_given_view_instead_of_fitting_the_cells() -> None:
+    cells = pd.DataFrame({"h3": [h3.latlng_to_cell(30.6, 114.3, 8)], "n": [3]})
+    fitted = maps.hex_map(cells, "n").get_root().render()
+    assert "fitBounds" in fitted
+    m = maps.hex_map(cells, "n", view=(30.5, 114.2, 11))
+    assert m.location == [30.5, 114.2]
+    assert m.options["zoom"] == 11
+    assert "fitBounds" not in m.get_root().render()
+    with pytest.raises(InputError, match="centre"):
+        maps.hex_map(cells, "n", view=(95.0, 114.2, 11))
+
+
+def test_hex_res_for_zoom_keeps_cells_at_least_two_pixels_wide_per_edge() -> None:
+    # zoom 9 at 35°N: 40,075,016.7 m / 256 / 2^9 × cos 35° = 250.4 m per pixel, so an edge
+    # needs 500.8 m: res 8 (531.4 m average) is the finest that qualifies, res 9 (200.8 m) is not.
+    assert maps.hex_res_for_zoom(9, 35.0) == 8
+    for zoom in range(0, 19):
+        res = maps.hex_res_for_zoom(zoom, 35.0)
+        m_per_px = 40_075_016.686 / 256 / 2**zoom * np.cos(np.radians(35.0))
+        if res > 0:
+            assert h3.average_hexagon_edge_length(res, unit="m") >= 2 * m_per_px
+        if res < 15:
+            assert h3.average_hexagon_edge_length(res + 1, unit="m") < 2 * m_per_px
+    assert [maps.hex_res_for_zoom(z) for z in range(19)] == sorted(
+        maps.hex_res_for_zoom(z) for z in range(19)
+    )
+
+
+def test_zoom_for_bounds_fits_the_box_and_one_more_level_would_not() -> None:
+    # China, 73–135°E: 62/360 of the world is 44 px wide at zoom 0, so 705 px at zoom 4.
+    assert maps.zoom_for_bounds((73.0, 18.0, 135.0, 53.0), 800, 600) == 4
+    assert maps.zoom_for_bounds((73.0, 18.0, 135.0, 53.0), 700, 600) == 3
+    assert maps.zoom_for_bounds((114.0, 30.0, 114.0, 30.0), 800, 600) == maps.MAX_ZOOM
+    for box in [(113.2, 22.5, 113.6, 23.4), (100.0, 20.0, 101.0, 21.0)]:
+        z = maps.zoom_for_bounds(box, 640, 480)
+        world_px = 256 * 2**z
+        assert (box[2] - box[0]) / 360 * world_px <= 640
+        assert (box[2] - box[0]) / 360 * world_px * 2 > 640 or z == maps.zoom_for_bounds(box, 10_000, 480)
+
+
 def test_tile_providers_and_gcj02_flag() -> None:
     assert maps.tiles_use_gcj02("amap") is True
     assert maps.tiles_use_gcj02("tianditu") is False
@@ -431,6 +477,15 @@ def test_points_switch_to_fast_cluster_with_circle_marker_callback_above_thresho
     assert len(clusters[0].data) == maps.CLUSTER_THRESHOLD + 1
     assert {len(row) for row in clusters[0].data} == {3}  # lat, lng, tooltip; no unused popup slot
     assert "AwesomeMarkers" not in many.get_root().render()
+
+
+def test_cluster_bubbles_take_the_points_colour() -> None:
+    m = maps.base_map(30.0, 110.0, 5)
+    maps.add_points(m, many_points(maps.CLUSTER_THRESHOLD + 1), color="#1a4fd8")
+    page = m.get_root().render()
+    assert "iconCreateFunction" in page
+    assert "background:#1a4fd8" in page
+    assert "marker-cluster-small" not in page
 
 
 def test_points_reject_bad_coordinates_and_too_many_plain_markers() -> None:

@@ -591,19 +591,38 @@ def coverage_times(q: CoverageQuery) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _coverage_gaps(
-    key: str, directory: str, q: CoverageQuery, res: int, max_cells: int
+    key: str,
+    directory: str,
+    q: CoverageQuery,
+    res: int,
+    max_cells: int,
+    bbox: tuple[float, float, float, float] | None,
+    min_res: int | None,
 ) -> tuple[pd.DataFrame, int, bool]:
     from geo import coverage
 
     _, wp, dist, _ = _coverage_parts(key, directory, q)
     return coverage.gap_cells_for_map(
-        wp, dist <= q[0], res, max_cells=max_cells, parent=q[6] or None, occupations=q[4]
+        wp,
+        dist <= q[0],
+        res,
+        max_cells=max_cells,
+        parent=q[6] or None,
+        occupations=q[4],
+        bbox=bbox,
+        min_res=min_res,
     )
 
 
-def coverage_gaps(q: CoverageQuery, res: int, max_cells: int = 6000) -> tuple[pd.DataFrame, int, bool]:
-    """Gap cells of ``region`` for the map and table: (cells, resolution used, truncated)."""
-    return _coverage_gaps(data_key(), str(data_dir()), q, int(res), int(max_cells))
+def coverage_gaps(
+    q: CoverageQuery,
+    res: int,
+    max_cells: int = 6000,
+    bbox: tuple[float, float, float, float] | None = None,
+    min_res: int | None = None,
+) -> tuple[pd.DataFrame, int, bool]:
+    """Gap cells of ``region`` (inside ``bbox`` if given) for the map: (cells, resolution used, truncated)."""
+    return _coverage_gaps(data_key(), str(data_dir()), q, int(res), int(max_cells), bbox, min_res)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -611,7 +630,7 @@ def _coverage_cell(key: str, directory: str, q: CoverageQuery, cell: str) -> pd.
     from geo import coverage
 
     _, wp, dist, _ = _coverage_parts(key, directory, q)
-    return coverage.cell_workplaces(wp, dist <= q[0], cell)
+    return coverage.cell_workplaces(wp, dist <= q[0], cell, occupations=q[4])
 
 
 def coverage_cell(q: CoverageQuery, cell: str) -> pd.DataFrame:
@@ -702,32 +721,62 @@ def coverage_region_map(q: CoverageQuery, lang_code: str) -> Any:
     )
 
 
-def coverage_gap_map(
-    q: CoverageQuery, res: int, lang_code: str, sites: pd.DataFrame | None = None, measure: bool = False
-) -> tuple[Any, int]:
-    """Gap hexes over region outlines, qualifying stations (inside a region) and proposed sites.
+GAP_MAP_STATIONS_MAX = 20_000
+"""Most station points on a gap or siting map (clustered, ≈ 23 bytes each: ≈ 0.5 MB)."""
+STATION_COLOR, SITE_COLOR = "#1a4fd8", "#7b2cbf"
+"""Stations blue, proposed sites purple: neither on the red scale of the cells nor like cluster bubbles."""
 
-    Returns the map and, with ``measure``, its payload in bytes (else -1). Cells are capped
-    (``geo.coverage.GAP_MAX_CELLS_DEFAULT``) and stations limited to 20,000 points so the
-    payload stays under ``geo.maps.MAX_PAYLOAD_BYTES`` (asserted in tests/app).
+
+def coverage_gap_map(
+    q: CoverageQuery,
+    res: int,
+    lang_code: str,
+    sites: pd.DataFrame | None = None,
+    measure: bool = False,
+    view: dict[str, Any] | None = None,
+    min_res: int | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Gap hexes over region outlines, qualifying stations and proposed sites, with a legend.
+
+    ``view`` (``bbox`` (south, west, north, east), ``lat``, ``lng``, ``zoom``) is the part of
+    the map the user zoomed into: cells and stations are then taken inside it (padded) and
+    the map opens there. Returns the map and what was drawn: ``res`` used, ``truncated``,
+    ``cells``, ``stations_total``/``stations_shown`` and, with ``measure``, ``bytes`` (else -1).
+    Cells are capped (``geo.coverage.GAP_MAX_CELLS_DEFAULT``) and stations to
+    :data:`GAP_MAP_STATIONS_MAX` so the payload stays under ``geo.maps.MAX_PAYLOAD_BYTES``
+    (asserted in tests/app).
     """
     from geo import coverage, i18n, maps
 
-    cells, _res, _ = coverage_gaps(q, res)
+    bbox = view["bbox"] if view else None
+    cells, used_res, truncated = coverage_gaps(q, res, bbox=bbox, min_res=min_res)
     region = q[6]
     m = maps.hex_map(
         cells,
         "workers_uncovered",
         outline=coverage_outline(region),
         legend_title=i18n.t("coverage.gaps_legend", lang_code),
+        view=(view["lat"], view["lng"], view["zoom"]) if view else None,
         **_tiles(),
     )
-    if region:
+    info: dict[str, Any] = {"res": used_res, "truncated": truncated, "cells": len(cells)}
+    info["stations_total"] = info["stations_shown"] = 0
+    legend = []
+    if region or view:  # not on a map of all China: 186,000 points say nothing there
         stations = table(data_key(), str(data_dir()), "stations")
         _, _, _, filters = _coverage_parts(data_key(), str(data_dir()), q)
-        keep = coverage.qualifying_mask(station_index(), **filters) & coverage._inside(stations, region)
-        pts = pd.DataFrame(stations.loc[keep, ["lat", "lng"]]).head(20_000)
-        maps.add_points(m, pts, color="#1a73e8", radius=3, fill_opacity=0.6)
+        keep = coverage.qualifying_mask(station_index(), **filters)
+        if region:
+            keep &= coverage._inside(stations, region)
+        if bbox:
+            lat, lng = stations["lat"].to_numpy(), stations["lng"].to_numpy()
+            keep &= (lat >= bbox[0]) & (lat <= bbox[2]) & (lng >= bbox[1]) & (lng <= bbox[3])
+        pts = pd.DataFrame(stations.loc[keep, ["lat", "lng"]])
+        info["stations_total"] = len(pts)
+        pts = pts.head(GAP_MAP_STATIONS_MAX)
+        info["stations_shown"] = len(pts)
+        maps.add_points(m, pts, color=STATION_COLOR, radius=3, fill_opacity=0.9)
+        legend.append((STATION_COLOR, i18n.t("coverage.legend_stations", lang_code)))
     if sites is not None and len(sites):
         shown = (
             sites[["lat", "lng", "rank"]]
@@ -735,20 +784,31 @@ def coverage_gap_map(
             .assign(rank=lambda d: d["rank"].astype(str))
         )
         maps.add_points(
-            m, shown, tooltip_col="rank", color="#1b9e77", radius=8, cluster=False, fill_opacity=0.95
+            m, shown, tooltip_col="rank", color=SITE_COLOR, radius=8, cluster=False, fill_opacity=0.95
         )
-        if len(cells) == 0:
+        legend.append((SITE_COLOR, i18n.t("coverage.legend_sites", lang_code)))
+        if len(cells) == 0 and not view:
             m.fit_bounds([[shown["lat"].min(), shown["lng"].min()], [shown["lat"].max(), shown["lng"].max()]])
+    if legend:
+        maps.add_legend(m, None, legend, position="bottomleft")
     maps.localize_assets(m)
     # Rendering to measure costs as much as st_folium's own render: only when asked (tests).
-    return m, maps.payload_bytes(m) if measure else -1
+    info["bytes"] = maps.payload_bytes(m) if measure else -1
+    return m, info
 
 
-def coverage_reports_by_region(level: str) -> pd.DataFrame:
-    """Open station reports per region of ``level`` and problem (read fresh)."""
+def coverage_reports_by_region(level: str, region: str = "") -> pd.DataFrame:
+    """Open station reports per region of ``level`` inside ``region`` and problem (read fresh)."""
     from geo import coverage
 
-    return coverage.reports_by_region(coverage_reports(), stations(), level)
+    return coverage.reports_by_region(coverage_reports(), stations(), level, parent=region or None)
+
+
+def coverage_reports_in(region: str = "") -> pd.DataFrame:
+    """Open reports of stations inside ``region``, newest first, with station name and county."""
+    from geo import coverage
+
+    return coverage.reports_with_stations(coverage_reports(), stations(), parent=region or None)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -12,14 +12,18 @@ import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geo import export, hexes, i18n
+from geo import coverage as coverage_lib
+from geo import export, hexes, i18n, maps
 from geo.coverage import RADIUS_PRESETS_M, TIMES_OF_DAY_MIN
 from geo.errors import GeoError
 from geo.schema import AMENITIES, OCCUPATIONS, REPORT_PROBLEMS, STATION_KINDS, Enum
 from views import common
 
 tr, lang = common.tr, common.lang()
-NATION_MAP_RES = 5
+CHINA_MAINLAND_BOUNDS = (73.0, 18.0, 135.0, 53.6)  # the islands to 4°N would halve the map
+MAP_WIDTH_PX = 760  # a map opens at the zoom that fits its region in this width (a laptop's page)
+MIN_MAP_RES = 4  # coarsen no further: res-4 cells (≈ 1,770 km²) still show where gaps are
+VIEW_PAD, VIEW_MOVE = 0.3, 0.25  # cells are taken from the view padded by 30 %; redraw after a 25 % pan
 st.title(tr("coverage.title"))
 st.caption(tr("coverage.intro"))
 common.dataset_caption()
@@ -33,12 +37,51 @@ def dist_text(d: float) -> str:
     return tr("coverage.none_reachable") if not math.isfinite(d) else i18n.format_distance(d, lang)
 
 
+EXPORT_LABELS = {
+    "rank": "col_rank",
+    "adcode": "col_adcode",
+    "name": "col_name",
+    "h3": "col_h3",
+    "lat": "col_lat",
+    "lng": "col_lng",
+    "source": "col_source",
+    "workers": "col_workers",
+    "covered": "col_covered",
+    "uncovered": "col_uncovered",
+    "share_pct": "col_share",
+    "stations": "col_stations",
+    "stations_per_10k": "col_per10k",
+    "median_distance_m": "col_median",
+    "p90_distance_m": "col_p90",
+    "workplaces": "col_workplaces",
+    "workers_uncovered": "col_workers_uncovered",
+    "workplaces_uncovered": "col_workplaces_uncovered",
+    "workers_newly_covered": "col_newly",
+    "workers_covered_cum": "col_covered_cum",
+    "share_cum_pct": "col_cum_share",
+    "province_adcode": "col_province_adcode",
+    "province": "col_province",
+    "city_adcode": "col_city_adcode",
+    "city": "col_city",
+    "county": "col_county",
+}
+"""Export columns with a heading in the user's language (CSV, XLSX); GeoJSON keeps the codes."""
+
+
 def downloads(df: pd.DataFrame, name: str, key: str) -> None:
+    """CSV and XLSX with headings in the user's language; GeoJSON (column codes) for GIS tools."""
+    # Shares as percentages, named so: a bare 0.78 in a spreadsheet reads as 0.78 %.
+    pct = {c: f"{c}_pct" for c in ("share", "share_cum") if c in df.columns}
+    data = df.assign(**{c: df[c] * 100 for c in pct}).rename(columns=pct)
+    table = pd.DataFrame(data.drop(columns="geometry", errors="ignore"))
+    if "name" in table.columns and "source" in table.columns:  # a proposed site's own name
+        table = table.rename(columns={"name": tr("coverage.col_site_name")})
+    table = table.rename(columns={c: tr(f"coverage.{k}") for c, k in EXPORT_LABELS.items()})
     c1, c2, c3 = st.columns(3)
-    c1.download_button("CSV", export.to_csv_bytes(df), f"{name}.csv", "text/csv", key=f"{key}_csv")
-    c2.download_button("XLSX", export.to_xlsx_bytes(df, name), f"{name}.xlsx", key=f"{key}_xlsx")
-    if {"lat", "lng"} <= set(df.columns) or "geometry" in df.columns:
-        c3.download_button("GeoJSON", export.to_geojson_bytes(df), f"{name}.geojson", key=f"{key}_geojson")
+    c1.download_button("CSV", export.to_csv_bytes(table), f"{name}.csv", "text/csv", key=f"{key}_csv")
+    c2.download_button("XLSX", export.to_xlsx_bytes(table, name), f"{name}.xlsx", key=f"{key}_xlsx")
+    if {"lat", "lng"} <= set(data.columns) or "geometry" in data.columns:
+        c3.download_button("GeoJSON", export.to_geojson_bytes(data), f"{name}.geojson", key=f"{key}_geojson")
 
 
 def keep_valid(key: str, valid: object) -> None:
@@ -51,6 +94,84 @@ def keep_valid(key: str, valid: object) -> None:
 
 def labelled(df: pd.DataFrame, cols: dict[str, str]) -> pd.DataFrame:
     return df[list(cols)].rename(columns={c: tr(f"coverage.{k}") for c, k in cols.items()})
+
+
+def remember_view(map_key: str) -> None:
+    """Keep the part of the map a user zoomed or panned to (st_folium's on_change)."""
+    out = st.session_state.get(map_key) or {}
+    b, zoom, centre = out.get("bounds") or {}, out.get("zoom"), out.get("center")
+    sw, ne = b.get("_southWest") or {}, b.get("_northEast") or {}
+    if zoom is None or not centre or None in (sw.get("lat"), sw.get("lng"), ne.get("lat"), ne.get("lng")):
+        return
+    old = st.session_state.get(f"{map_key}_view")
+    if old is not None and old["zoom"] == zoom:
+        # A small pan keeps the cells drawn: they were taken from a padded box.
+        span_lat, span_lng = old["span"]
+        if abs(centre["lat"] - old["lat"]) < VIEW_MOVE * span_lat and (
+            abs(centre["lng"] - old["lng"]) < VIEW_MOVE * span_lng
+        ):
+            return
+    box = (float(sw["lat"]), float(sw["lng"]), float(ne["lat"]), float(ne["lng"]))
+    st.session_state[f"{map_key}_view"] = {
+        "lat": round(float(centre["lat"]), 5),
+        "lng": round(float(centre["lng"]), 5),
+        "zoom": int(zoom),
+        "span": (box[2] - box[0], box[3] - box[1]),
+        "bbox": tuple(round(v, 4) for v in coverage_lib.bbox_of_view(*box, pad=VIEW_PAD)),
+    }
+
+
+def gap_map(map_key: str, res: int, sites: pd.DataFrame | None, height: int) -> dict | None:
+    """Draw the gap map (cells, stations, sites) for the view the user left it at; notes under it.
+
+    Cells are drawn at the chosen ``res`` where they fit (one region, or a zoomed-in view),
+    else at the finest coarser resolution that fits and is visible at the map's zoom.
+    """
+    view = st.session_state.get(f"{map_key}_view")
+    if view is None:
+        # Open on the region at a zoom computed here (not fitBounds in the browser): the view
+        # the map reports back then equals this one, and nothing is drawn twice.
+        b = common.coverage_outline(region).total_bounds if region else CHINA_MAINLAND_BOUNDS
+        zoom = maps.zoom_for_bounds(b, MAP_WIDTH_PX, height)
+        view = {
+            "lat": round((b[1] + b[3]) / 2, 5),
+            "lng": round((b[0] + b[2]) / 2, 5),
+            "zoom": zoom,
+            "span": (b[3] - b[1], b[2] - b[0]),
+            "bbox": coverage_lib.bbox_of_view(b[1], b[0], b[3], b[2], pad=VIEW_PAD),
+        }
+        st.session_state[f"{map_key}_view"] = view
+    start = min(res, maps.hex_res_for_zoom(view["zoom"], view["lat"]))
+    measure = bool(st.session_state.get("cov_measure_payload"))  # set by tests
+    m, info = common.coverage_gap_map(q, start, lang, sites, measure=measure, view=view, min_res=MIN_MAP_RES)
+    st.session_state[f"{map_key}_info"] = info
+    out = st_folium(
+        m,
+        height=height,
+        use_container_width=True,
+        returned_objects=["last_clicked", "bounds", "zoom", "center"],
+        key=map_key,
+        on_change=lambda: remember_view(map_key),
+    )
+    common.credit()
+    used = info["res"]
+    if used < res and info["truncated"]:
+        st.info(tr("coverage.gaps_coarsened_cut", res=used, n=info["cells"], chosen=res))
+    elif used < res:
+        st.info(tr("coverage.gaps_coarsened", res=used, n=info["cells"], chosen=res))
+    elif info["truncated"]:
+        st.info(tr("coverage.gaps_cut", res=used, n=info["cells"]))
+    else:
+        st.caption(tr("coverage.gaps_view", res=used))
+    if info["stations_shown"] < info["stations_total"]:
+        st.info(
+            tr(
+                "coverage.stations_capped",
+                total=i18n.format_count(info["stations_total"], lang),
+                shown=i18n.format_count(info["stations_shown"], lang),
+            )
+        )
+    return out
 
 
 # ---- sidebar: radius, time, filters, region ------------------------------------------------
@@ -78,6 +199,25 @@ for k, valid in {
     "cov_quota_level": ["province", "city", "county"],
 }.items():
     keep_valid(k, valid)
+# A widget shows the label its value had when chosen; after a language switch, setting each
+# value again (same code) makes Streamlit send it with the new language's label.
+if st.session_state.get("cov_lang") != lang:
+    for k in (
+        "cov_radius",
+        "cov_time",
+        "cov_amen",
+        "cov_kinds",
+        "cov_occ",
+        "cov_prov",
+        "cov_city",
+        "cov_county",
+        "cov_view",
+        "cov_res",
+        "cov_quota_level",
+    ):
+        if k in st.session_state:
+            st.session_state[k] = st.session_state[k]
+    st.session_state["cov_lang"] = lang
 with st.sidebar:
     st.subheader(tr("coverage.settings"))
     preset = st.selectbox(
@@ -238,7 +378,11 @@ if view == "cov":
             **{c: st.column_config.NumberColumn(format="%.0f") for c in shown.columns[[7, 8]]},
         },
     )
-    downloads(fig["regions"], "coverage_regions", "dl_regions")
+    outlines = common.coverage_outline(region)[["adcode", "geometry"]]
+    with_shapes = outlines.merge(fig["regions"], on="adcode", how="right")
+    downloads(
+        gpd.GeoDataFrame(with_shapes, geometry="geometry", crs="EPSG:4326"), "coverage_regions", "dl_regions"
+    )
     st.subheader(tr("coverage.times_title"))
     st.caption(tr("coverage.times_caption"))
     times = common.coverage_times(q)
@@ -255,29 +399,29 @@ if view == "gap":
         key="cov_res",
         format_func=lambda r: tr("coverage.gaps_res_label", res=r, area=f"{hexes.cell_area_km2(r):.2f}"),
     )
-    map_res = res if region else NATION_MAP_RES  # res 7/8 cells are invisible on a map of all China
-    cells, used_res, truncated = common.coverage_gaps(q, map_res)
-    if truncated or used_res != map_res:
-        st.info(tr("coverage.gaps_coarsened", res=used_res, n=len(cells)))
     if not region:
-        st.caption(tr("coverage.gaps_nation", res=used_res))
+        st.caption(tr("coverage.gaps_nation"))
     sites = sites_state["sites"] if sites_state and sites_state["q"] == q else None
-    measure = bool(st.session_state.get("cov_measure_payload"))  # set by tests
-    gap_map, nbytes = common.coverage_gap_map(q, map_res, lang, sites, measure=measure)
-    st.session_state["cov_gap_map_bytes"] = nbytes
     st.caption(tr("coverage.gaps_click"))
-    out = st_folium(
-        gap_map,
-        height=520,
-        use_container_width=True,
-        returned_objects=["last_clicked"],
-        key=f"cov_gap_{region or 'cn'}_{res}",
-    )
-    common.credit()
+    map_key = f"cov_gap_{region or 'cn'}_{res}"
+    out = gap_map(map_key, res, sites, 520)
+    info = st.session_state[f"{map_key}_info"]
+    st.session_state["cov_gap_map_bytes"] = info["bytes"]
     click = (out or {}).get("last_clicked")
-    if click:
-        cell = str(hexes.latlng_to_cells([click["lat"]], [click["lng"]], used_res)[0])
-        st.markdown(f"**{tr('coverage.gaps_cell', cell=cell)}**")
+    if click and click != st.session_state.get("cov_gap_click"):
+        # Kept per map: a redraw for a new view starts a new component with no click yet.
+        st.session_state["cov_gap_click"] = click
+        cell_at = hexes.latlng_to_cells([click["lat"]], [click["lng"]], info["res"])[0]
+        st.session_state[f"{map_key}_cell"] = str(cell_at)
+    cell = st.session_state.get(f"{map_key}_cell")
+    if cell:
+        names = ("、" if lang == "zh" else ", ").join(OCCUPATIONS.label(o, lang) for o in occ)
+        heading = (
+            tr("coverage.gaps_cell_occ", cell=cell, occupations=names)
+            if occ
+            else tr("coverage.gaps_cell", cell=cell)
+        )
+        st.markdown(f"**{heading}**")
         by_occ = common.coverage_cell(q, cell).assign(
             occupation=lambda d: d["occupation"].map(OCCUPATIONS.labels(lang))
         )
@@ -292,6 +436,7 @@ if view == "gap":
                 },
             ),
             hide_index=True,
+            key="cov_cell_table",
         )
     st.subheader(tr("coverage.gaps_top"))
     top = common.coverage_top_gaps(q, res, 100)
@@ -362,10 +507,7 @@ if view == "site":
         )
         if len(r["sites"]) < n_new:
             st.warning(tr("coverage.siting_fewer", n=len(r["sites"])))
-        site_map, _ = common.coverage_gap_map(q, 8, lang, r["sites"])
-        st_folium(site_map, height=480, use_container_width=True, returned_objects=[], key="cov_site_map")
-        st.caption(tr("coverage.siting_legend"))
-        common.credit()
+        gap_map(f"cov_site_map_{region or 'cn'}", 8, r["sites"], 520)
         st.subheader(tr("coverage.siting_sites"))
         shown = r["sites"].assign(
             share_cum=lambda d: (d["share_cum"] * 100).round(2),
@@ -395,12 +537,12 @@ if view == "site":
         downloads(r["sites"], "proposed_sites", "dl_sites")
 
 if view == "rep":
-    reports = common.coverage_reports()
+    reports = common.coverage_reports_in(region)
     if reports.empty:
         st.info(tr("coverage.reports_none"))
     else:
         level = common.coverage_child_level(region)
-        by = common.coverage_reports_by_region(level)
+        by = common.coverage_reports_by_region(level, region)
         st.subheader(tr("coverage.reports_title"))
         st.dataframe(
             by.rename(
@@ -422,7 +564,10 @@ if view == "rep":
             labelled(
                 latest,
                 {
-                    "station_id": "col_station",
+                    "station_name": "col_station",
+                    "county": "col_county",
+                    "city": "col_city",
+                    "station_id": "col_station_id",
                     "problem": "col_problem",
                     "text": "col_text",
                     "created": "col_created",

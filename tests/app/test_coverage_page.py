@@ -182,3 +182,67 @@ def test_reported_closed_stations_can_be_left_out(
     assert by_region.iloc[:, 1:].to_numpy().sum() > 0
     # report text is shown as data, not markup
     assert not any("<script>" in m.value for m in at.markdown)
+
+
+def test_reports_tab_lists_only_the_selected_region_with_station_names(
+    fresh_data_dir: Path, demo_tables: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    st_ = demo_tables["stations"]
+    wuhan = st_[st_["city_adcode"] == "420100"].iloc[0]
+    beijing = st_[st_["province_adcode"] == "110000"].iloc[0]
+    now = dt.datetime(2025, 1, 10, 8, 0)
+    store.insert_report(fresh_data_dir, wuhan["station_id"], "no_hot_water", "", "s1", now)
+    store.insert_report(fresh_data_dir, beijing["station_id"], "closed", "", "s2", now)
+    at = open_page(fresh_data_dir, monkeypatch)
+    at.selectbox(key="cov_prov").set_value("420000").run()
+    at.selectbox(key="cov_city").set_value("420100").run()
+    at.segmented_control(key="cov_view").set_value("rep").run()
+    assert not at.exception, at.exception
+    by_region, latest = at.dataframe[0].value, at.dataframe[1].value
+    assert by_region.iloc[:, 0].tolist() == [wuhan["county"]]
+    assert beijing["county"] not in set(by_region.iloc[:, 0])
+    assert len(latest) == 1
+    assert latest["驿站"].iloc[0] == wuhan["name"]
+    assert latest["区县"].iloc[0] == wuhan["county"]
+    assert latest["驿站编号"].iloc[0] == wuhan["station_id"]
+
+
+def test_gap_map_says_how_it_was_reduced(app: AppTest) -> None:
+    app.segmented_control(key="cov_view").set_value("gap").run()
+    assert not app.exception, app.exception
+    info = app.session_state["cov_gap_cn_8_info"]
+    assert info["res"] < 8  # all of China is drawn with coarser cells
+    texts = [i.value for i in app.info]
+    if info["truncated"]:
+        assert any("只画出" in t for t in texts), texts
+    else:
+        assert any("较粗的 H3" in t for t in texts), texts
+        assert not any("只画出" in t or "top" in t for t in texts), texts
+
+
+def test_cell_drill_down_counts_only_the_chosen_occupations(app: AppTest, demo_tables: dict) -> None:
+    wp = demo_tables["workplaces"]
+    cell = wp.loc[wp["occupation"] == "sanitation", "h3_9"].iloc[0]
+    app.multiselect(key="cov_occ").set_value(["sanitation"]).run()
+    app.segmented_control(key="cov_view").set_value("gap").run()
+    app.session_state["cov_gap_cn_8_cell"] = cell  # what a click on the map stores
+    app.run()
+    assert not app.exception, app.exception
+    assert any(cell in m.value and "环卫" in m.value for m in app.markdown), [m.value for m in app.markdown]
+    table = app.dataframe[0].value
+    assert table.iloc[:, 0].tolist() == ["环卫"]
+    want = wp.loc[(wp["h3_9"] == cell) & (wp["occupation"] == "sanitation"), "workers"].sum()
+    assert table.iloc[0, 2] == want
+
+
+def test_siting_map_at_nation_level_stays_small_and_readable(app: AppTest) -> None:
+    app.session_state["cov_measure_payload"] = True
+    app.segmented_control(key="cov_view").set_value("site").run()
+    app.number_input(key="cov_n").set_value(3)
+    app.form_submit_button[0].click().run()
+    assert not app.exception, app.exception
+    info = app.session_state["cov_site_map_cn_info"]
+    assert info["res"] <= 5  # cells visible on a map of all China, not 6,000 res-7 specks
+    assert 0 < info["bytes"] <= MAX_PAYLOAD_BYTES
+    assert "人)" in app.success[0].value
+    assert " 人" not in app.success[0].value
