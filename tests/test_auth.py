@@ -134,7 +134,8 @@ def test_oidc_detection_and_email_roles() -> None:
     assert auth.oidc_configured(cfg)
     named = {"redirect_uri": "u", "cookie_secret": "s", "corp": {"client_id": "id"}}
     assert auth.oidc_configured(named)
-    assert auth.oidc_providers(cfg) == [None] and auth.oidc_providers(named) == ["corp"]
+    assert auth.oidc_providers(cfg) == [None]
+    assert auth.oidc_providers(named) == ["corp"]
     assert auth.oidc_providers({**named, "cookie_secret": ""}) == []
     role_map = {"Li@Union.cn": ["admin"], "*@union.cn": ["planner"]}
     assert auth.roles_for_email(role_map, "li@union.cn") == {"admin"}

@@ -29,15 +29,21 @@ def test_demo_only_is_pure_demo_in_every_table() -> None:
 
 def test_append_keeps_demo_rows_and_edits_count() -> None:
     got = provenance.table_sources(CHAIN, "v0004")
-    assert got["stations"].demo and got["stations"].files == ["县.xlsx"] and got["stations"].edits == 1
+    assert got["stations"].demo
+    assert got["stations"].files == ["县.xlsx"]
+    assert got["stations"].edits == 1
     assert not got["stations"].pure_demo
-    assert not got["workplaces"].demo and got["workplaces"].files == ["wp.csv"]
-    assert got["campaign"].pure_demo and got["targets"].pure_demo
+    assert not got["workplaces"].demo
+    assert got["workplaces"].files == ["wp.csv"]
+    assert got["campaign"].pure_demo
+    assert got["targets"].pure_demo
 
 
 def test_replace_ends_the_history_of_that_table() -> None:
     got = provenance.table_sources(CHAIN, "v0005")
-    assert not got["stations"].demo and got["stations"].files == ["省.csv"] and got["stations"].edits == 0
+    assert not got["stations"].demo
+    assert got["stations"].files == ["省.csv"]
+    assert got["stations"].edits == 0
 
 
 def test_rolled_back_version_is_described_by_its_own_chain() -> None:

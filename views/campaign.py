@@ -40,7 +40,7 @@ with st.sidebar:
         tr("campaign.categories"),
         CATEGORIES.values,
         format_func=lambda c: CATEGORIES.label(c, lang),
-        key="campaign_cats",
+        key=common.lang_key("campaign_cats"),
         placeholder=tr("coverage.all"),
     )
     provinces = regions.region_table("province").sort_values("adcode")
@@ -49,7 +49,7 @@ with st.sidebar:
         tr("campaign.province"),
         ["", *pnames],
         format_func={"": tr("campaign.all_china"), **pnames}.get,
-        key="campaign_province",
+        key=common.lang_key("campaign_province"),
     )
     city = ""
     if province and common.campaign_child_level(province) == "city":
@@ -60,7 +60,7 @@ with st.sidebar:
             tr("campaign.city"),
             ["", *cnames],
             format_func={"": tr("campaign.all_cities"), **cnames}.get,
-            key=f"campaign_city_{province}",
+            key=common.lang_key(f"campaign_city_{province}"),
         )
     lo, hi = campaign.campaign_window(year)
     d_from, d_to = st.slider(
@@ -115,14 +115,14 @@ def map_section() -> None:
         ["people", "checkins"],
         horizontal=True,
         format_func={v: tr(f"campaign.metric_{v}") for v in ("people", "checkins")}.get,
-        key="campaign_metric",
+        key=common.lang_key("campaign_metric"),
     )
     view = m2.radio(
         tr("campaign.view"),
         ["hex", "region"],
         horizontal=True,
         format_func={v: tr(f"campaign.view_{v}") for v in ("hex", "region")}.get,
-        key="campaign_view",
+        key=common.lang_key("campaign_view"),
     )
     if metric == "checkins" and view == "region":
         st.caption(tr("campaign.checkins_hex_only"))
@@ -146,14 +146,15 @@ def map_section() -> None:
             st.info(tr("campaign.no_checkins", start=start, end=end))
     days = [d_from + dt.timedelta(days=i) for i in range((d_to - d_from).days + 1)]
     options = ["all", *(d.isoformat() for d in days)]
+    day_key = common.lang_key("campaign_day")
     if (nxt := st.session_state.pop("campaign_next_day", None)) in options:
-        st.session_state["campaign_day"] = nxt
-    if st.session_state.get("campaign_day") not in options:
-        st.session_state["campaign_day"] = "all"
+        st.session_state[day_key] = nxt
+    if st.session_state.get(day_key) not in options:
+        st.session_state[day_key] = "all"
     day = st.select_slider(
         tr("campaign.day"),
         options,
-        key="campaign_day",
+        key=day_key,
         format_func=lambda v: ALL_DAYS if v == "all" else v,
     )
     b1, b2, _ = st.columns([1, 1, 4])

@@ -52,6 +52,24 @@ def tr(key: str, **fmt: Any) -> str:
     return i18n.t(key, lang(), **fmt)
 
 
+def lang_key(base: str) -> str:
+    """Return the session key of a widget whose option labels follow the language.
+
+    The browser side of a select box or radio remembers the choice by its label, so
+    when the language changes the labels the choice is lost (a radio shows nothing
+    chosen, a select box the old label). One key per language, handed the choice made
+    under the other language, keeps it.
+    """
+    key = f"{base}__{lang()}"
+    for other in i18n.LANGS:
+        old = f"{base}__{other}"
+        if old != key and old in st.session_state:
+            if key not in st.session_state:
+                st.session_state[key] = st.session_state[old]
+            del st.session_state[old]
+    return key
+
+
 def data_key() -> str:
     """Return the cache key of the dataset in use (changes on import / rollback)."""
     return store.dataset_key(data_dir())

@@ -81,13 +81,14 @@ with st.expander(tr("nearest.filters")):
         AMENITIES.values,
         selection_mode="multi",
         format_func=lambda c: f"{AMENITY_ICONS.get(c, '')} {AMENITIES.label(c, lang)}",
-        key="nearest_needs",
+        key=common.lang_key("nearest_needs"),
     )
     kinds = st.multiselect(
         tr("nearest.kinds"),
         STATION_KINDS.values,
         format_func=lambda c: STATION_KINDS.label(c, lang),
         placeholder=tr("coverage.all"),
+        key=common.lang_key("nearest_kinds"),
     )
 
 # ---- results -------------------------------------------------------------------------------

@@ -35,21 +35,22 @@ c5.metric(tr("overview.kpi_within"), i18n.format_share(summary["share"]), help=t
 # ---- region choice: sidebar selectbox or a click on the map --------------------------------
 names = dict(zip(provinces["adcode"], provinces["name"], strict=True))
 options = ["", *sorted(names, key=lambda a: names[a])]
+province_key = common.lang_key("overview_province")
 clicked = st.session_state.pop("overview_clicked", None)
 if clicked in names:
-    st.session_state["overview_province"] = clicked
+    st.session_state[province_key] = clicked
 with st.sidebar:
     province = st.selectbox(
         tr("region.choose_province"),
         options,
         format_func=lambda a: names.get(a, tr("region.nation")),
-        key="overview_province",
+        key=province_key,
     )
 
 if province:
     st.subheader(tr("overview.map_title_province", province=names[province]))
     if st.button(tr("overview.back_to_nation")):
-        st.session_state["overview_province"] = ""
+        st.session_state[province_key] = ""
         st.rerun()
     m = common.overview_province_map(province, lang)
 else:

@@ -234,7 +234,8 @@ def test_identity_provider_sign_in_starts_for_each_configured_provider(
     at.secrets["auth"] = config
     at.session_state["need"] = "planner"
     at.run()
-    assert not at.exception and not content(at)
+    assert not at.exception
+    assert not content(at)
     buttons = [b for b in at.button if b.key and b.key.startswith("login_")]
     assert [b.label for b in buttons] == [f"通过单位统一身份认证登录{x}" for x in labels]
     buttons[0].click()

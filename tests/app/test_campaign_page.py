@@ -55,23 +55,23 @@ def test_english_thousands_separators_and_switching_views(
     assert not at.exception
     total = campaign.campaign_total(demo_data_dir, campaign.Filters(2025))
     assert {m.label: m.value for m in at.metric}["Workers visited"] == f"{total['people']:,}"
-    at.radio(key="campaign_view").set_value("region").run()
+    at.radio(key="campaign_view__en").set_value("region").run()
     assert not at.exception
-    at.radio(key="campaign_metric").set_value("checkins").run()
+    at.radio(key="campaign_metric__en").set_value("checkins").run()
     assert not at.exception
     assert any("hexagons" in c.value for c in at.caption)
-    days = at.select_slider(key="campaign_day")
+    days = at.select_slider(key="campaign_day__en")
     days.set_value(days.options[20]).run()
     assert not at.exception
 
 
 def test_province_filter_and_category(app: AppTest) -> None:
-    app.selectbox(key="campaign_province").set_value("440000").run()
+    app.selectbox(key="campaign_province__zh").set_value("440000").run()
     assert not app.exception
-    app.multiselect(key="campaign_cats").set_value(["hardship"]).run()
+    app.multiselect(key="campaign_cats__zh").set_value(["hardship"]).run()
     assert not app.exception
     assert app.metric[0].value != "<10"
-    app.selectbox(key="campaign_city_440000").set_value("440300").run()  # 深圳: counties
+    app.selectbox(key="campaign_city_440000__zh").set_value("440300").run()  # 深圳: counties
     assert not app.exception
     assert {m.label: m.value for m in app.metric}["目标完成率"] == "无目标"
 
@@ -92,3 +92,17 @@ def test_a_full_frame_of_cells_stays_under_the_payload_cap() -> None:
     frame = pd.DataFrame({"h3": cells, "people": people})
     m = common.campaign_map(frame, "hex", "people", campaign.locked_bins(people), "人数", "<10", "")
     assert maps.payload_bytes(m) <= maps.MAX_PAYLOAD_BYTES
+
+
+def test_choices_survive_a_language_switch(app: AppTest) -> None:
+    # The browser keeps a choice by its label; labels change with the language, so each
+    # language has its own widget, handed the choice made in the other one.
+    app.selectbox(key="campaign_province__zh").set_value("440000").run()
+    app.radio(key="campaign_view__zh").set_value("region").run()
+    app.sidebar.segmented_control[0].set_value("en").run()
+    assert not app.exception
+    assert app.selectbox(key="campaign_province__en").value == "440000"
+    assert app.radio(key="campaign_view__en").value == "region"
+    app.radio(key="campaign_view__en").set_value("hex").run()
+    app.sidebar.segmented_control[0].set_value("zh").run()
+    assert app.radio(key="campaign_view__zh").value == "hex"  # the latest choice, not the old one
