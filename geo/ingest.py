@@ -2266,3 +2266,83 @@ def rollback(data_dir: Path, version: str, user: str, *, expect_current: str | N
     store.set_current(data_dir, version, expect_current=before)
     store.append_audit(data_dir, str(user)[:100], "rollback", {"from": before, "version": version})
     return str(store.current_version(data_dir))
+
+
+def _label(prefix: str, code: str, lang: str) -> str:
+    """Return UI string ``prefix + code`` in ``lang``, or ``code`` when there is none."""
+    key = prefix + code
+    return i18n.t(key, lang) if key in i18n.strings() else code
+
+
+_AUDIT_ACTIONS: Final = ("import", "rollback", "station_add", "station_edit", "station_close")
+
+
+def audit_text(
+    action: str, detail: str | Mapping[str, Any], lang: str = i18n.DEFAULT_LANG
+) -> tuple[str, str]:
+    """Return an audit entry as ``(action, what happened)`` in ``lang``, for people to read.
+
+    Parameters
+    ----------
+    action : str
+        The entry's action (``import``, ``rollback``, ``station_edit``...).
+    detail : str or mapping
+        The entry's detail (JSON text as stored, or already parsed).
+    lang : str
+        ``zh`` or ``en``.
+    """
+    if isinstance(detail, str):
+        try:
+            parsed = json.loads(detail)
+        except ValueError:
+            parsed = {}
+        d: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
+    else:
+        d = dict(detail)
+    name = i18n.t(f"ingest.audit_{action}", lang) if action in _AUDIT_ACTIONS else action
+
+    def shown(v: Any) -> str:  # noqa: ANN401 - a JSON value
+        if v is None or v == "" or v == []:
+            return "–"
+        if isinstance(v, list):
+            return "、".join(AMENITIES.label(str(x), lang) for x in v)
+        return str(v)
+
+    if action == "import":
+        text = i18n.t(
+            "ingest.audit_import_text",
+            lang,
+            file=d.get("file", ""),
+            table=_label("data.table_", str(d.get("table", "")), lang),
+            mode=_label("data.mode_", str(d.get("mode", "")), lang),
+            accepted=d.get("accepted", 0),
+            rejected=d.get("rejected", 0),
+            version=d.get("version", ""),
+        )
+    elif action == "rollback":
+        text = i18n.t(
+            "ingest.audit_rollback_text", lang, before=d.get("from") or "–", version=d.get("version")
+        )
+    elif action in ("station_add", "station_edit", "station_close"):
+        parts = []
+        for f, ch in (d.get("changes") or {}).items():
+            before, after = ch.get("before"), ch.get("after")
+            if f == "kind":
+                before = STATION_KINDS.label(str(before), lang) if before else before
+                after = STATION_KINDS.label(str(after), lang) if after else after
+            colon = ":" if lang == "zh" else ": "
+            parts.append(f"{field_label(f, lang)}{colon}{shown(before)} → {shown(after)}")
+        if d.get("reason"):
+            parts.append(i18n.t("ingest.audit_reason", lang, reason=d["reason"]))
+        text = i18n.t(
+            "ingest.audit_station_text",
+            lang,
+            id=d.get("station_id", ""),
+            name=d.get("name", ""),
+            version=d.get("version", ""),
+        )
+        if parts:
+            text += "; " + "; ".join(parts) if lang == "en" else ";" + ";".join(parts)
+    else:
+        text = ", ".join(f"{k}={v}" for k, v in d.items())
+    return name, text
