@@ -27,8 +27,11 @@ seen = st.session_state.get("data_seen_version", current)
 st.title(tr("data.title"))
 st.caption(tr("data.intro"))
 common.dataset_caption()
+# Always one element here, message or not: the tabs below keep their place in the page, and
+# with it the tab the user is on.
+flash_box = st.empty()
 if flash := st.session_state.pop("data_flash", None):
-    (st.error if flash[0] == "error" else st.success)(flash[1])
+    (flash_box.error if flash[0] == "error" else flash_box.success)(flash[1])
 is_admin = auth_ui.has_role("admin")
 if not is_admin:
     st.info(tr("data.admin_only"))
