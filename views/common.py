@@ -741,6 +741,8 @@ def coverage_region_map(q: CoverageQuery, lang_code: str) -> Any:
 
 GAP_MAP_STATIONS_MAX = 20_000
 """Most station points on a gap or siting map (clustered, ≈ 23 bytes each: ≈ 0.5 MB)."""
+STATIONS_MIN_ZOOM = 7
+"""Without a region chosen, stations are drawn from this zoom on (about one province in view)."""
 STATION_COLOR, SITE_COLOR = "#1a4fd8", "#7b2cbf"
 """Stations blue, proposed sites purple: neither on the red scale of the cells nor like cluster bubbles."""
 
@@ -780,7 +782,7 @@ def coverage_gap_map(
     info: dict[str, Any] = {"res": used_res, "truncated": truncated, "cells": len(cells)}
     info["stations_total"] = info["stations_shown"] = 0
     legend = []
-    if region or view:  # not on a map of all China: 186,000 points say nothing there
+    if region or (view and view["zoom"] >= STATIONS_MIN_ZOOM):  # 186,000 points say nothing on all China
         stations = table(data_key(), str(data_dir()), "stations")
         _, _, _, filters = _coverage_parts(data_key(), str(data_dir()), q)
         keep = coverage.qualifying_mask(station_index(), **filters)
@@ -791,7 +793,8 @@ def coverage_gap_map(
             keep &= (lat >= bbox[0]) & (lat <= bbox[2]) & (lng >= bbox[1]) & (lng <= bbox[3])
         pts = pd.DataFrame(stations.loc[keep, ["lat", "lng"]])
         info["stations_total"] = len(pts)
-        pts = pts.head(GAP_MAP_STATIONS_MAX)
+        if len(pts) > GAP_MAP_STATIONS_MAX:  # a sample spread like the stations, not the first rows
+            pts = pts.sample(n=GAP_MAP_STATIONS_MAX, random_state=0)
         info["stations_shown"] = len(pts)
         maps.add_points(m, pts, color=STATION_COLOR, radius=3, fill_opacity=0.9)
         legend.append((STATION_COLOR, i18n.t("coverage.legend_stations", lang_code)))

@@ -37,6 +37,7 @@ def dist_text(d: float) -> str:
     return tr("coverage.none_reachable") if not math.isfinite(d) else i18n.format_distance(d, lang)
 
 
+# Export columns with a heading in the user's language (CSV, XLSX); GeoJSON keeps the codes.
 EXPORT_LABELS = {
     "rank": "col_rank",
     "adcode": "col_adcode",
@@ -65,7 +66,6 @@ EXPORT_LABELS = {
     "city": "col_city",
     "county": "col_county",
 }
-"""Export columns with a heading in the user's language (CSV, XLSX); GeoJSON keeps the codes."""
 
 
 def downloads(df: pd.DataFrame, name: str, key: str) -> None:
