@@ -378,48 +378,81 @@ _BATCH_ROWS: Final = 1 << 20
 
 
 class _Runs(NamedTuple):
-    """Cell × day runs of one record batch: where each starts, its sums, whether it goes on."""
+    """Cell × day runs of one record batch: where each starts, its keys and sums."""
 
     starts: NDArray[np.intp]
     days: NDArray[np.int32]
     cells: NDArray[np.uint64]
+    """Parent cell of each run (an H3 index at the resolution asked for)."""
+    text: NDArray[np.bytes_]
+    """The parent cells' 15 hexadecimal digits."""
     people: NDArray[np.int64]
+    events: NDArray[np.int64]
     funds_yuan: NDArray[np.float64]
     continues: bool
     """Whether the first run carries on the last run of the previous batch."""
 
+    def without_first(self) -> _Runs:
+        """Drop the first run (once it was added to the run it carries on)."""
+        return _Runs(
+            self.starts[1:],
+            self.days[1:],
+            self.cells[1:],
+            self.text[1:],
+            self.people[1:],
+            self.events[1:],
+            self.funds_yuan[1:],
+            False,
+        )
 
-def _runs(batch: pa.RecordBatch, before: pa.RecordBatch | None, shift: int) -> _Runs | None:
+
+def _runs(batch: pa.RecordBatch, before: pa.RecordBatch | None, res: int) -> _Runs | None:
     """Find the runs of rows with the same day and parent cell in ``batch``, and sum them.
 
     ``batch`` has ``date``, the integer cell, ``people`` and ``funds_yuan`` of rows in
     (day, cell) order; ``before`` is the previous batch (its last row decides whether the
-    first run continues); the parent cell is ``cell >> shift``. Returns ``None`` if the
-    rows are not in that order after all.
+    first run continues); parents are at resolution ``res``. Everything per run (sums,
+    parent cells and their text) is done here, so that threads share the work.
+
+    The sums are right exactly when no (day, parent) key comes back after another: the
+    keys of the runs must rise strictly, which is checked (on runs, not rows). Returns
+    ``None`` if they do not: the rows are not in stored order after all.
     """
+    shift = np.uint64(3 * (15 - res))  # bits of the digits finer than res
     day = batch.column(0).view(pa.int32()).to_numpy()
     cell = batch.column(1).to_numpy()
-    continues = False
-    if before is not None and before.num_rows:
-        last_day = before.column(0).view(pa.int32()).to_numpy()[-1]
-        last_cell = before.column(1).to_numpy()[-1]
-        if (day[0], cell[0]) < (last_day, last_cell):
-            return None
-        continues = bool(
-            day[0] == last_day and (cell[0] >> np.uint64(shift)) == (last_cell >> np.uint64(shift))
-        )
-    same_day = day[1:] == day[:-1]
-    if np.any(day[1:] < day[:-1]) or np.any((cell[1:] < cell[:-1]) & same_day):
-        return None
-    parent = cell >> np.uint64(shift)
+    parent = cell >> shift
     new = np.empty(len(day), dtype=bool)
     new[0] = True
     np.not_equal(parent[1:], parent[:-1], out=new[1:])
-    new[1:] |= ~same_day
+    new[1:] |= day[1:] != day[:-1]
     starts = np.flatnonzero(new)
-    people = np.add.reduceat(batch.column(2).to_numpy(), starts, dtype=np.int64)
-    funds = np.add.reduceat(batch.column(3).to_numpy(), starts)
-    return _Runs(starts, day[starts], cell[starts], people, funds, continues)
+    run_day, run_parent = day[starts], parent[starts]
+    rising = (run_day[1:] > run_day[:-1]) | (
+        (run_day[1:] == run_day[:-1]) & (run_parent[1:] > run_parent[:-1])
+    )
+    if not rising.all():
+        return None
+    continues = False
+    if before is not None and before.num_rows:
+        last = (
+            before.column(0).view(pa.int32()).to_numpy()[-1],
+            before.column(1).to_numpy()[-1] >> shift,
+        )
+        if (run_day[0], run_parent[0]) < last:
+            return None
+        continues = (run_day[0], run_parent[0]) == last
+    cells = hexes.cells_to_parent_int(cell[starts], res)
+    return _Runs(
+        starts,
+        run_day,
+        cells,
+        hexes.int_to_h3_bytes(cells),
+        np.add.reduceat(batch.column(2).to_numpy(), starts, dtype=np.int64),
+        np.diff(np.append(starts, len(day))),
+        np.add.reduceat(batch.column(3).to_numpy(), starts),
+        bool(continues),
+    )
 
 
 def _hex_days_in_order(path: Path, f: Filters, res: int, *, hex_first: bool) -> pd.DataFrame | None:
@@ -434,50 +467,46 @@ def _hex_days_in_order(path: Path, f: Filters, res: int, *, hex_first: bool) -> 
         return None
     # Batch by batch, as read (no copy into one array), two threads (numpy releases the GIL).
     batches = [b for b in table.select(cols).to_batches(max_chunksize=_BATCH_ROWS) if b.num_rows]
-    shift = 3 * (15 - res)  # bits of the digits finer than res
     with ThreadPoolExecutor(2) as pool:
-        parts = list(pool.map(_runs, batches, [None, *batches[:-1]], [shift] * len(batches)))
+        parts = list(pool.map(_runs, batches, [None, *batches[:-1]], [res] * len(batches)))
     done = [p for p in parts if p is not None]
     if len(done) < len(parts):
         return None  # the file says it is sorted but is not: take the general path
-    # Global row of every run start; a run going on from the previous batch is no new group.
-    offsets = np.cumsum([0, *(b.num_rows for b in batches)])
-    starts = np.concatenate(
-        [np.empty(0, np.intp), *(p.starts + o for p, o in zip(done, offsets, strict=False))]
+    # A run going on from the previous batch joins the run it goes on from.
+    kept: list[_Runs] = []
+    for part in done:
+        if part.continues:
+            last = next(k for k in reversed(kept) if len(k.starts))
+            last.people[-1] += part.people[0]
+            last.events[-1] += part.events[0]
+            last.funds_yuan[-1] += part.funds_yuan[0]
+            part = part.without_first()
+        kept.append(part)
+    empty = _Runs(
+        np.empty(0, np.intp),
+        np.empty(0, np.int32),
+        np.empty(0, np.uint64),
+        np.empty(0, "S15"),
+        np.empty(0, np.int64),
+        np.empty(0, np.int64),
+        np.empty(0, np.float64),
+        False,
     )
-    first = np.ones(len(starts), dtype=bool)
-    first_of_batch = np.cumsum([0, *(len(p.starts) for p in done)], dtype=np.intp)[:-1]
-    first[first_of_batch[np.array([p.continues for p in done], dtype=bool)]] = False
-    group = np.flatnonzero(first)
-    people: NDArray[np.int64] = np.zeros(0, np.int64)
-    funds: NDArray[np.float64] = np.zeros(0, np.float64)
-    if len(group):
-        people = np.add.reduceat(np.concatenate([p.people for p in done]), group)
-        funds = np.add.reduceat(np.concatenate([p.funds_yuan for p in done]), group)
-    starts = starts[group]
-    days = np.concatenate([np.empty(0, np.int32), *(p.days for p in done)])[group]
-    cells = np.concatenate([np.empty(0, np.uint64), *(p.cells for p in done)])[group]
-    cells = hexes.cells_to_parent_int(cells, res)
-    events = np.diff(np.append(starts, table.num_rows)).astype(np.int64)
+    days, cells, text, people, events, funds = (
+        np.concatenate([empty[i], *(k[i] for k in kept)]) for i in range(1, 7)
+    )
     if hex_first:  # day-major runs to cell-major: a stable sort merges the days' sorted runs
         order = np.argsort(cells, kind="stable")
-        cells, days, events = cells[order], days[order], events[order]
-        people, funds = people[order], funds[order]
-        new_cell = np.r_[True, cells[1:] != cells[:-1]] if len(cells) else np.zeros(0, bool)
-        distinct, which = cells[new_cell], np.cumsum(new_cell) - 1
-    else:
-        codes = pc.dictionary_encode(pa.array(cells, pa.uint64()))
-        distinct, which = codes.dictionary.to_numpy(), codes.indices.to_numpy()
+        days, text, people, events, funds = (a[order] for a in (days, text, people, events, funds))
     columns = {
-        # Each cell is on many days: print each once and repeat its text.
-        "h3": hexes.int_to_h3_arrow(distinct, which).to_pandas(),
+        "h3": hexes.h3_bytes_to_arrow(text).to_pandas(),
         "date": days.astype("datetime64[D]").astype("datetime64[us]"),
         "people": people,
         "events": events,
         "funds_yuan": funds,
     }
     keys = ["h3", "date"] if hex_first else ["date", "h3"]
-    return pd.DataFrame({k: columns[k] for k in [*keys, *MEASURES]})
+    return pd.DataFrame({k: columns[k] for k in [*keys, *MEASURES]}, copy=False)
 
 
 # ------------------------------------------------------------------------------- aggregations
@@ -1056,7 +1085,8 @@ def published_hex_days(
     f = (filters or Filters()).checked()
     res = _check_res(res)
     while True:
-        raw = campaign_by(data, ["hex", "day"], f, res=res)
+        # Day by day, as the file is stored (no sort); columns in the documented order.
+        raw = campaign_by(data, ["day", "hex"], f, res=res)[["h3", "date", *MEASURES]]
         busiest = int(raw.groupby("date").size().max()) if len(raw) else 0
         if busiest <= max_cells or res <= MIN_HEX_RES:
             break

@@ -94,25 +94,35 @@ def _hex_digits(nibbles: NDArray[np.uint8]) -> NDArray[np.uint8]:
     return out
 
 
-def int_to_h3_arrow(cells: ArrayLike, indices: ArrayLike | None = None) -> pa.StringArray:
-    """64-bit H3 integers to hexadecimal strings as an Arrow array, with no Python objects.
+def int_to_h3_bytes(cells: ArrayLike) -> NDArray[np.bytes_]:
+    """64-bit H3 integers to their 15 hexadecimal digits, as a fixed-width bytes array.
 
     An H3 index has its top four bits zero, so each prints as 15 digits; the digits are
     made for all cells at once from the big-endian bytes (agreement with ``h3`` is tested).
-    With ``indices``, return the text of ``cells[indices]``: each of ``cells`` is printed
-    once and its bytes repeated (for a column where few cells recur many times).
     """
     c = np.ascontiguousarray(cells, dtype=np.uint64)
     raw = c.astype(">u8").view(np.uint8).reshape(len(c), 8)
     digits = np.empty((len(c), 16), dtype=np.uint8)
     digits[:, 0::2] = _hex_digits(raw >> np.uint8(4))
     digits[:, 1::2] = _hex_digits(raw & np.uint8(15))
-    text = np.ascontiguousarray(digits[:, 1:]).view("S15").ravel()
-    if indices is not None:
-        text = text[np.asarray(indices, dtype=np.intp)]
-    n = len(text)
-    offsets = np.arange(0, 15 * n + 1, 15, dtype=np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text.tobytes()))
+    return np.ascontiguousarray(digits[:, 1:]).view("S15").ravel()
+
+
+def h3_bytes_to_arrow(text: NDArray[np.bytes_]) -> pa.StringArray:
+    """Wrap 15-digit cell texts (:func:`int_to_h3_bytes`) as an Arrow string array, no copy."""
+    data = np.ascontiguousarray(text, dtype="S15")
+    offsets = np.arange(0, 15 * len(data) + 1, 15, dtype=np.int32)
+    return pa.StringArray.from_buffers(len(data), pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def int_to_h3_arrow(cells: ArrayLike, indices: ArrayLike | None = None) -> pa.StringArray:
+    """64-bit H3 integers to hexadecimal strings as an Arrow array, with no Python objects.
+
+    With ``indices``, return the text of ``cells[indices]``: each of ``cells`` is printed
+    once and its bytes repeated (for a column where few cells recur many times).
+    """
+    text = int_to_h3_bytes(cells)
+    return h3_bytes_to_arrow(text if indices is None else text[np.asarray(indices, dtype=np.intp)])
 
 
 def int_to_h3(cells: ArrayLike) -> NDArray[np.object_]:

@@ -214,6 +214,9 @@ class Table:
     the file's metadata, so readers can rely on it only where the metadata says so."""
     h3_int: bool = False
     """Whether the stored file also carries :data:`H3_INT_COLUMN`."""
+    plain: tuple[str, ...] = ()
+    """Columns stored without compression: read by every aggregation, where decoding
+    them would cost more than reading the extra bytes."""
 
     @property
     def filename(self) -> str:
@@ -290,6 +293,7 @@ CAMPAIGN = Table(
     # Day by day, cells in H3 order: a cell × day aggregation is a pass over runs of rows.
     sort_by=("year", "date", "h3_9"),
     h3_int=True,
+    plain=(H3_INT_COLUMN, "people", "funds_yuan"),
 )
 
 TARGETS = Table(
