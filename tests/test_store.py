@@ -187,6 +187,13 @@ def test_campaign_is_stored_by_year_day_cell_with_the_cell_as_an_integer(demo_da
     assert key == sorted(key)
     # The integer is a stored extra, not a column of the table.
     assert H3_INT_COLUMN not in store.read_table(demo_data_dir, "campaign").columns
+    # Measure columns are stored plain (decoding is the cost of every aggregation), the rest zstd.
+    import pyarrow.parquet as pq
+
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    kinds = {group.column(i).path_in_schema: group.column(i).compression for i in range(group.num_columns)}
+    assert {kinds[c] for c in table.plain} == {"UNCOMPRESSED"}
+    assert kinds["event_id"] == kinds["province"] == "ZSTD"
 
 
 def test_read_sorted_declines_files_that_do_not_record_the_order(
