@@ -174,7 +174,7 @@ def map_section() -> None:
     m = common.campaign_map(
         frame, "hex" if view == "hex" else "region", value_col, bins, legend, HIDDEN, region
     )
-    st_folium(m, returned_objects=[], height=520, use_container_width=True, key="campaign_map")
+    st_folium(m, returned_objects=[], height=520, width=None, key="campaign_map")
     if not st.session_state.get("campaign_playing"):
         st.download_button(
             tr("campaign.download_html"),

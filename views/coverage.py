@@ -148,7 +148,7 @@ def gap_map(map_key: str, res: int, sites: pd.DataFrame | None, height: int) -> 
     out = st_folium(
         m,
         height=height,
-        use_container_width=True,
+        width=None,
         returned_objects=["last_clicked", "bounds", "zoom", "center"],
         key=map_key,
         on_change=lambda: remember_view(map_key),
@@ -339,7 +339,7 @@ if view == "cov":
     out = st_folium(
         common.coverage_region_map(q, lang),
         height=480,
-        use_container_width=True,
+        width=None,
         returned_objects=["last_clicked"],
         key=f"cov_map_{region or 'cn'}",
     )

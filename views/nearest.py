@@ -182,7 +182,7 @@ def take_click(click: dict | None) -> bool:
 out = st_folium(
     m,
     height=420,
-    use_container_width=True,
+    width=None,
     returned_objects=["last_clicked"],
     key=key,
     on_change=lambda: take_click((ss.get(key) or {}).get("last_clicked")),

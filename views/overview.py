@@ -61,7 +61,7 @@ else:
 out = st_folium(
     m,
     height=560,
-    use_container_width=True,
+    width=None,
     returned_objects=["last_active_drawing"],
     key=f"overview_map_{province or 'nation'}",
 )
@@ -84,7 +84,7 @@ view = table.assign(share_pct=table["share"] * 100)[
 st.dataframe(
     view,
     hide_index=True,
-    use_container_width=True,
+    width=None,
     column_config={
         "name": tr("overview.col_region"),
         "stations": st.column_config.NumberColumn(tr("overview.col_stations"), format="%d"),
