@@ -276,7 +276,8 @@ def main() -> list[dict]:
         notes = (
             f"Events: the demo campaign's 2025 events of `{data_dir}` repeated with dates moved "
             "by −3..+3 days "
-            "(built by DuckDB in a child process). Both engines agree on groups and people (asserted). "
+            "(sorted by DuckDB and written by the store's writer in a child process). All paths agree "
+            "on every group (asserted); pandas on groups and people. "
             "The file is written as the store writes the campaign table: sorted by year, day and cell, "
             "the cell also as a 64-bit integer, measure columns uncompressed; `campaign_by` then finds "
             "each cell × day group as a run of rows (no hashing, no sort) in two threads, and checks "
