@@ -78,7 +78,7 @@ with st.expander(tr("nearest.filters")):
     open_only = st.toggle(tr("nearest.open_now_only"), value=True, key="nearest_open_only")
     needs = st.pills(
         tr("nearest.need"),
-        AMENITIES.values,
+        [a for a in AMENITIES.values if a != "other"],  # "other services" is no need a courier can name
         selection_mode="multi",
         format_func=lambda c: f"{AMENITY_ICONS.get(c, '')} {AMENITIES.label(c, lang)}",
         key=common.lang_key("nearest_needs"),
