@@ -84,7 +84,7 @@ view = table.assign(share_pct=table["share"] * 100)[
 st.dataframe(
     view,
     hide_index=True,
-    width=None,
+    width="stretch",
     column_config={
         "name": tr("overview.col_region"),
         "stations": st.column_config.NumberColumn(tr("overview.col_stations"), format="%d"),
