@@ -1157,9 +1157,10 @@ _CLUSTER_ICON: Final = """function (cluster) {
     var n = cluster.getChildCount();
     var size = n < 100 ? 28 : n < 1000 ? 34 : 40;
     return L.divIcon({
-        html: '<div style="width:' + size + 'px;height:' + size + 'px;line-height:' + size + 'px;'
+        html: '<div style="width:' + size + 'px;height:' + size + 'px;'
             + 'border-radius:50%%;background:%s;opacity:.85;color:#fff;border:2px solid #fff;'
-            + 'box-sizing:border-box;text-align:center;font:600 11px sans-serif">' + n + '</div>',
+            + 'box-sizing:border-box;text-align:center;font:600 11px sans-serif;'
+            + 'line-height:' + (size - 4) + 'px">' + n + '</div>',
         className: "atlas-cluster",
         iconSize: L.point(size, size)
     });

@@ -126,7 +126,7 @@ def test_map_renders_in_st_folium_from_local_assets_only(browser: object, map_ap
             assert static.status == 200, "static serving is off: set [server] enableStaticServing = true"
         page.goto(map_app_url, wait_until="domcontentloaded")  # type: ignore[attr-defined]
         frame = map_frame(page)
-        frame.wait_for_selector(".marker-cluster", timeout=30_000)  # type: ignore[attr-defined]
+        frame.wait_for_selector(".atlas-cluster", timeout=30_000)  # type: ignore[attr-defined]
         frame.wait_for_selector(".atlas-legend", timeout=10_000)  # type: ignore[attr-defined]
         page.wait_for_timeout(1_500)  # type: ignore[attr-defined]
 
@@ -141,7 +141,7 @@ def test_map_renders_in_st_folium_from_local_assets_only(browser: object, map_ap
         image_path = frame.evaluate("() => L.Icon.Default.imagePath")  # type: ignore[attr-defined]
         assert image_path == f"{map_app_url}/app/static/vendor/leaflet/1.9.3/images/"
 
-        frame.locator(".marker-cluster").first.click()  # type: ignore[attr-defined]
+        frame.locator(".atlas-cluster").first.click()  # type: ignore[attr-defined]
         page.wait_for_timeout(1_500)  # type: ignore[attr-defined]
         screenshot(page, "maps_offline_st_folium")
         assert problems == []
@@ -187,7 +187,7 @@ def test_standalone_export_renders_from_disk_without_network(browser: object, tm
     ctx, page, problems, dialogs = offline_page(browser, allow_file=True)
     try:
         page.goto(path.as_uri(), wait_until="load")  # type: ignore[attr-defined]
-        page.wait_for_selector(".leaflet-container .marker-cluster", timeout=20_000)  # type: ignore[attr-defined]
+        page.wait_for_selector(".leaflet-container .atlas-cluster", timeout=20_000)  # type: ignore[attr-defined]
         page.wait_for_timeout(1_000)  # type: ignore[attr-defined]
         assert page.evaluate(PAINTED_PIXELS_JS) > 10_000  # type: ignore[attr-defined]
         assert "驿站数" in page.locator(".atlas-legend").inner_text()  # type: ignore[attr-defined]
