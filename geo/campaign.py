@@ -234,7 +234,7 @@ _CAMPAIGN_KEYS: Final[Mapping[str, Sequence[tuple[str, str]]]] = {
         ("province_adcode", "province_adcode"),
         ("province", "province"),
     ),
-    "hex": ((_H3_PARENT, "h3"),),
+    "hex": ((_H3_PARENT_INT, "h3"),),  # grouped as integers, printed once per group
     "category": (("category", "category"),),
     "day": (("date", "date"),),
     "organizer_level": (("organizer_level", "organizer_level"),),
@@ -271,8 +271,7 @@ def _campaign_where(f: Filters) -> tuple[str, dict[str, Any]]:
 def _sql_campaign(by: Sequence[str], f: Filters) -> tuple[str, dict[str, Any]]:
     where, params = _campaign_where(f)
     pairs = [(expr, alias) for b in by for expr, alias in _CAMPAIGN_KEYS[b]]
-    # Cells are grouped as integers and printed only once per group (not once per event).
-    select = [f"{_H3_PARENT_INT if alias == 'h3' else expr} AS {alias}" for expr, alias in pairs]
+    select = [f"{expr} AS {alias}" for expr, alias in pairs]
     # Positions, not names: an alias such as "adcode" would otherwise bind to the column.
     group = ", ".join(str(i + 1) for i in range(len(select)))
     sql = (
@@ -290,7 +289,7 @@ def _sql_campaign(by: Sequence[str], f: Filters) -> tuple[str, dict[str, Any]]:
 
 def _sql_count_cells(f: Filters) -> tuple[str, dict[str, Any]]:
     where, params = _campaign_where(f)
-    return f"SELECT COUNT(DISTINCT {_H3_PARENT}) AS n FROM read_parquet($campaign) WHERE {where}", params
+    return f"SELECT COUNT(DISTINCT {_H3_PARENT_INT}) AS n FROM read_parquet($campaign) WHERE {where}", params
 
 
 def _checkin_where(
@@ -378,9 +377,8 @@ _BATCH_ROWS: Final = 1 << 20
 
 
 class _Runs(NamedTuple):
-    """Cell × day runs of one record batch: where each starts, its keys and sums."""
+    """Cell × day runs of one record batch: their keys and sums."""
 
-    starts: NDArray[np.intp]
     days: NDArray[np.int32]
     cells: NDArray[np.uint64]
     """Parent cell of each run (an H3 index at the resolution asked for)."""
@@ -395,7 +393,6 @@ class _Runs(NamedTuple):
     def without_first(self) -> _Runs:
         """Drop the first run (once it was added to the run it carries on)."""
         return _Runs(
-            self.starts[1:],
             self.days[1:],
             self.cells[1:],
             self.text[1:],
@@ -444,7 +441,6 @@ def _runs(batch: pa.RecordBatch, before: pa.RecordBatch | None, res: int) -> _Ru
         continues = (run_day[0], run_parent[0]) == last
     cells = hexes.cells_to_parent_int(cell[starts], res)
     return _Runs(
-        starts,
         run_day,
         cells,
         hexes.int_to_h3_bytes(cells),
@@ -476,14 +472,13 @@ def _hex_days_in_order(path: Path, f: Filters, res: int, *, hex_first: bool) -> 
     kept: list[_Runs] = []
     for part in done:
         if part.continues:
-            last = next(k for k in reversed(kept) if len(k.starts))
+            last = next(k for k in reversed(kept) if len(k.days))
             last.people[-1] += part.people[0]
             last.events[-1] += part.events[0]
             last.funds_yuan[-1] += part.funds_yuan[0]
             part = part.without_first()
         kept.append(part)
     empty = _Runs(
-        np.empty(0, np.intp),
         np.empty(0, np.int32),
         np.empty(0, np.uint64),
         np.empty(0, "S15"),
@@ -493,7 +488,7 @@ def _hex_days_in_order(path: Path, f: Filters, res: int, *, hex_first: bool) -> 
         False,
     )
     days, cells, text, people, events, funds = (
-        np.concatenate([empty[i], *(k[i] for k in kept)]) for i in range(1, 7)
+        np.concatenate([empty[i], *(k[i] for k in kept)]) for i in range(6)
     )
     if hex_first:  # day-major runs to cell-major: a stable sort merges the days' sorted runs
         order = np.argsort(cells, kind="stable")
