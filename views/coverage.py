@@ -183,9 +183,11 @@ if pending is not None:
     ]
     if len(row):
         r0 = row.iloc[0]
-        st.session_state["cov_prov"] = r0["province_adcode"]
-        st.session_state["cov_city"] = r0["city_adcode"] if pending != r0["province_adcode"] else ""
-        st.session_state["cov_county"] = pending if pending == r0["adcode"] else ""
+        st.session_state[common.lang_key("cov_prov")] = r0["province_adcode"]
+        st.session_state[common.lang_key("cov_city")] = (
+            r0["city_adcode"] if pending != r0["province_adcode"] else ""
+        )
+        st.session_state[common.lang_key("cov_county")] = pending if pending == r0["adcode"] else ""
 provs = regs.drop_duplicates("province_adcode").set_index("province_adcode")["province"]
 for k, valid in {
     "cov_radius": [*RADIUS_PRESETS_M, 0.0],
@@ -198,33 +200,14 @@ for k, valid in {
     "cov_res": [7, 8],
     "cov_quota_level": ["province", "city", "county"],
 }.items():
-    keep_valid(k, valid)
-# A widget shows the label its value had when chosen; after a language switch, setting each
-# value again (same code) makes Streamlit send it with the new language's label.
-if st.session_state.get("cov_lang") != lang:
-    for k in (
-        "cov_radius",
-        "cov_time",
-        "cov_amen",
-        "cov_kinds",
-        "cov_occ",
-        "cov_prov",
-        "cov_city",
-        "cov_county",
-        "cov_view",
-        "cov_res",
-        "cov_quota_level",
-    ):
-        if k in st.session_state:
-            st.session_state[k] = st.session_state[k]
-    st.session_state["cov_lang"] = lang
+    keep_valid(common.lang_key(k), valid)
 with st.sidebar:
     st.subheader(tr("coverage.settings"))
     preset = st.selectbox(
         tr("coverage.radius"),
         [*RADIUS_PRESETS_M, 0.0],
         index=1,
-        key="cov_radius",
+        key=common.lang_key("cov_radius"),
         format_func=lambda r: i18n.format_distance(r, lang) if r else tr("coverage.custom"),
     )
     radius_m = preset or st.number_input(
@@ -233,7 +216,7 @@ with st.sidebar:
     at_opt = st.selectbox(
         tr("coverage.time"),
         [-1, *TIMES_OF_DAY_MIN, -2],
-        key="cov_time",
+        key=common.lang_key("cov_time"),
         format_func=lambda t: {-1: tr("coverage.any_time"), -2: tr("coverage.custom")}.get(t) or hhmm(t),
     )
     if at_opt == -2:
@@ -245,7 +228,7 @@ with st.sidebar:
             tr(f"coverage.{what}"),
             codes.values,
             format_func=codes.labels(lang).get,
-            key=key,
+            key=common.lang_key(key),
             placeholder=tr("coverage.all"),
         )
 
@@ -262,7 +245,7 @@ with st.sidebar:
     prov = st.selectbox(
         tr("coverage.province"),
         ["", *provs.index],
-        key="cov_prov",
+        key=common.lang_key("cov_prov"),
         format_func=lambda a: provs.get(a, tr("region.nation")),
     )
     city = county = ""
@@ -270,22 +253,22 @@ with st.sidebar:
         in_prov = regs[regs["province_adcode"] == prov]
         cities = in_prov.drop_duplicates("city_adcode").set_index("city_adcode")["city"]
         if common.coverage_child_level(prov) == "city":
-            keep_valid("cov_city", ["", *cities.index])
+            keep_valid(common.lang_key("cov_city"), ["", *cities.index])
             city = st.selectbox(
                 tr("coverage.city"),
                 ["", *cities.index],
-                key="cov_city",
+                key=common.lang_key("cov_city"),
                 format_func=lambda a: cities.get(a, tr("coverage.whole")),
             )
         counties = (in_prov[in_prov["city_adcode"] == city] if city else in_prov).set_index("adcode")[
             "county"
         ]
         if city or common.coverage_child_level(prov) == "county":
-            keep_valid("cov_county", ["", *counties.index])
+            keep_valid(common.lang_key("cov_county"), ["", *counties.index])
             county = st.selectbox(
                 tr("coverage.county"),
                 ["", *counties.index],
-                key="cov_county",
+                key=common.lang_key("cov_county"),
                 format_func=lambda a: counties.get(a, tr("coverage.whole")),
             )
 region = county or city or prov
@@ -327,7 +310,7 @@ view = (
         " ",
         list(VIEWS),
         format_func=lambda v: tr(VIEWS[v]),
-        key="cov_view",
+        key=common.lang_key("cov_view"),
         default="cov",
         label_visibility="collapsed",
     )
@@ -396,7 +379,7 @@ if view == "gap":
         [7, 8],
         index=1,
         horizontal=True,
-        key="cov_res",
+        key=common.lang_key("cov_res"),
         format_func=lambda r: tr("coverage.gaps_res_label", res=r, area=f"{hexes.cell_area_km2(r):.2f}"),
     )
     if not region:
@@ -475,7 +458,7 @@ if view == "site":
             ["province", "city", "county"],
             index=2,
             format_func=lambda lv: tr(f"coverage.{lv}"),
-            key="cov_quota_level",
+            key=common.lang_key("cov_quota_level"),
         )
         upload = st.file_uploader(tr("coverage.siting_upload"), type=["csv"], key="cov_upload")
         only_user = st.checkbox(tr("coverage.siting_only"), key="cov_only")

@@ -81,17 +81,17 @@ def test_radius_and_time_change_the_figures(app: AppTest, demo_tables: dict) -> 
     wp = demo_tables["workplaces"]
     w = wp["workers"].to_numpy()
     d = brute_distance(demo_tables)
-    app.selectbox(key="cov_radius").set_value(3000.0).run()
+    app.selectbox(key="cov_radius__zh").set_value(3000.0).run()
     assert not app.exception
     assert metric(app, "已覆盖") == i18n.format_count(int(w[d <= 3000].sum()), "zh")
-    app.selectbox(key="cov_time").set_value(270).run()
+    app.selectbox(key="cov_time__zh").set_value(270).run()
     assert not app.exception
     assert metric(app, "04:30") == metric(app, "覆盖率")
 
 
 def test_occupation_filter_counts_only_those_workers(app: AppTest, demo_tables: dict) -> None:
     wp = demo_tables["workplaces"]
-    app.multiselect(key="cov_occ").set_value(["sanitation"]).run()
+    app.multiselect(key="cov_occ__zh").set_value(["sanitation"]).run()
     assert not app.exception
     want = int(wp.loc[wp["occupation"] == "sanitation", "workers"].sum())
     assert metric(app, "劳动者") == i18n.format_count(want, "zh")
@@ -100,7 +100,7 @@ def test_occupation_filter_counts_only_those_workers(app: AppTest, demo_tables: 
 def test_choosing_a_province_lists_its_cities(app: AppTest, demo_tables: dict) -> None:
     wp = demo_tables["workplaces"]
     prov = "420000"  # 湖北: a province with cities (not a municipality)
-    app.selectbox(key="cov_prov").set_value(prov).run()
+    app.selectbox(key="cov_prov__zh").set_value(prov).run()
     assert not app.exception
     table = app.dataframe[0].value
     st = demo_tables["stations"]
@@ -113,7 +113,7 @@ def test_choosing_a_province_lists_its_cities(app: AppTest, demo_tables: dict) -
     )
     # and further down to a city's counties
     city = wp.loc[wp["province_adcode"] == prov, "city_adcode"].value_counts().index[0]
-    app.selectbox(key="cov_city").set_value(city).run()
+    app.selectbox(key="cov_city__zh").set_value(city).run()
     assert not app.exception
     # a county may have stations but no workplaces, and still be listed
     counties = set(wp.loc[wp["city_adcode"] == city, "county"]) | set(
@@ -124,19 +124,19 @@ def test_choosing_a_province_lists_its_cities(app: AppTest, demo_tables: dict) -
 
 def test_gap_view_ranks_cells_and_keeps_the_map_small(app: AppTest, demo_tables: dict) -> None:
     app.session_state["cov_measure_payload"] = True
-    app.segmented_control(key="cov_view").set_value("gap").run()
+    app.segmented_control(key="cov_view__zh").set_value("gap").run()
     assert not app.exception
     top = app.dataframe[0].value
     assert 0 < len(top) <= 100
     assert top.iloc[:, 2].is_monotonic_decreasing  # uncovered workers, most first
     assert 0 < app.session_state["cov_gap_map_bytes"] <= MAX_PAYLOAD_BYTES
-    app.selectbox(key="cov_prov").set_value("440000").run()
+    app.selectbox(key="cov_prov__zh").set_value("440000").run()
     assert not app.exception
     assert 0 < app.session_state["cov_gap_map_bytes"] <= MAX_PAYLOAD_BYTES
 
 
 def test_siting_proposes_sites_and_verifies_them(app: AppTest) -> None:
-    app.segmented_control(key="cov_view").set_value("site").run()
+    app.segmented_control(key="cov_view__zh").set_value("site").run()
     app.number_input(key="cov_n").set_value(5)
     app.form_submit_button[0].click().run()
     assert not app.exception, app.exception
@@ -176,7 +176,7 @@ def test_reported_closed_stations_can_be_left_out(
     d = brute_distance(demo_tables, keep)
     w = demo_tables["workplaces"]["workers"].to_numpy()
     assert metric(at, "已覆盖") == i18n.format_count(int(w[d <= 1000].sum()), "zh")
-    at.segmented_control(key="cov_view").set_value("rep").run()
+    at.segmented_control(key="cov_view__zh").set_value("rep").run()
     assert not at.exception
     by_region = at.dataframe[0].value
     assert by_region.iloc[:, 1:].to_numpy().sum() > 0
@@ -194,9 +194,9 @@ def test_reports_tab_lists_only_the_selected_region_with_station_names(
     store.insert_report(fresh_data_dir, wuhan["station_id"], "no_hot_water", "", "s1", now)
     store.insert_report(fresh_data_dir, beijing["station_id"], "closed", "", "s2", now)
     at = open_page(fresh_data_dir, monkeypatch)
-    at.selectbox(key="cov_prov").set_value("420000").run()
-    at.selectbox(key="cov_city").set_value("420100").run()
-    at.segmented_control(key="cov_view").set_value("rep").run()
+    at.selectbox(key="cov_prov__zh").set_value("420000").run()
+    at.selectbox(key="cov_city__zh").set_value("420100").run()
+    at.segmented_control(key="cov_view__zh").set_value("rep").run()
     assert not at.exception, at.exception
     by_region, latest = at.dataframe[0].value, at.dataframe[1].value
     assert by_region.iloc[:, 0].tolist() == [wuhan["county"]]
@@ -208,7 +208,7 @@ def test_reports_tab_lists_only_the_selected_region_with_station_names(
 
 
 def test_gap_map_says_how_it_was_reduced(app: AppTest) -> None:
-    app.segmented_control(key="cov_view").set_value("gap").run()
+    app.segmented_control(key="cov_view__zh").set_value("gap").run()
     assert not app.exception, app.exception
     info = app.session_state["cov_gap_cn_8_info"]
     assert info["res"] < 8  # all of China is drawn with coarser cells
@@ -223,8 +223,8 @@ def test_gap_map_says_how_it_was_reduced(app: AppTest) -> None:
 def test_cell_drill_down_counts_only_the_chosen_occupations(app: AppTest, demo_tables: dict) -> None:
     wp = demo_tables["workplaces"]
     cell = wp.loc[wp["occupation"] == "sanitation", "h3_9"].iloc[0]
-    app.multiselect(key="cov_occ").set_value(["sanitation"]).run()
-    app.segmented_control(key="cov_view").set_value("gap").run()
+    app.multiselect(key="cov_occ__zh").set_value(["sanitation"]).run()
+    app.segmented_control(key="cov_view__zh").set_value("gap").run()
     app.session_state["cov_gap_cn_8_cell"] = cell  # what a click on the map stores
     app.run()
     assert not app.exception, app.exception
@@ -237,7 +237,7 @@ def test_cell_drill_down_counts_only_the_chosen_occupations(app: AppTest, demo_t
 
 def test_siting_map_at_nation_level_stays_small_and_readable(app: AppTest) -> None:
     app.session_state["cov_measure_payload"] = True
-    app.segmented_control(key="cov_view").set_value("site").run()
+    app.segmented_control(key="cov_view__zh").set_value("site").run()
     app.number_input(key="cov_n").set_value(3)
     app.form_submit_button[0].click().run()
     assert not app.exception, app.exception
@@ -246,3 +246,13 @@ def test_siting_map_at_nation_level_stays_small_and_readable(app: AppTest) -> No
     assert 0 < info["bytes"] <= MAX_PAYLOAD_BYTES
     assert "人)" in app.success[0].value
     assert " 人" not in app.success[0].value
+
+
+def test_choices_survive_a_language_switch(app: AppTest) -> None:
+    app.selectbox(key="cov_radius__zh").set_value(3000.0).run()
+    app.selectbox(key="cov_prov__zh").set_value("420000").run()
+    app.session_state["lang"] = "en"
+    app.run()
+    assert not app.exception, app.exception
+    assert app.selectbox(key="cov_radius__en").value == 3000.0
+    assert app.selectbox(key="cov_prov__en").value == "420000"
