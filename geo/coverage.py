@@ -683,13 +683,7 @@ def gap_cells_for_map(
     cov = _aligned(covered, len(workplaces), "covered", bool)
     assert cov is not None
     if bbox is not None:
-        south, west, north, east = (float(v) for v in bbox)
-        if not (south <= north and west <= east):
-            raise InputError(f"bbox={tuple(bbox)!r}: give (south, west, north, east) in WGS-84 degrees")
-        _check_columns(workplaces, ("lat", "lng"), "workplaces")
-        lat = workplaces["lat"].to_numpy(dtype=np.float64)
-        lng = workplaces["lng"].to_numpy(dtype=np.float64)
-        keep = (lat >= south) & (lat <= north) & (lng >= west) & (lng <= east)
+        keep = inside_bbox(workplaces, bbox, "workplaces")
         wp, cov = workplaces.loc[keep], cov[keep]
     cells = gap_cells(wp, cov, r, parent=parent, occupations=occupations)
     floor = max(int(res) - 1 if min_res is None else int(min_res), 0)
@@ -698,6 +692,17 @@ def gap_cells_for_map(
         cells = gap_cells(wp, cov, r, parent=parent, occupations=occupations)
     truncated = len(cells) > max_cells
     return cells.head(max_cells).reset_index(drop=True), r, truncated
+
+
+def inside_bbox(df: pd.DataFrame, bbox: Sequence[float], what: str = "points") -> NDArray[np.bool_]:
+    """Return which rows of ``df`` (``lat``, ``lng``) lie in ``bbox`` = (south, west, north, east)."""
+    south, west, north, east = (float(v) for v in bbox)
+    if not (south <= north and west <= east):
+        raise InputError(f"bbox={tuple(bbox)!r}: give (south, west, north, east) in WGS-84 degrees")
+    _check_columns(df, ("lat", "lng"), what)
+    lat = df["lat"].to_numpy(dtype=np.float64)
+    lng = df["lng"].to_numpy(dtype=np.float64)
+    return (lat >= south) & (lat <= north) & (lng >= west) & (lng <= east)
 
 
 def bbox_of_view(

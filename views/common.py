@@ -789,8 +789,7 @@ def coverage_gap_map(
         if region:
             keep &= coverage._inside(stations, region)
         if bbox:
-            lat, lng = stations["lat"].to_numpy(), stations["lng"].to_numpy()
-            keep &= (lat >= bbox[0]) & (lat <= bbox[2]) & (lng >= bbox[1]) & (lng <= bbox[3])
+            keep &= coverage.inside_bbox(stations, bbox, "stations")
         pts = pd.DataFrame(stations.loc[keep, ["lat", "lng"]])
         info["stations_total"] = len(pts)
         if len(pts) > GAP_MAP_STATIONS_MAX:  # a sample spread like the stations, not the first rows
