@@ -115,14 +115,9 @@ def h3_bytes_to_arrow(text: NDArray[np.bytes_]) -> pa.StringArray:
     return pa.StringArray.from_buffers(len(data), pa.py_buffer(offsets), pa.py_buffer(data))
 
 
-def int_to_h3_arrow(cells: ArrayLike, indices: ArrayLike | None = None) -> pa.StringArray:
-    """64-bit H3 integers to hexadecimal strings as an Arrow array, with no Python objects.
-
-    With ``indices``, return the text of ``cells[indices]``: each of ``cells`` is printed
-    once and its bytes repeated (for a column where few cells recur many times).
-    """
-    text = int_to_h3_bytes(cells)
-    return h3_bytes_to_arrow(text if indices is None else text[np.asarray(indices, dtype=np.intp)])
+def int_to_h3_arrow(cells: ArrayLike) -> pa.StringArray:
+    """64-bit H3 integers to hexadecimal strings as an Arrow array, with no Python objects."""
+    return h3_bytes_to_arrow(int_to_h3_bytes(cells))
 
 
 def int_to_h3(cells: ArrayLike) -> NDArray[np.object_]:
