@@ -81,11 +81,7 @@ def user_name() -> str:
 
 def _local_client() -> bool:
     """Whether the browser runs on this computer (Streamlit gives no address for loopback)."""
-    try:
-        ip = st.context.ip_address
-    except AttributeError:  # no request context (a bare script run)
-        return True
-    return not isinstance(ip, str)  # None for loopback (AppTest gives a mock: also local)
+    return _client() == ""
 
 
 def _demo_allows(required: str | Iterable[str]) -> bool:
@@ -113,7 +109,7 @@ def _client() -> str:
         ip = st.context.ip_address
     except AttributeError:
         return ""
-    return ip if isinstance(ip, str) else ""  # None behind some proxies (and a mock in AppTest)
+    return ip if isinstance(ip, str) else ""  # None for loopback (a mock in AppTest): "" = this computer
 
 
 def _password_form(required: str | Iterable[str]) -> None:
