@@ -70,6 +70,10 @@ MAX_NAME_CHARS: Final = 200
 """Longest accepted name, characters."""
 MAX_COLUMNS: Final = 500
 """More columns than this is not a registry; the file is refused."""
+DEFAULT_MAX_ROWS: Final = 1_000_000
+"""Row limit of an import when the caller gives none (settings ``max_import_rows``)."""
+DEFAULT_MAX_BYTES: Final = 50 * 1024 * 1024
+"""Size limit of an import when the caller gives none (settings ``max_upload_mb``)."""
 MAX_XLSX_EXPANSION: Final = 40
 """An XLSX may unpack to at most this many times the upload limit (zip-bomb guard)."""
 COAST_SNAP_DEG: Final = 0.02
@@ -570,7 +574,7 @@ def _sheet_scores(wb: Any, table: str) -> dict[str, int]:  # noqa: ANN401 - open
     return out
 
 
-def xlsx_sheets(data: bytes, table: str, *, max_bytes: int = 50 * 1024 * 1024) -> dict[str, int]:
+def xlsx_sheets(data: bytes, table: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, int]:
     """Return the sheets of a workbook with how many headers of ``table`` each names.
 
     Parameters
@@ -778,8 +782,8 @@ def read_source(
     *,
     encoding: str = "auto",
     sheet: str | None = None,
-    max_rows: int = 1_000_000,
-    max_bytes: int = 50 * 1024 * 1024,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> SourceFrame:
     """Read an uploaded file into text cells with the row numbers a person sees.
 
@@ -1782,8 +1786,8 @@ def prepare(
     sheet: str | None = None,
     mapping: Sequence[str] | Mapping[str, str] | None = None,
     mode: str = "replace",
-    max_rows: int = 1_000_000,
-    max_bytes: int = 50 * 1024 * 1024,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Prepared:
     """Read and validate an uploaded file without writing anything (the preview).
 
