@@ -476,3 +476,82 @@ def test_identity_provider_sign_in_starts_for_each_configured_provider(
     at.run()  # st.login with the provider's name: Authlib is installed and the config is accepted
     assert not at.exception, at.exception
     assert not content(at)
+
+
+# ---- data values in widget labels and Markdown are escaped (one helper: common.escape_markdown) -----
+
+EVIL = "鸮鹭站**x** [a](javascript:alert(1)) <b>_y_ `z`"
+
+
+def shows_as_typed(label: str, text: str) -> bool:
+    """Whether Markdown ``label`` shows ``text`` literally: every character Markdown would act
+    on is backslash-escaped (CommonMark: an escaped punctuation character is literal)."""
+    import re
+
+    unescaped = re.sub(r"\\(.)", r"\1", label)
+    active = re.sub(r"\\.", "", label)  # what is left once the escaped characters are dropped
+    # the constructs of EVIL: bold, a link, an HTML tag, emphasis, code
+    return text in unescaped and not re.search(r"\*\*|\]\(|<|`|_y_", active)
+
+
+def test_the_check_knows_raw_markdown() -> None:
+    assert not shows_as_typed(EVIL, EVIL)
+    assert not shows_as_typed(f"关闭站点 {EVIL}", EVIL)
+
+
+def test_station_names_are_escaped_in_data_page_labels(env: pytest.MonkeyPatch, fresh_data_dir: Path) -> None:
+    from geo import ingest
+    from views import auth_ui
+
+    rep = ingest.save_station(
+        fresh_data_dir, {"name": EVIL, "hours": "24小时", "lat": 39.9042, "lng": 116.4074}, "test"
+    )
+    assert rep.version
+    env.setenv("GEO_DATA_DIR", str(fresh_data_dir))
+    env.setenv("GEO_DEMO_ADMIN", "local")
+    env.setattr(auth_ui, "_peer", lambda: LOOPBACK)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("views/data.py")
+    at.run()
+    next(t for t in at.text_input if t.label == "查找驿站(编号或名称)").input("javascript").run()
+    box = next(s for s in at.selectbox if s.label.startswith("选择驿站"))
+    sid = next(o for o in box.options if "javascript" in o).split(" ")[0]
+    box.set_value(sid).run()
+    assert not at.exception
+    close = [c.label for c in at.checkbox if "javascript" in c.label]
+    assert close, [c.label for c in at.checkbox]
+    assert all(shows_as_typed(label, EVIL) for label in close), close
+
+
+def test_station_names_are_escaped_in_place_search_buttons(
+    env: pytest.MonkeyPatch, fresh_data_dir: Path
+) -> None:
+    from geo import ingest
+
+    ingest.save_station(
+        fresh_data_dir, {"name": EVIL, "hours": "24小时", "lat": 39.9042, "lng": 116.4074}, "t"
+    )
+    env.setenv("GEO_DATA_DIR", str(fresh_data_dir))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("views/nearest.py")
+    at.run()
+    next(t for t in at.text_input if t.key == "nearest_query").input("鸮鹭站").run()
+    assert not at.exception
+    labels = [b.label for b in at.button if "javascript" in b.label]
+    assert labels, [b.label for b in at.button]
+    assert all(shows_as_typed(label, EVIL) for label in labels), labels
+
+
+def test_streamlit_hides_error_details_and_keeps_xsrf_protection() -> None:
+    """Users never see tracebacks (they are logged on the server); forms keep their XSRF token."""
+    import tomllib
+
+    from streamlit import config as st_config
+
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert cfg["client"]["showErrorDetails"] == "none"
+    assert "none" in {str(v) for v in st_config.ShowErrorDetailsConfigOptions}  # valid in this Streamlit
+    assert cfg["server"].get("enableXsrfProtection", True) is True
+    assert cfg["server"].get("enableCORS", True) is True
