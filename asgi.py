@@ -9,11 +9,10 @@ import logging
 
 import streamlit as st
 
-from geo import api, hosts
+from geo import api, auth, hosts
 from geo.settings import load_settings
-from views import auth_ui
 
-settings = auth_ui.startup()  # prints the sign-in mode; a half-written [auth] stops the server here
+settings = auth.startup(st.secrets)  # prints the sign-in mode; a half-written [auth] stops the server here
 # Host check in front of everything (DNS rebinding): 400 unless Host is allowed (GEO_ALLOWED_HOSTS).
 app = hosts.HostCheck(api.with_api(st.App("app.py")), hosts.allowed_hosts(settings.allowed_hosts))
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import threading
 import time
 from collections import deque
@@ -37,7 +38,9 @@ from typing import Any, Final
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from geo.errors import InputError
+from geo import hosts
+from geo.errors import GeoError, InputError
+from geo.settings import Settings, load_settings
 
 ROLES: Final = ("viewer", "planner", "leader", "admin")
 """Known roles; ``admin`` may do everything."""
@@ -544,6 +547,50 @@ def describe_mode(
             "CLOSED (create a user: python -m geo add-user NAME --role admin, or set GEO_DEMO_ADMIN=local)"
         )
     return f"驿站图 Station Atlas: {how}. Allowed hosts: {', '.join(allowed_hosts)}"
+
+
+def _plain(v: Any) -> Any:  # noqa: ANN401 - secrets sections (AttrDicts) to plain dicts
+    return {str(k): _plain(x) for k, x in v.items()} if hasattr(v, "items") else v
+
+
+def startup(secrets: Any, env: Mapping[str, str] | None = None) -> Settings:  # noqa: ANN401 - st.secrets
+    """Check the sign-in configuration once at server start and print the mode it gives.
+
+    Called by ``asgi.py`` (``make run``) with ``st.secrets``. Exits with a message naming
+    the missing keys when ``[auth]`` is half written, or naming the entry when a user or
+    a setting is malformed.
+
+    Parameters
+    ----------
+    secrets : mapping
+        ``.streamlit/secrets.toml`` as Streamlit reads it (``st.secrets``).
+    env : mapping, optional
+        Environment (``GEO_*``, ``GEO_USERS``); default :data:`os.environ`.
+
+    Returns
+    -------
+    geo.settings.Settings
+        The settings (``[geo]`` in secrets.toml, then ``GEO_*`` env vars) the server uses.
+    """
+    env = os.environ if env is None else env
+    try:
+        section = dict(_plain(secrets.get("auth", {}) or {}))
+        geo_section = {
+            k: v for k, v in _plain(secrets.get("geo", {}) or {}).items() if not isinstance(v, dict)
+        }
+    except (FileNotFoundError, KeyError, AttributeError):
+        section, geo_section = {}, {}
+    try:
+        settings = load_settings(geo_section, env=env)
+        check_auth_section(section)
+        found = load_users(section.get("users") or {}, env=env)
+    except GeoError as exc:
+        raise SystemExit(f"驿站图 Station Atlas cannot start: {exc}") from None
+    line = describe_mode(
+        oidc_providers(section), len(found), settings.demo_admin, hosts.allowed_hosts(settings.allowed_hosts)
+    )
+    print(line, file=sys.stderr, flush=True)  # the start-up line `make run` shows
+    return settings
 
 
 def toml_snippet(name: str, password_hash: str, roles: Iterable[str]) -> str:

@@ -1,7 +1,8 @@
 """Sign-in for protected pages: password users (secrets / GEO_USERS) or OIDC via ``st.login``.
 
 ``app.py`` calls :func:`gate` with the role the chosen page needs before running it, and
-:func:`sidebar` to show who is signed in; ``asgi.py`` calls :func:`startup` once.
+:func:`sidebar` to show who is signed in (``asgi.py`` checks the configuration once at
+start-up: :func:`geo.auth.startup`).
 
 With no users and no identity provider the app runs in demo mode:
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -27,7 +27,6 @@ import streamlit as st
 
 from geo import auth, hosts, provenance, store
 from geo.errors import GeoError
-from geo.settings import Settings, load_settings
 from views import common
 
 _SESSION_KEY = "auth_user"
@@ -298,35 +297,3 @@ def sidebar() -> None:
             if mode() == "oidc":
                 st.logout()
             st.rerun()
-
-
-def startup() -> Settings:
-    """Check the sign-in configuration once at server start and print the mode it gives.
-
-    Called by ``asgi.py`` (``make run``). Exits with a message naming the missing keys when
-    ``[auth]`` is half written, or naming the entry when a user is malformed.
-
-    Returns
-    -------
-    geo.settings.Settings
-        The settings (``[geo]`` in secrets.toml, then ``GEO_*`` env vars) the server uses.
-    """
-    try:
-        section = auth_section()
-        geo_section = {k: v for k, v in _plain(st.secrets.get("geo", {})).items() if not isinstance(v, dict)}
-    except (FileNotFoundError, KeyError, AttributeError):
-        section, geo_section = {}, {}
-    try:
-        settings = load_settings(geo_section)
-        auth.check_auth_section(section)
-        found = auth.load_users(section.get("users") or {})
-    except GeoError as exc:
-        raise SystemExit(f"驿站图 Station Atlas cannot start: {exc}") from None
-    line = auth.describe_mode(
-        auth.oidc_providers(section),
-        len(found),
-        settings.demo_admin,
-        hosts.allowed_hosts(settings.allowed_hosts),
-    )
-    print(line, file=sys.stderr, flush=True)  # the start-up line `make run` shows
-    return settings
