@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -108,8 +108,9 @@ _HOST_RE = re.compile(r"^(\*|(\*\.)?[a-z0-9_.\-]+|\[[0-9a-f:.]+\])$")
 _DEMO_ADMIN = {"": "", "off": "", "local": "local"}
 
 
-def _hosts(value: object) -> tuple[str, ...]:
-    items = re.split(r"[,\s]+", value) if isinstance(value, str) else [str(v) for v in value]  # type: ignore[attr-defined]
+def _hosts(value: str | Iterable[object]) -> tuple[str, ...]:
+    """Host names from ``"a.cn, b.cn"`` (env) or a list (secrets), lower case, checked."""
+    items = re.split(r"[,\s]+", value) if isinstance(value, str) else [str(v) for v in value]
     hosts = tuple(h.strip().lower().rstrip(".") for h in items if h.strip())
     bad = [h for h in hosts if not _HOST_RE.match(h)]
     if bad:
