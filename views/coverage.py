@@ -471,7 +471,7 @@ if view == "site":
             st.session_state["cov_sites"] = {"q": q, **result}
             st.rerun()
         except (ValueError, UnicodeDecodeError, GeoError) as exc:
-            st.error(tr("coverage.siting_bad_csv", message=str(exc)))
+            st.error(tr("coverage.siting_bad_csv", message=common.escape_markdown(str(exc))))
     if sites_state and sites_state["q"] == q:
         r = sites_state
         c = st.columns(3)

@@ -48,7 +48,7 @@ with st.sidebar:
     )
 
 if province:
-    st.subheader(tr("overview.map_title_province", province=names[province]))
+    st.subheader(tr("overview.map_title_province", province=common.escape_markdown(names[province])))
     if st.button(tr("overview.back_to_nation")):
         st.session_state[province_key] = ""
         st.rerun()
