@@ -404,16 +404,26 @@ def test_gap_map_coarsens_as_far_as_allowed_until_the_cells_fit(tables, brute):
 
 def test_gap_map_of_a_view_keeps_only_workplaces_inside_it(tables, brute):
     _, wp = tables
-    box = (30.4, 114.0, 30.8, 114.6)  # around Wuhan
-    inside = wp["lat"].between(box[0], box[2]) & wp["lng"].between(box[1], box[3])
+    box = (114.0, 30.4, 114.6, 30.8)  # around Wuhan: west, south, east, north
+    inside = wp["lat"].between(box[1], box[3]) & wp["lng"].between(box[0], box[2])
     assert inside.any()
     unc = wp["workers"].to_numpy()[inside.to_numpy() & (brute > 1000)].sum()
+    assert unc > 0
     cells, res, truncated = coverage.gap_cells_for_map(wp, brute <= 1000, 8, bbox=box, max_cells=100_000)
     assert (res, truncated) == (8, False)
+    assert len(cells) > 0
     assert cells["workers_uncovered"].sum() == unc
-    assert cells["lat"].between(box[0] - 0.01, box[2] + 0.01).all()
+    assert cells["lat"].between(box[1] - 0.01, box[3] + 0.01).all()
+    assert cells["lng"].between(box[0] - 0.01, box[2] + 0.01).all()
     with pytest.raises(InputError, match="bbox"):
-        coverage.gap_cells_for_map(wp, brute <= 1000, 8, bbox=(31, 114, 30, 115))
+        coverage.gap_cells_for_map(wp, brute <= 1000, 8, bbox=(114, 31, 115, 30))  # south above north
+
+
+def test_a_view_is_padded_in_the_one_bbox_order() -> None:
+    padded = coverage.bbox_of_view((114.0, 30.0, 115.0, 32.0), pad=0.5)
+    assert padded == (113.5, 29.0, 115.5, 33.0)
+    assert (padded.west, padded.south, padded.east, padded.north) == padded
+    assert coverage.bbox_of_view((-179.0, -89.0, 179.0, 89.0), pad=1.0) == (-180.0, -90.0, 180.0, 90.0)
 
 
 def test_gap_map_payload_stays_under_3_mb(tables, brute):
