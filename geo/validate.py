@@ -135,13 +135,17 @@ def check_bbox(bbox: Sequence[float]) -> BBox:
     Raises
     ------
     InputError
-        When it has not four numbers, or west > east, or south > north.
+        When it has not four numbers, a value is out of range (a latitude beyond ±90 is
+        a box in another order), west > east, or south > north.
     """
     try:
         west, south, east, north = (float(v) for v in bbox)
     except (TypeError, ValueError) as exc:
         raise InputError(f"bbox={bbox!r}: give (west, south, east, north) in WGS-84 degrees") from exc
-    if not (south <= north and west <= east):
+    in_range = (
+        abs(south) <= LAT_MAX and abs(north) <= LAT_MAX and abs(west) <= LNG_MAX and abs(east) <= LNG_MAX
+    )
+    if not (in_range and south <= north and west <= east):  # a latitude past 90: the order is wrong
         raise InputError(f"bbox={tuple(bbox)!r}: give (west, south, east, north) in WGS-84 degrees")
     return BBox(west, south, east, north)
 
