@@ -288,6 +288,7 @@ def test_partitioned_table_reads_back_as_the_same_rows(
     key = ["station_id", "date"]
     a = back.astype({"station_id": str}).sort_values(key).reset_index(drop=True)
     b = want.sort_values(key).reset_index(drop=True)
+    assert len(a) == len(b) > 0
     assert (a["station_id"].to_numpy() == b["station_id"].to_numpy()).all()
     assert (a["visits"].to_numpy() == b["visits"].to_numpy()).all()
     parts = store.read_table(
