@@ -2,10 +2,12 @@
 
 Three layers, kept apart so that another engine can replace the first one:
 
-1. **Query layer** (``_sql_*`` builders and :func:`_run`): every SQL statement is built
-   in this module from fixed fragments; user values (dates, categories, adcodes,
-   resolutions, file paths) only ever travel as DuckDB ``$name`` parameters. The
-   parquet files are scanned where they lie (``read_parquet``), never loaded whole.
+1. **Query layer** (``_sql_*`` builders, run by :func:`geo.engines.local.run_sql`): every
+   SQL statement is built in this module from fixed fragments; user values (dates,
+   categories, adcodes, resolutions, file paths) only ever travel as DuckDB ``$name``
+   parameters. The parquet files are scanned where they lie (``read_parquet``), never
+   loaded whole. On an engine that is not embedded (Dask) the same aggregations run as
+   partial sums (:mod:`geo.partials`); every aggregation takes ``engine=``.
 2. **Aggregations** (:func:`campaign_by`, :func:`campaign_total`, :func:`daily_yoy`,
    :func:`checkins_by_cell` ...): plain values in, small pandas frames out, *not*
    suppressed. They are for the library's own use and for tests.

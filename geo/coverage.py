@@ -17,6 +17,10 @@ Definitions (the figures a planner puts in a report):
 
 Distances come from the one station index (:class:`geo.nearest.StationIndex`); this module
 never builds another. Workplaces without a region tag count in the totals but in no region.
+
+Why one module of some 850 lines: summaries, region tables, gap cells and station reports
+are the four tables of one coverage run and share its definitions above; the checks live in
+:mod:`geo.validate`, the partial sums for other engines in :mod:`geo.partials`.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from geo import hexes, partials, validate
 from geo.engines import LOCAL, Engine
 from geo.errors import InputError
 from geo.nearest import REQUIRED_COLUMNS as _INDEX_COLUMNS
+from geo.nearest import StationIndex
 from geo.schema import OCCUPATIONS, REGION_COLUMNS
 
 STATION_COLUMNS: Final = [*_INDEX_COLUMNS, *REGION_COLUMNS]
@@ -178,7 +183,7 @@ def weighted_quantile_by_group(
 
 def nearest_distance_m(
     workplaces: pd.DataFrame,
-    index: Any,  # noqa: ANN401 - geo.nearest.StationIndex
+    index: StationIndex,
     *,
     amenities: str | Iterable[str] | None = (),
     kinds: str | Iterable[str] | None = (),
@@ -212,7 +217,7 @@ def nearest_distance_m(
     validate.check_columns(workplaces, ("lat", "lng"), "workplaces")
     lat = workplaces["lat"].to_numpy(dtype=np.float64)
     lng = workplaces["lng"].to_numpy(dtype=np.float64)
-    filters = {
+    filters: dict[str, Any] = {
         "radius_m": radius_m,
         "amenities": amenities,
         "kinds": kinds,
@@ -227,7 +232,7 @@ def nearest_distance_m(
 
 def coverage_summary(
     workplaces: pd.DataFrame,
-    index: Any,  # noqa: ANN401 - geo.nearest.StationIndex
+    index: StationIndex,
     radius_m: float,
     *,
     occupations: str | Iterable[str] | None = (),
@@ -331,7 +336,7 @@ def coverage_summary(
 
 
 def qualifying_count(
-    index: Any,  # noqa: ANN401 - geo.nearest.StationIndex
+    index: StationIndex,
     *,
     amenities: str | Iterable[str] | None = (),
     kinds: str | Iterable[str] | None = (),
@@ -347,7 +352,7 @@ def qualifying_count(
 
 
 def qualifying_mask(
-    index: Any,  # noqa: ANN401 - geo.nearest.StationIndex
+    index: StationIndex,
     *,
     amenities: str | Iterable[str] | None = (),
     kinds: str | Iterable[str] | None = (),
@@ -363,7 +368,7 @@ def qualifying_mask(
 
 def coverage_by_time(
     workplaces: pd.DataFrame,
-    index: Any,  # noqa: ANN401 - geo.nearest.StationIndex
+    index: StationIndex,
     radius_m: float,
     times_min: Sequence[int] = TIMES_OF_DAY_MIN,
     **filters: Any,  # noqa: ANN401 - occupations, amenities, kinds, exclude_ids

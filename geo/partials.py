@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from geo import hexes, store, validate
 from geo.engines import Broadcast, Engine, row_chunks
+from geo.nearest import StationIndex
 from geo.query import REGION_GROUP_COLUMNS, Filters
 
 _EPOCH: Final = np.datetime64("1970-01-01", "D")
@@ -364,7 +365,7 @@ def stations_per_cell(engine: Engine, stations_path: Path | str, res: int) -> pd
 def _nearest_chunk(
     lat: NDArray[np.float64],
     lng: NDArray[np.float64],
-    index: Any,  # noqa: ANN401 - geo.nearest.StationIndex
+    index: StationIndex,
     filters: dict[str, Any],
 ) -> NDArray[np.float64]:
     dist, _ = index.query_batch(lat, lng, k=1, **filters)
@@ -375,7 +376,7 @@ def nearest_distance_m(
     engine: Engine,
     lat: NDArray[np.float64],
     lng: NDArray[np.float64],
-    index: Any,  # noqa: ANN401 - geo.nearest.StationIndex
+    index: StationIndex,
     filters: dict[str, Any],
 ) -> NDArray[np.float64]:
     """:func:`geo.coverage.nearest_distance_m` in chunks of rows on ``engine``, the index broadcast once."""
