@@ -21,8 +21,10 @@ a hard-coded public URL. Legends are drawn by :func:`add_legend` instead.
 The package has one module per job: :mod:`~geo.maps.assets` (vendored assets, HTML export),
 :mod:`~geo.maps.escape` (escaping), :mod:`~geo.maps.tiles` (tile providers, base map),
 :mod:`~geo.maps.style` (colours, classes, legends), :mod:`~geo.maps.layers` (layers and
-whole-map builders) and :mod:`~geo.maps.viewport` (zoom and bounds maths; every bounding box is
-``(west, south, east, north)``). Everything public is re-exported here: ``from geo import maps``.
+whole-map builders), :mod:`~geo.maps.official` (boundary lines, South China Sea inset),
+:mod:`~geo.maps.export` (static PNG/PDF with matplotlib) and :mod:`~geo.maps.viewport` (zoom
+and bounds maths; every bounding box is ``(west, south, east, north)``). Everything public
+of the folium side is re-exported here: ``from geo import maps``.
 """
 
 from geo.maps.assets import (
@@ -49,6 +51,16 @@ from geo.maps.layers import (
     hex_map,
     region_map,
 )
+from geo.maps.official import (
+    CHINA_MAIN_BOUNDS,
+    MAP_BACKGROUND,
+    SCS_INSET_BOUNDS,
+    add_boundary_lines,
+    add_official_layers,
+    add_scs_inset,
+    is_national,
+    scs_inset_svg,
+)
 from geo.maps.style import (
     LEGEND_POSITIONS,
     NODATA_COLOR,
@@ -64,17 +76,20 @@ from geo.maps.viewport import MAX_ZOOM, hex_res_for_zoom, zoom_for_bounds
 
 __all__ = [
     "BOUNDARY_CREDIT",
+    "CHINA_MAIN_BOUNDS",
     "CLUSTER_THRESHOLD",
     "COORD_DECIMALS",
     "CSS_ASSETS",
     "JS_ASSETS",
     "LEGEND_POSITIONS",
+    "MAP_BACKGROUND",
     "MAX_HEX_CELLS",
     "MAX_PAYLOAD_BYTES",
     "MAX_ZOOM",
     "NODATA_COLOR",
     "PLAIN_MARKERS_MAX",
     "POINT_COLOR",
+    "SCS_INSET_BOUNDS",
     "SEQUENTIAL_REDS",
     "STATIC_DIR",
     "STATIC_URL_PREFIX",
@@ -84,20 +99,25 @@ __all__ = [
     "TileProvider",
     "_escape_series",
     "add_boundaries",
+    "add_boundary_lines",
     "add_choropleth",
     "add_hexes",
     "add_legend",
+    "add_official_layers",
     "add_points",
+    "add_scs_inset",
     "base_map",
     "color_classes",
     "escape_text",
     "hex_map",
     "hex_res_for_zoom",
+    "is_national",
     "legend_html",
     "localize_assets",
     "map_html",
     "payload_bytes",
     "region_map",
+    "scs_inset_svg",
     "tiles_use_gcj02",
     "zoom_for_bounds",
 ]

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from geo.errors import InputError
 from geo.maps.assets import _relocalize
 from geo.maps.escape import _escape_series, escape_text
+from geo.maps.official import add_official_layers, level_of
 from geo.maps.style import (
     NODATA_COLOR,
     POINT_COLOR,
@@ -532,8 +533,13 @@ def region_map(
     bins: Sequence[float] | None = None,
     tiles: str | None = None,
     tianditu_key: str = "",
+    lang: str = "zh",
+    official: bool = True,
 ) -> folium.Map:
     """Build a choropleth map of regions, fitted to their extent.
+
+    Regions without a value are filled with the ``no data`` colour, never left out, so
+    Taiwan, Hong Kong, Macau and the South China Sea islands always show.
 
     Parameters
     ----------
@@ -544,6 +550,12 @@ def region_map(
         As for :func:`add_choropleth`.
     tiles, tianditu_key
         As for :func:`base_map`.
+    lang : {"zh", "en"}, default "zh"
+        Language of the South China Sea inset caption and line tooltips.
+    official : bool, default True
+        Add the boundary lines, background and (national view) inset of
+        :func:`geo.maps.official.add_official_layers`; a national view is then fitted to
+        the mainland, the islands further south being in the inset.
     """
     lat, lng = _bounds_center(gdf.total_bounds) if len(gdf) else (35.0, 104.0)
     m = base_map(lat, lng, 4, tiles=tiles, tianditu_key=tianditu_key)
@@ -560,6 +572,17 @@ def region_map(
     if len(gdf):
         minx, miny, maxx, maxy = gdf.total_bounds
         m.fit_bounds([[miny, minx], [maxy, maxx]])
+        if official:
+            values = _numeric(gdf[value_col], "choropleth regions")
+            fills = color_classes(values, bins=bins).assign(values)
+            codes = gdf["adcode"].astype(str).tolist() if "adcode" in gdf.columns else []
+            add_official_layers(
+                m,
+                gdf.total_bounds,
+                lang=lang,
+                level=level_of(codes),
+                fills=dict(zip(codes, fills.tolist(), strict=True)) if codes else None,
+            )
     return m
 
 
@@ -577,12 +600,17 @@ def hex_map(
     tiles: str | None = None,
     tianditu_key: str = "",
     view: tuple[float, float, int] | None = None,
+    lang: str = "zh",
+    official: bool = True,
 ) -> folium.Map:
     """Build a map of H3 cells coloured by ``value_col`` over region outlines, fitted to them.
 
     The caller keeps ``len(cells)`` under :data:`MAX_HEX_CELLS` (coarsen or filter first).
     With ``view`` = ``(lat, lng, zoom)`` the map opens at that centre and zoom instead
     (a map redrawn for the part a user zoomed into stays where the user left it).
+    With an ``outline`` and ``official`` (default), the boundary lines and, for a national
+    outline, the South China Sea inset are added (:func:`geo.maps.official.add_official_layers`,
+    caption in ``lang``).
     """
     from geo import hexes
 
@@ -617,4 +645,7 @@ def hex_map(
         )
     if view is None:
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    if official and outline is not None and len(outline):
+        codes = outline["adcode"].astype(str).tolist() if "adcode" in outline.columns else []
+        add_official_layers(m, outline.total_bounds, lang=lang, level=level_of(codes), fit=view is None)
     return m

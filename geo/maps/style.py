@@ -21,8 +21,9 @@ from geo.maps.escape import escape_text
 SEQUENTIAL_REDS: Final = ("#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15")
 """Default sequential palette, light to dark (ColorBrewer "Reds", 5 classes)."""
 
-NODATA_COLOR: Final = "#d9d9d9"
-"""Fill of regions or cells without a value."""
+NODATA_COLOR: Final = "#bfc4ca"
+"""Fill of regions or cells without a value: a mid grey, clearly apart from the map
+background (``geo.maps.official.MAP_BACKGROUND``) and from the lightest class colour."""
 
 POINT_COLOR: Final = "#c8102e"
 """Default colour of station points (the app's primary colour)."""
