@@ -326,10 +326,8 @@ def _main_axes(fig: Figure) -> Axes:
 
 def _fit(ax: Axes, bounds_xy: Sequence[float], margin: float = 0.03) -> None:
     """Show ``bounds_xy`` at equal x/y scale, widened to the axes' own shape (no warning, no shrink)."""
-    fig = ax.get_figure()
-    assert fig is not None
     pos = ax.get_position(original=True)
-    width_in, height_in = fig.get_size_inches()
+    width_in, height_in = A4_LANDSCAPE_IN  # every figure here is one A4 page
     shape = (pos.height * height_in) / (pos.width * width_in)  # height / width of the axes box
     x0, y0, x1, y1 = bounds_xy
     dx, dy = (x1 - x0) * (1 + 2 * margin), (y1 - y0) * (1 + 2 * margin)

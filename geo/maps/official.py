@@ -118,7 +118,9 @@ def add_boundary_lines(
     lines = _lines_in(bounds, level)
     if lines.empty:
         return m
-    rounded = shapely.transform(lines.geometry.to_numpy(), lambda c: np.round(c, 5))
+    # ≈ 100 m is finer than a screen pixel at the zooms these views open at.
+    simple = shapely.simplify(lines.geometry.to_numpy(), 0.001)
+    rounded = shapely.transform(simple, lambda c: np.round(c, 4))
     features = [
         {
             "type": "Feature",
@@ -152,8 +154,11 @@ def _svg_path(geom: shapely.Geometry, to_px: Callable[[NDArray[np.float64]], NDA
         if poly.is_empty or not hasattr(poly, "exterior"):
             continue
         for ring in [poly.exterior, *poly.interiors]:
-            xy = to_px(np.asarray(ring.coords))
-            parts.append("M" + "L".join(f"{x:.1f},{y:.1f}" for x, y in xy) + "Z")
+            # Whole pixels, repeated points dropped: an island shrinks to one point, which the
+            # round line cap still draws as a dot.
+            xy = np.round(to_px(np.asarray(ring.coords))).astype(np.int64)
+            keep = np.r_[True, np.any(np.diff(xy, axis=0) != 0, axis=1)]
+            parts.append("M" + "L".join(f"{x},{y}" for x, y in xy[keep].tolist()) + "Z")
     return "".join(parts)
 
 
@@ -218,10 +223,13 @@ def scs_inset_svg(
         fill = _check_color(fills.get(adcode, _LAND_FILL), "inset fill")
         d = _svg_path(geom, to_px)
         if d:
-            paths.append(f'<path d="{d}" fill="{fill}" stroke="#777" stroke-width="0.6"/>')
+            paths.append(
+                f'<path d="{d}" fill="{fill}" stroke="#777" stroke-width="0.7" stroke-linecap="round" '
+                'stroke-linejoin="round"/>'
+            )
     for line in getattr(scs, "geoms", [scs]):
         xy = to_px(np.asarray(line.coords))
-        d = "M" + "L".join(f"{x:.1f},{y:.1f}" for x, y in xy)
+        d = "M" + "L".join(f"{x:.1f},{y:.1f}" for x, y in np.round(xy, 1).tolist())
         paths.append(f'<path d="{d}" fill="none" stroke="{line_color}" stroke-width="1.3"/>')
     # Shrink the caption to fit the width (CJK characters are about twice as wide as Latin).
     units = sum(1.0 if ord(ch) >= 0x2E80 else 0.56 for ch in title) or 1.0
