@@ -40,9 +40,8 @@ def _texts(fig: Figure) -> str:
     parts = [t.get_text() for t in fig.texts]
     for ax in fig.axes:
         parts += [t.get_text() for t in ax.texts]
-        legend = ax.get_legend()
-        if legend is not None:
-            parts += [legend.get_title().get_text(), *(t.get_text() for t in legend.get_texts())]
+    for legend in fig.legends:
+        parts += [legend.get_title().get_text(), *(t.get_text() for t in legend.get_texts())]
     return "\n".join(parts)
 
 
@@ -116,9 +115,9 @@ def test_national_map_has_the_south_china_sea_inset(national: Figure) -> None:
     inset = next(ax for ax in national.axes if ax.get_label() == "scs_inset")
     assert "南海诸岛" in [t.get_text() for t in inset.texts]
     map_ax = next(ax for ax in national.axes if ax.get_label() == "map")
-    a, b = inset.get_position(), map_ax.get_position(original=True)
-    assert a.x1 == pytest.approx(b.x1)  # lower right of the map
-    assert a.y0 == pytest.approx(b.y0)
+    a, b = inset.get_position(original=True), map_ax.get_position(original=True)
+    assert a.x0 > b.x1  # right of the map, not over it
+    assert a.y0 == pytest.approx(b.y0)  # at the bottom
 
 
 def _patch_collections(ax: object) -> list[PatchCollection]:
@@ -148,7 +147,7 @@ def test_regions_without_data_are_hatched_not_dropped_and_classes_match_the_web_
     assert {tuple(np.round(c, 6)) for c in shown} == expected_rgba
     # the legend shows the classes of the folium map (same function, same edges)
     expected = [label for _, label in classes.legend_items("{:,.0f}")]
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend == [*expected, "无数据"]
 
 

@@ -59,7 +59,8 @@ NODATA_HATCH: Final = "////"
 LAND_COLOR: Final = "#efece6"
 """Fill of regions under a cell layer (hex maps)."""
 
-_MAIN_AXES: Final = (0.03, 0.085, 0.94, 0.80)  # left, bottom, width, height (figure fraction)
+_MAIN_AXES: Final = (0.02, 0.085, 0.78, 0.80)  # left, bottom, width, height (figure fraction)
+_COLUMN: Final = (0.815, 0.165)  # right column (north arrow, legend, inset): left, width
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,23 @@ def _draw_classes(
         gdf[~has].boundary.plot(ax=ax, color=edge, linewidth=width)
 
 
+def _draw_context(ax: Axes, crs: str, bounds: Sequence[float]) -> None:
+    """Neighbouring provinces (incl. Hong Kong, Macau, Taiwan) in a land colour under a regional map.
+
+    Without them a province's map would show its neighbours, and the special administrative
+    regions inside its outline, as holes.
+    """
+    west, south, east, north = bounds
+    pad = 0.25 * max(east - west, north - south)
+    prov = regions.simplified("province", 0.01)
+    near = prov[
+        shapely.intersects(
+            prov.geometry.to_numpy(), shapely.box(west - pad, south - pad, east + pad, north + pad)
+        )
+    ]
+    near.to_crs(crs).plot(ax=ax, color=LAND_COLOR, edgecolor="#c9c9c9", linewidth=0.4)
+
+
 def _draw_lines(ax: Axes, crs: str, level: str, bounds: Sequence[float]) -> None:
     lines = regions.boundary_lines(level)
     west, south, east, north = bounds
@@ -171,7 +189,9 @@ def _draw_lines(ax: Axes, crs: str, level: str, bounds: Sequence[float]) -> None
         lines[~scs].plot(ax=ax, color=LINE_COLOR, linewidth=0.9, linestyle=(0, (5, 3)))
 
 
-def _legend(ax: Axes, items: list[tuple[str, str]], nodata_label: str | None, title: str, font: str) -> None:
+def _legend(
+    fig: Figure, items: list[tuple[str, str]], nodata_label: str | None, title: str, font: str
+) -> None:
     handles = [Patch(facecolor=c, edgecolor="#999999", linewidth=0.4, label=label) for c, label in items]
     if nodata_label is not None:
         handles.append(
@@ -179,11 +199,11 @@ def _legend(ax: Axes, items: list[tuple[str, str]], nodata_label: str | None, ti
         )
     if not handles:
         return
-    legend = ax.legend(
+    legend = fig.legend(
         handles=handles,
         title=title or None,
-        loc="lower left",
-        bbox_to_anchor=(0.0, 0.09),
+        loc="upper left",
+        bbox_to_anchor=(_COLUMN[0], 0.79),
         frameon=True,
         framealpha=0.95,
         edgecolor="#bbbbbb",
@@ -194,7 +214,7 @@ def _legend(ax: Axes, items: list[tuple[str, str]], nodata_label: str | None, ti
 
 
 def _nice_length_km(span_km: float) -> float:
-    target = span_km / 6
+    target = span_km / 5
     exp = 10 ** math.floor(math.log10(target))
     return max(m * exp for m in (1, 2, 5) if m * exp <= target)
 
@@ -210,38 +230,20 @@ def _scale_bar(ax: Axes, font: str, lang: str) -> None:
             Rectangle((x + i * w / 2, y), w / 2, h, facecolor=color, edgecolor="#222222", lw=0.6, zorder=20)
         )
     unit = i18n.t("maps.km", lang)
-    for frac, label in ((0, "0"), (0.5, f"{length_km / 2:g}"), (1, f"{length_km:g} {unit}")):
+    for frac, label in ((0, "0"), (1, f"{length_km:g} {unit}")):
         ax.text(
             x + frac * w, y + h * 1.8, label, ha="center", va="bottom", fontsize=8, family=font, zorder=20
         )
 
 
-def _north_arrow(ax: Axes, font: str, lang: str) -> None:
-    ax.add_patch(
-        FancyArrow(
-            0.035,
-            0.86,
-            0,
-            0.07,
-            width=0.006,
-            head_width=0.022,
-            head_length=0.03,
-            transform=ax.transAxes,
-            color="#222222",
-            zorder=20,
-        )
-    )
-    ax.text(
-        0.035,
-        0.965,
-        i18n.t("maps.north", lang),
-        transform=ax.transAxes,
-        ha="center",
-        va="bottom",
-        fontsize=10,
-        family=font,
-        zorder=20,
-    )
+def _north_arrow(fig: Figure, font: str, lang: str) -> None:
+    x = _COLUMN[0] + 0.02
+    arrow = FancyArrow(
+        x, 0.815, 0, 0.05, width=0.004, head_width=0.016, head_length=0.022,
+        transform=fig.transFigure, color="#222222",
+    )  # fmt: skip
+    fig.add_artist(arrow)
+    fig.text(x, 0.893, i18n.t("maps.north", lang), ha="center", va="bottom", fontsize=10, family=font)
 
 
 def _inset(fig: Figure, ax: Axes, crs: str, fills: dict[str, str], font: str, lang: str) -> Axes:
@@ -250,8 +252,7 @@ def _inset(fig: Figure, ax: Axes, crs: str, fills: dict[str, str], font: str, la
     clipped = prov.assign(geometry=shapely.clip_by_rect(prov.geometry.to_numpy(), west, south, east, north))
     clipped = clipped[~clipped.geometry.is_empty].to_crs(crs)
     frame = gpd.GeoSeries([shapely.box(west, south, east, north)], crs=4326).to_crs(crs).total_bounds
-    left, bottom, width, height = _MAIN_AXES
-    inset = fig.add_axes((left + width * 0.835, bottom, width * 0.165, height * 0.36))
+    inset = fig.add_axes((_COLUMN[0], _MAIN_AXES[1], _COLUMN[1], _MAIN_AXES[3] * 0.40))
     inset.set_facecolor("white")
     colors = [fills.get(a, LAND_COLOR) for a in clipped["adcode"]]
     clipped.plot(ax=inset, color=colors, edgecolor="#777777", linewidth=0.35)
@@ -398,6 +399,8 @@ def region_figure(
     classes = color_classes(values, colors, bins=bins)
     fig = _new_figure()
     ax = _main_axes(fig)
+    if not national:
+        _draw_context(ax, crs, bounds)
     projected = gdf.to_crs(crs)
     _draw_classes(ax, projected, values, classes, edge="white", width=0.4)
     codes = gdf["adcode"].astype(str).tolist()
@@ -405,14 +408,14 @@ def region_figure(
     _fit(ax, _view(gdf, crs, national))
     nodata = nodata_label or i18n.t("maps.nodata", furniture.lang)
     _legend(
-        ax,
+        fig,
         classes.legend_items(fmt),
         nodata if (~np.isfinite(values)).any() else None,
         furniture.legend_title,
         font,
     )
     _scale_bar(ax, font, furniture.lang)
-    _north_arrow(ax, font, furniture.lang)
+    _north_arrow(fig, font, furniture.lang)
     if national:
         _inset(
             fig, ax, crs, dict(zip(codes, classes.assign(values).tolist(), strict=True)), font, furniture.lang
@@ -487,6 +490,8 @@ def hex_figure(
     classes = color_classes(values, colors, bins=bins)
     fig = _new_figure()
     ax = _main_axes(fig)
+    if not national:
+        _draw_context(ax, crs, bounds)
     outline.to_crs(crs).plot(ax=ax, color=LAND_COLOR, edgecolor="#9a9a9a", linewidth=0.35)
     if len(cells):
         hexes = gpd.GeoDataFrame(geometry=_cell_polygons(cells[h3_col]), crs=4326).to_crs(crs)
@@ -496,14 +501,14 @@ def hex_figure(
     _fit(ax, _view(outline, crs, national))
     nodata = nodata_label or i18n.t("maps.nodata", furniture.lang)
     _legend(
-        ax,
+        fig,
         classes.legend_items(fmt),
         nodata if (~np.isfinite(values)).any() else None,
         furniture.legend_title,
         font,
     )
     _scale_bar(ax, font, furniture.lang)
-    _north_arrow(ax, font, furniture.lang)
+    _north_arrow(fig, font, furniture.lang)
     if national:
         _inset(fig, ax, crs, {}, font, furniture.lang)
     _furniture(fig, ax, furniture, font)
