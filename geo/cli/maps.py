@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from geo import campaign, coverage, hours, i18n, regions, store
+from geo import campaign, coverage, hours, i18n, store
 from geo.cli import command
 from geo.errors import InputError
 from geo.maps import export, reports
@@ -28,15 +28,7 @@ MAPS = ("overview", "coverage", "campaign")
 OVERVIEW_RADIUS_M = 1000.0  # the overview page's fixed radius (views/overview.py RADIUS_M)
 
 
-def _region_name(region: str, lang: str) -> str:
-    if not region:
-        return i18n.t("maps.china", lang)
-    for level in regions.LEVELS:
-        table = regions.region_table(level)
-        hit = table.loc[table["adcode"] == region, "name"]
-        if len(hit):
-            return str(hit.iloc[0])
-    raise InputError(f"--region {region}: no province, city or county has this adcode (e.g. 440000, 440100)")
+_region_name = reports.region_name
 
 
 def _furniture(

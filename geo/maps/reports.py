@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from geo import hexes, i18n, provenance, regions, store
+from geo.errors import InputError
 from geo.maps.export import MapFurniture, hex_figure, region_figure
 from geo.maps.layers import MAX_HEX_CELLS
 
@@ -49,6 +50,24 @@ def dataset_note(data_dir: Path, lang: str = i18n.DEFAULT_LANG) -> tuple[str, bo
     sources = provenance.table_sources(store.list_versions(data_dir), version)
     demo = any(src.demo for src in sources.values())
     return i18n.t("maps.source_dataset", lang, version=version), demo
+
+
+def region_name(region: str, lang: str = i18n.DEFAULT_LANG) -> str:
+    """Name of a province, city or county adcode ("" = 全国 / China) for a map title.
+
+    Raises
+    ------
+    InputError
+        When no region has this adcode.
+    """
+    if not region:
+        return i18n.t("maps.china", lang)
+    for level in regions.LEVELS:
+        table = regions.region_table(level)
+        hit = table.loc[table["adcode"] == region, "name"]
+        if len(hit):
+            return str(hit.iloc[0])
+    raise InputError(f"region {region}: no province, city or county has this adcode (e.g. 440000, 440100)")
 
 
 def child_level(region: str) -> str:
@@ -114,9 +133,15 @@ def overview_province(cells: pd.DataFrame, province_adcode: str, furniture: MapF
     return hex_figure(cells, "stations", outline=outline, furniture=furniture)
 
 
-def coverage_regions(table: pd.DataFrame, region: str, furniture: MapFurniture) -> Figure:
-    """Share of workers within the radius, per region inside ``region`` (``table``: ``adcode``, ``share``)."""
-    gdf = child_outline(region).merge(table[["adcode", "share"]], on="adcode", how="left")
+def coverage_regions(
+    table: pd.DataFrame, region: str, furniture: MapFurniture, outline: gpd.GeoDataFrame | None = None
+) -> Figure:
+    """Share of workers within the radius, per region inside ``region`` (``table``: ``adcode``, ``share``).
+
+    ``outline`` is the page's polygons of those regions (default :func:`child_outline`).
+    """
+    shapes = child_outline(region) if outline is None else outline[["adcode", "name", "geometry"]]
+    gdf = shapes.merge(table[["adcode", "share"]], on="adcode", how="left")
     gdf["share_pct"] = gdf["share"] * 100
     return region_figure(gdf, "share_pct", fmt="{:.0f}%", bins=COVERAGE_SHARE_BINS, furniture=furniture)
 
@@ -129,13 +154,16 @@ def campaign(
     region: str,
     suppressed_label: str,
     furniture: MapFurniture,
+    outline: gpd.GeoDataFrame | None = None,
 ) -> Figure:
     """One published campaign frame, hexes or regions, with the page's class edges.
 
     As on the page, a withheld figure (NaN, suppressed) is hatched and labelled
     ``suppressed_label``; a region absent from ``frame`` had no event and is a true zero.
+    ``outline`` is the page's polygons of the regions inside ``region`` (default
+    :func:`child_outline`).
     """
-    outline = child_outline(region)
+    outline = child_outline(region) if outline is None else outline[["adcode", "name", "geometry"]]
     values = frame[value_col].astype("float64")
     if unit == "hex":
         cells = pd.DataFrame({"h3": frame["h3"].astype(str), value_col: values})

@@ -244,3 +244,22 @@ def test_national_overview_shows_the_south_china_sea_inset_offline(
     assert len(lines) >= 8, lines
     screenshot(page, f"overview-national-inset-{lang}")
     assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_overview_map_downloads_as_an_a4_png_and_pdf(open_page: object, tmp_path: Path) -> None:
+    from PIL import Image
+
+    page = open_page("/")  # type: ignore[operator]
+    map_frame(page)
+    for label, magic in (("下载地图 PNG", b"\x89PNG"), ("下载地图 PDF (A4)", b"%PDF")):
+        button = page.get_by_role("button", name=label)  # type: ignore[attr-defined]
+        with page.expect_download(timeout=120_000) as info:  # type: ignore[attr-defined]
+            button.click()
+        path = tmp_path / info.value.suggested_filename
+        info.value.save_as(path)
+        data = path.read_bytes()
+        assert data.startswith(magic), label
+    png = next(tmp_path.glob("*.png"))
+    assert png.name == "overview_china.png"
+    assert Image.open(png).size == (int(297 / 25.4 * 200), int(210 / 25.4 * 200))
+    assert page.problems == []  # type: ignore[attr-defined]
