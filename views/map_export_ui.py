@@ -72,20 +72,18 @@ def overview_buttons(province: str, province_name: str, radius_m: float) -> None
     download_buttons(lambda: reports.overview_nation(provinces, f), "overview_china", "ov_dl")
 
 
-def coverage_buttons(q: Any, region: str, region_name: str) -> None:
+def coverage_buttons(q: Any, region: str) -> None:
     """Downloads of the coverage-share map of the regions inside ``region`` (same table as the page)."""
     from geo.maps import reports
 
+    lang = common.lang()
     table = common.coverage_figures(q)["regions"]
-    f = _furniture(
-        common.tr(
-            "maps.title_coverage", region=region_name, radius=i18n.format_distance(q[0], common.lang())
-        ),
-        common.tr("coverage.legend_share"),
-    )
-    download_buttons(
-        lambda: reports.coverage_regions(table, region, f), f"coverage_{region or 'china'}", "cov_dl"
-    )
+    outline = common.coverage_outline(region)
+    radius = i18n.format_distance(q[0], lang)
+    title = common.tr("maps.title_coverage", region=reports.region_name(region, lang), radius=radius)
+    f = _furniture(title, common.tr("coverage.legend_share"))
+    stem = f"coverage_{region or 'china'}"
+    download_buttons(lambda: reports.coverage_regions(table, region, f, outline), stem, "cov_dl")
 
 
 def campaign_buttons(

@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -189,6 +190,26 @@ def _draw_lines(ax: Axes, crs: str, level: str, bounds: Sequence[float]) -> None
         lines[~scs].plot(ax=ax, color=LINE_COLOR, linewidth=0.9, linestyle=(0, (5, 3)))
 
 
+def _wrap(text: str, max_units: float = 13.0) -> str:
+    """Break ``text`` into lines of at most ``max_units`` (a CJK character is 1, others about 0.55).
+
+    Latin text breaks at spaces; CJK text anywhere. Keeps a long legend heading inside the
+    right-hand column of the page.
+    """
+    lines: list[str] = []
+    line, units = "", 0.0
+    for word in re.findall(r"[\u2e80-\uffff]|[^\s\u2e80-\uffff]+\s*|\s+", text):
+        w = sum(1.0 if ord(ch) >= 0x2E80 else 0.55 for ch in word.rstrip())
+        if line and units + w > max_units:
+            lines.append(line.rstrip())
+            line, units = "", 0.0
+        line += word
+        units += w + (0.55 if word.endswith(" ") else 0.0)
+    if line.strip():
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
 def _legend(
     fig: Figure, items: list[tuple[str, str]], nodata_label: str | None, title: str, font: str
 ) -> None:
@@ -201,7 +222,7 @@ def _legend(
         return
     legend = fig.legend(
         handles=handles,
-        title=title or None,
+        title=_wrap(title) if title else None,
         loc="upper left",
         bbox_to_anchor=(_COLUMN[0], 0.79),
         frameon=True,

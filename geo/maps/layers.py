@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from geo.errors import InputError
 from geo.maps.assets import _relocalize
 from geo.maps.escape import _escape_series, escape_text
-from geo.maps.official import add_official_layers, level_of
+from geo.maps.official import add_official_layers, is_national, level_of
 from geo.maps.style import (
     NODATA_COLOR,
     POINT_COLOR,
@@ -571,7 +571,8 @@ def region_map(
     )
     if len(gdf):
         minx, miny, maxx, maxy = gdf.total_bounds
-        m.fit_bounds([[miny, minx], [maxy, maxx]])
+        if not (official and is_national(gdf.total_bounds)):  # else one fit, to the mainland, below
+            m.fit_bounds([[miny, minx], [maxy, maxx]])
         if official:
             values = _numeric(gdf[value_col], "choropleth regions")
             fills = color_classes(values, bins=bins).assign(values)
@@ -643,7 +644,8 @@ def hex_map(
             vmin=vmin,
             vmax=vmax,
         )
-    if view is None:
+    framed = official and outline is not None and len(outline) > 0
+    if view is None and not (framed and is_national(outline.total_bounds)):  # type: ignore[union-attr]
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     if official and outline is not None and len(outline):
         codes = outline["adcode"].astype(str).tolist() if "adcode" in outline.columns else []
