@@ -50,7 +50,7 @@ A4_LANDSCAPE_IN: Final = (297 / 25.4, 210 / 25.4)
 """Page size, inches (297 × 210 mm)."""
 
 DEFAULT_DPI: Final = 200
-"""Resolution of PNG exports: 2339 × 1654 pixels on A4."""
+"""Resolution of PNG exports: 2338 × 1653 pixels on A4."""
 
 FORMATS: Final = ("png", "pdf")
 
@@ -546,7 +546,7 @@ def figure_bytes(fig: Figure, fmt: str = "png", *, dpi: int = DEFAULT_DPI) -> by
     fmt : {"png", "pdf"}, default "png"
         Output format; PDF text is embedded as vector glyphs.
     dpi : int, default :data:`DEFAULT_DPI`
-        PNG resolution (pixels per inch); 2339 × 1654 pixels at 200.
+        PNG resolution (pixels per inch); 2338 × 1653 pixels at 200.
 
     Returns
     -------
