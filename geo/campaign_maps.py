@@ -39,12 +39,17 @@ def frame_map(
     legend_title: str,
     suppressed_label: str,
     region: str,
+    *,
+    lang: str = "zh",
+    level: str = "province",
     **tiles: Any,  # noqa: ANN401 - tile options of geo.maps.base_map
 ) -> Any:  # noqa: ANN401 - folium.Map
     """Map of one frame (``unit`` ``"hex"``: cells ``h3``; else regions ``adcode``) inside ``region``.
 
     Regions without a row are true zeros (no event); withheld values (NaN) show as
-    ``suppressed_label``. The map opens on the region, or on :data:`geo.validate.CHINA_BOUNDS`.
+    ``suppressed_label``. The map opens on the region, or on :data:`geo.validate.CHINA_BOUNDS`,
+    with the official layers (boundary lines of ``level``, South China Sea inset on national
+    views) captioned in ``lang``.
     """
     shapes = outline(region)
     bounds = validate.BBox(*shapes.total_bounds) if len(shapes) else validate.CHINA_BOUNDS
@@ -67,4 +72,5 @@ def frame_map(
             m, shown, value_col, bins=bins, legend_title=legend_title, nodata_label=suppressed_label
         )
     m.fit_bounds([[bounds.south, bounds.west], [bounds.north, bounds.east]])
+    maps.add_official_layers(m, tuple(bounds), lang=lang, level=level)
     return maps.localize_assets(m)

@@ -12,7 +12,7 @@ from streamlit_folium import st_folium
 
 from geo import campaign, export, hexes, i18n, maps, regions
 from geo.schema import CATEGORIES, SPRING_FESTIVAL
-from views import common
+from views import common, map_export_ui
 
 tr, lang = common.tr, common.lang()
 k = int(common.settings().k_anonymity)
@@ -183,6 +183,7 @@ def map_section() -> None:
             "text/html",
             key="campaign_dl_html",
         )
+        map_export_ui.campaign_buttons(frame, view, value_col, bins, legend, HIDDEN, region, year, day)
     if view == "hex":
         shown_res = whole_res if day == "all" else res
         key = "campaign.res_caption_all" if day == "all" else "campaign.res_caption"

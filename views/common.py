@@ -218,7 +218,8 @@ def overview_nation_map(radius_m: float, lang_code: str) -> Any:
         "stations_per_10k",
         fmt="{:.2f}",
         legend_title=i18n.t("overview.legend_per10k", lang_code),
-        nodata_label="–",
+        nodata_label=i18n.t("maps.nodata", lang_code),
+        lang=lang_code,
         **_tiles(),
     )
 
@@ -250,6 +251,7 @@ def overview_province_map(province_adcode: str, lang_code: str) -> Any:
         legend_title=i18n.t(
             "overview.legend_hex", lang_code, res=res, area=f"{hexes.average_hexagon_area_km2(res):.1f}"
         ),
+        lang=lang_code,
         **_tiles(),
     )
 
@@ -406,7 +408,16 @@ def campaign_map(
     from geo import campaign_maps
 
     return campaign_maps.frame_map(
-        frame, unit, value_col, bins, legend_title, suppressed_label, region, **_tiles()
+        frame,
+        unit,
+        value_col,
+        bins,
+        legend_title,
+        suppressed_label,
+        region,
+        lang=lang(),
+        level=campaign_child_level(region),
+        **_tiles(),
     )
 
 
@@ -731,7 +742,8 @@ def coverage_region_map(q: CoverageQuery, lang_code: str) -> Any:
             "share_pct",
             fmt="{:.0f}%",
             legend_title=i18n.t("coverage.legend_share", lang_code),
-            nodata_label="–",
+            nodata_label=i18n.t("maps.nodata", lang_code),
+            lang=lang_code,
             bins=[0, 20, 40, 60, 80, 100.0001],
             **_tiles(),
         )
@@ -776,6 +788,7 @@ def coverage_gap_map(
         outline=coverage_outline(region),
         legend_title=i18n.t("coverage.gaps_legend", lang_code),
         view=(view["lat"], view["lng"], view["zoom"]) if view else None,
+        lang=lang_code,
         **_tiles(),
     )
     info: dict[str, Any] = {"res": used_res, "truncated": truncated, "cells": len(cells)}

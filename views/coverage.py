@@ -18,7 +18,7 @@ from geo.coverage import RADIUS_PRESETS_M, TIMES_OF_DAY_MIN
 from geo.errors import GeoError
 from geo.query import CoverageQuery, SitingQuery
 from geo.schema import AMENITIES, OCCUPATIONS, REPORT_PROBLEMS, STATION_KINDS, Enum
-from views import common
+from views import common, map_export_ui
 
 tr, lang = common.tr, common.lang()
 MAP_WIDTH_PX = 760  # a map opens at the zoom that fits its region in this width (a laptop's page)
@@ -326,6 +326,7 @@ if view == "cov":
         returned_objects=["last_clicked"],
         key=f"cov_map_{region or 'cn'}",
     )
+    map_export_ui.coverage_buttons(q, region)
     click = (out or {}).get("last_clicked")
     if click and click != st.session_state.get("cov_last_click"):
         st.session_state["cov_last_click"] = click
