@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from geo import i18n
+from geo.query import CoverageQuery
 from views import common
 
 
@@ -72,14 +73,14 @@ def overview_buttons(province: str, province_name: str, radius_m: float) -> None
     download_buttons(lambda: reports.overview_nation(provinces, f), "overview_china", "ov_dl")
 
 
-def coverage_buttons(q: Any, region: str) -> None:
+def coverage_buttons(q: CoverageQuery, region: str) -> None:
     """Downloads of the coverage-share map of the regions inside ``region`` (same table as the page)."""
     from geo.maps import reports
 
     lang = common.lang()
     table = common.coverage_figures(q)["regions"]
     outline = common.coverage_outline(region)
-    radius = i18n.format_distance(q[0], lang)
+    radius = i18n.format_distance(q.radius_m, lang)
     title = common.tr("maps.title_coverage", region=reports.region_name(region, lang), radius=radius)
     f = _furniture(title, common.tr("coverage.legend_share"))
     stem = f"coverage_{region or 'china'}"
