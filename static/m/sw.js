@@ -18,6 +18,8 @@ const SHELL = [
   "icons/icon-512.png",
   "vendor/leaflet/1.9.3/leaflet.js",
   "vendor/leaflet/1.9.3/leaflet.css",
+  "/api/v1/strings?lang=zh",
+  "/api/v1/strings?lang=en",
 ];
 
 self.addEventListener("install", (event) => {
