@@ -45,7 +45,7 @@ EMPTY_STATUS: Final[Mapping[str, Any]] = {
 """Status of a station without reports (do not modify; copy it)."""
 
 
-def _seconds(created: str) -> str:
+def iso_seconds(created: str) -> str:
     """Return a stored time (microseconds) as ISO 8601 to the second, UTC."""
     t = dt.datetime.fromisoformat(created)
     t = t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
@@ -98,7 +98,7 @@ def station_status(reports: pd.DataFrame, now: dt.datetime) -> dict[str, dict[st
         out[str(sid)] = {
             "reports_48h": int(n),
             "top_problem": str(top[sid]),
-            "last_at": _seconds(str(last_text[sid])),
+            "last_at": iso_seconds(str(last_text[sid])),
             "reported_closed": bool(closers.get(sid, 0) >= CLOSED_MIN_CLIENTS),
         }
     return out
@@ -129,7 +129,9 @@ class StatusBoard:
         with self._lock:
             changed = self._reader.changed()
             now = self._clock()
-            stale = self._computed is None or abs((now - self._computed).total_seconds()) > STATUS_REFRESH_S
+            stale = (
+                self._computed is None or abs((now - self._computed).total_seconds()) > STATUS_REFRESH_S
+            )
             if changed or stale:
                 recent = self._reader.recent(now - dt.timedelta(hours=STATUS_WINDOW_H))
                 self._statuses = station_status(recent, now)

@@ -50,6 +50,14 @@ class Settings:
     access_log : bool
         Log every HTTP request of the server (``GEO_ACCESS_LOG=1``); off by default, as
         Streamlit would otherwise log each request despite ``uvicorn --no-access-log``.
+    report_client_per_hour : int
+        Courier reports accepted per client address per hour (``GEO_REPORT_CLIENT_PER_HOUR``).
+    report_station_per_hour : int
+        Courier reports accepted per station per hour, from everyone (``GEO_REPORT_STATION_PER_HOUR``).
+    trusted_proxies : str
+        Comma-separated addresses or networks of reverse proxies whose ``X-Forwarded-For``
+        the API believes (``GEO_TRUSTED_PROXIES``, e.g. ``127.0.0.1``); empty: none, the
+        peer address is the client.
     """
 
     data_dir: Path = Path("data")
@@ -62,6 +70,9 @@ class Settings:
     max_upload_mb: int = 50
     max_import_rows: int = 1_000_000
     access_log: bool = False
+    report_client_per_hour: int = 10
+    report_station_per_hour: int = 20
+    trusted_proxies: str = ""
 
     def with_overrides(self, **kwargs: Any) -> Settings:  # noqa: ANN401 - typed per field
         """Return a copy with the given fields replaced (``None`` values are ignored)."""
@@ -114,6 +125,8 @@ def _coerce(values: Mapping[str, Any]) -> Settings:
         raise InputError("setting k_anonymity must be at least 1")
     if s.coverage_radius_m <= 0:
         raise InputError("setting coverage_radius_m must be positive")
+    if min(s.report_client_per_hour, s.report_station_per_hour) < 1:
+        raise InputError("settings report_client_per_hour and report_station_per_hour must be at least 1")
     return s
 
 
