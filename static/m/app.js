@@ -217,7 +217,9 @@ function setupWhere() {
           list.replaceChildren();
           setHere({ lat: p.lat, lng: p.lng, crs: "wgs84", label: p.name });
         });
-        list.append(el("li")).append(b);
+        const li = el("li");
+        li.append(b);
+        list.append(li);
       }
     } catch (e) {
       if (e instanceof Offline) {
