@@ -215,7 +215,7 @@ function setupWhere() {
         if (p.detail) b.append(el("span", p.detail, "detail"));
         b.addEventListener("click", () => {
           list.replaceChildren();
-          setHere({ lat: p.lat, lng: p.lng, crs: "wgs84", label: p.name });
+          setHere({ lat: p.lat, lng: p.lng, crs: "wgs84", label: p.name }, { reveal: true });
         });
         const li = el("li");
         li.append(b);
@@ -247,7 +247,7 @@ function setupWhere() {
       return;
     }
     show($("coords-msg"), "");
-    setHere({ lat: p.lat, lng: p.lng, crs, label: t("nearest.src_coords") });
+    setHere({ lat: p.lat, lng: p.lng, crs, label: t("nearest.src_coords") }, { reveal: true });
   });
 }
 
@@ -277,9 +277,11 @@ function locate() {
   );
 }
 
-function setHere(h) {
+function setHere(h, { reveal = false } = {}) {
   here = h;
-  lookup(h);
+  const done = lookup(h);
+  // A search pick or typed coordinates leave the results below the fold on a phone.
+  if (reveal) done.then(() => $("results").scrollIntoView({ block: "start" }));
 }
 
 // ---- looking up the nearest stations ------------------------------------------------------
