@@ -506,7 +506,7 @@ async function background(point) {
       const health = await getJSON(`${API}health`);
       const ds = health.dataset || {};
       datasetTag = ds.tag || ds.version || "none";
-      const src = ds.source === "demo" ? ` · ${t("app.demo_short")}` : "";
+      const src = ds.source === "demo" ? ` · ${t("courier.demo")}` : "";
       $("dataset").textContent = `${ds.version || ""}${src}`;
     }
     if (canCache) await refreshPack(point, datasetTag);
