@@ -30,6 +30,7 @@ going.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import ipaddress
@@ -237,7 +238,14 @@ class _Cache:
                 index=StationIndex.from_frame(stations),
                 text=navigation.StationText.from_frame(stations),
             )
+            # Place search needs a gazetteer that takes seconds to build: start it now, in
+            # the background, rather than on a courier's first search.
+            threading.Thread(target=self._warm_places, args=(data_dir,), daemon=True).start()
             return self.loaded
+
+    def _warm_places(self, data_dir: Path) -> None:
+        with contextlib.suppress(GeoError, OSError):
+            self.places(data_dir)
 
     def places(self, data_dir: Path) -> places.Gazetteer:
         """Return the gazetteer with the current stations (built on first use, ~3 s); worker thread."""
@@ -668,7 +676,8 @@ async def strings(request: Request) -> Response:
     params = request.query_params
     try:
         _check_params(params, _STRINGS_PARAMS)
-        lang = _one(params, "lang") or i18n.DEFAULT_LANG
+        lang = _one(params, "lang")
+        lang = i18n.DEFAULT_LANG if lang is None else lang
         if lang not in i18n.LANGS:
             raise InputError(f"lang={echo(lang)!r}: use one of {', '.join(i18n.LANGS)}")
     except InputError as exc:
