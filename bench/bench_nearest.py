@@ -230,9 +230,14 @@ def _bench_workers(lat: np.ndarray, lng: np.ndarray) -> tuple[list[dict], str]:
             # requests: warm until both have, then measure.
             _wrk(port, paths[:2000], WORKERS_WARM_SECONDS)
             got[workers] = _wrk(port, paths, WORKERS_SECONDS)
+            print(f"{workers} worker(s): {got[workers]}", flush=True)
         finally:
             proc.terminate()
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=60)  # workers finish their requests and exit
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
     one, two = got[1], got[2]
     ratio = two["rps"] / one["rps"]
     rows = [

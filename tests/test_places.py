@@ -114,7 +114,9 @@ def test_stations_need_coordinates() -> None:
         places.base_gazetteer().with_stations(pd.DataFrame({"name": ["x"]}))
 
 
-def test_results_carry_province_romanised_name_and_station_id(gaz: places.Gazetteer, demo_tables: dict) -> None:
+def test_results_carry_province_romanised_name_and_station_id(
+    gaz: places.Gazetteer, demo_tables: dict
+) -> None:
     county = gaz.search("金水区", 1).iloc[0]
     assert (county["province"], county["name_en"], county["station_id"]) == ("河南省", "", "")
     assert gaz.search("郑州", 1).iloc[0]["province"] == "河南省"  # a city: its province
