@@ -59,7 +59,12 @@ def phone(browser: object, app_url: str) -> Iterator[Callable[..., Any]]:
     """Open a path of the app in a new phone-sized context: ``phone(path, geo=(lat, lng)|None)``."""
     contexts = []
 
-    def _open(path: str = "/m/", geo: tuple[float, float] | None = None, base: str | None = None) -> Any:
+    def _open(
+        path: str = "/m/",
+        geo: tuple[float, float] | None = None,
+        base: str | None = None,
+        before: Callable[[Any], None] | None = None,
+    ) -> Any:
         kwargs: dict[str, Any] = {"viewport": PHONE, "locale": "zh-CN", "is_mobile": True, "has_touch": True}
         if geo:
             kwargs.update(permissions=["geolocation"], geolocation={"latitude": geo[0], "longitude": geo[1]})
@@ -82,6 +87,8 @@ def phone(browser: object, app_url: str) -> Iterator[Callable[..., Any]]:
         )
         page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
         page.problems, page.dialogs, page.ctx = problems, dialogs, ctx
+        if before:
+            before(ctx)
         page.goto((base or app_url) + path, wait_until="domcontentloaded")
         return page
 
@@ -243,6 +250,30 @@ def screenshot_at(page: Any, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
 
 
+def test_unknown_hours_and_reported_closed_are_states_of_their_own(
+    phone: Callable[..., Any], here: tuple[float, float]
+) -> None:
+    """The API's answer is edited on its way in: hours unknown on card 1, reported closed on card 2."""
+
+    def edit(route: Any) -> None:
+        body = route.fetch().json()
+        body["results"][0].update(
+            hours_known=False, open_now=None, opens=None, closes=None, open_24h=False, closes_in_min=None
+        )
+        body["results"][1]["status"] = {"reports_48h": 3, "top_problem": "closed", "reported_closed": True}
+        route.fulfill(json=body)
+
+    page = phone("/m/", geo=here, before=lambda ctx: ctx.route("**/api/v1/nearest?*", edit))
+    card_ids(page)
+    first, second = page.locator(CARD).nth(0), page.locator(CARD).nth(1)
+    assert first.locator(".hours").inner_text() == "⚪ 开放时间未知"
+    assert "开放中" not in first.inner_text()
+    assert "关门" not in first.inner_text()
+    assert first.locator(".status").is_hidden()
+    assert second.locator(".status").inner_text() == "⛔ 多人报告:关门了"
+    assert page.problems == []
+
+
 # ---- English: place search in pinyin, typed coordinates ---------------------------------------------
 def test_english_place_search_in_pinyin_and_typed_amap_coordinates(
     phone: Callable[..., Any], stations: Any, app_url: str
@@ -385,9 +416,10 @@ def test_offline_after_a_visit_answers_from_the_cache(
     ids = np.array([c["station_id"] for c in cached])
     _, first = np.unique(ids, return_index=True)
     pack = stations.set_index("station_id").loc[ids[np.sort(first)]].reset_index()
-    lat, lng = float(pack["lat"].iloc[3]) + 0.001, float(pack["lng"].iloc[3]) - 0.001
+    # typed with 5 decimals, so the page's toFixed(5) shows exactly what was typed
+    lat, lng = round(float(pack["lat"].iloc[3]) + 0.001, 5), round(float(pack["lng"].iloc[3]) - 0.001, 5)
     page.locator("#coords-box summary").click()
-    page.fill("#coords-text", f"{lat:.6f}, {lng:.6f}")
+    page.fill("#coords-text", f"{lat:.5f}, {lng:.5f}")
     page.locator("#coords button[type=submit]").click()
     page.wait_for_selector(f"#here:has-text('{lat:.5f}')")
     assert card_ids(page) in expected_nearest(pack, lat, lng)
