@@ -30,7 +30,8 @@ $(DATA)/CURRENT: | $(STAMP)
 
 run: $(STAMP) $(DATA)/CURRENT
 	@$(BIN)/python -m geo.phone $(PORT) $(WORKERS)
-	GEO_DATA_DIR=$(DATA) $(BIN)/uvicorn asgi:app --host 0.0.0.0 --port $(PORT) --workers $(WORKERS) --no-proxy-headers
+	GEO_DATA_DIR=$(DATA) $(BIN)/uvicorn asgi:app --host 0.0.0.0 --port $(PORT) --workers $(WORKERS) --no-proxy-headers \
+	  --timeout-worker-healthcheck 120
 
 # Headless Chromium for the real-browser tests: Debian's package (never `playwright install`,
 # which downloads its own browser and cannot work offline), plus a CJK font for screenshots.
