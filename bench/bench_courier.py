@@ -11,7 +11,8 @@ until the offline cache is saved, warm lookups in an open app).
   shows (``phone_open.py --wait-text NAME``); the page taps 用我的位置 (``--click``);
 * the whole first visit of /m/ (cards, lazy map, dataset check, offline cache of the 300
   nearest stations, service worker install), until the app says the cache is saved;
-* warm lookup: typed coordinates → new cards in the open app, throttled (median of 5);
+* warm lookup: typed coordinates → new cards in the open app, throttled (median of 5, timed by the
+  app's own User Timing marks: from the lookup's start to its cards in the page);
 * server CPU per lookup: user + system time of the server process (``/proc/PID/stat``)
   before and after N lookups by typed coordinates in each UI (unthrottled), divided by N.
 
@@ -157,7 +158,10 @@ def first_visit_and_warm_lookups(port: int) -> dict[str, Any]:
         page.locator("#coords-box summary").click()
         for lat, lng in _points(6, 3):
             times.append(lookup_typed(page, lat, lng))
-        out["warm_s"] = statistics.median(times[1:])
+        out["warm_observed_s"] = statistics.median(times[1:])
+        # the app's own User Timing: from the lookup's start to its cards in the page
+        in_app = page.evaluate("() => performance.getEntriesByName('courier-lookup').map(e => e.duration)")
+        out["warm_s"] = statistics.median(in_app[-5:]) / 1000
         browser.close()
     return out
 
@@ -327,7 +331,7 @@ def main() -> list[dict[str, Any]]:
             visit["visit_requests"] <= 15,
         ),
         row(
-            "/m/ warm lookup, typed coordinates → new cards (throttled, median of 5)",
+            "/m/ warm lookup, typed coordinates → new cards (throttled, median of 5, the app's User Timing)",
             visit["warm_s"],
             "s",
             "≤ 0.5 s",
@@ -352,6 +356,8 @@ def main() -> list[dict[str, Any]]:
         ),
     ]
     notes = [
+        f"Warm lookup as seen from outside the page (Playwright's click → selector wait, which adds its own "
+        f"polling under load): median {visit['warm_observed_s']:.2f} s.",
         f"Position {LAT}, {LNG} (Wuhan); first station shown: {first}. Cold figures are single runs of "
         "`phone_open.py` (its JSON: /m/ "
         + json.dumps(m_cold, ensure_ascii=False)

@@ -309,6 +309,7 @@ function nearestQuery(h, f) {
 
 async function lookup(h) {
   const seq = ++lookupSeq;
+  performance.mark(`courier-lookup-${seq}`); // User Timing: bench/bench_courier.py reads these
   const f = filters();
   $("results-msg").textContent = t("courier.searching");
   const q = nearestQuery(h, f);
@@ -341,6 +342,7 @@ async function lookup(h) {
   save("last", { lat: point.lat, lng: point.lng, label: point.label });
   renderHere(point);
   renderCards(results, fromCache);
+  performance.measure("courier-lookup", `courier-lookup-${seq}`);
   lastResults = results;
   afterResults(point, fromCache);
 }
