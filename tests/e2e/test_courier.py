@@ -29,12 +29,11 @@ import pytest
 from geo import datums, hours, store
 from geo.distance import haversine_m
 from geo.nearest import minute_of_day_now
-from tests.e2e.conftest import PHONE, free_port, start_server
+from tests.e2e.conftest import PHONE, SCREENSHOTS, free_port, start_server
 from tests.e2e.test_xss_e2e import INJECTED, PAYLOADS
 
 pytestmark = pytest.mark.e2e
 
-SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 LOOPBACK = ("127.0.0.1", "localhost", None, "")
 CARD = "#cards .card"
 
@@ -246,6 +245,7 @@ def test_cold_open_with_location_shows_the_nearest_open_stations(
 
 
 def screenshot_at(page: Any, name: str) -> None:
+    """Save the phone's screen under tests/e2e/screenshots/ (docs/screenshots/courier-*.png are copies)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
 
