@@ -63,6 +63,14 @@ class Settings:
         A password sign-in ends after this many minutes without use (``GEO_SESSION_IDLE_MIN``).
     session_max_h : float
         A password sign-in ends this many hours after it began, used or not (``GEO_SESSION_MAX_H``).
+    report_client_per_hour : int
+        Courier reports accepted per client address per hour (``GEO_REPORT_CLIENT_PER_HOUR``).
+    report_station_per_hour : int
+        Courier reports accepted per station per hour, from everyone (``GEO_REPORT_STATION_PER_HOUR``).
+    trusted_proxies : str
+        Comma-separated addresses or networks of reverse proxies whose ``X-Forwarded-For``
+        the API believes (``GEO_TRUSTED_PROXIES``, e.g. ``127.0.0.1``); empty: none, the
+        peer address is the client.
     """
 
     data_dir: Path = Path("data")
@@ -81,6 +89,9 @@ class Settings:
     session_idle_min: float = 30.0
     session_max_h: float = 12.0
     # ---- end sign-in and hosts ----
+    report_client_per_hour: int = 10
+    report_station_per_hour: int = 20
+    trusted_proxies: str = ""
 
     def with_overrides(self, **kwargs: Any) -> Settings:  # noqa: ANN401 - typed per field
         """Return a copy with the given fields replaced (``None`` values are ignored)."""
@@ -157,6 +168,8 @@ def _coerce(values: Mapping[str, Any]) -> Settings:
         if getattr(s, name) <= 0:
             raise InputError(f"setting {name} must be positive; fix GEO_{name.upper()}")
     s = replace(s, demo_admin=_DEMO_ADMIN[s.demo_admin.strip().lower()])
+    if min(s.report_client_per_hour, s.report_station_per_hour) < 1:
+        raise InputError("settings report_client_per_hour and report_station_per_hour must be at least 1")
     return s
 
 
