@@ -12,6 +12,7 @@ import pandas as pd
 
 from geo import i18n, store
 from geo.errors import GeoError, InputError
+from geo.ingest.guard import DEFAULT_READ_MEMORY_MB
 from geo.ingest.mapping import FIELDS, apply_overrides, detect_mapping, missing_fields, parse_map
 from geo.ingest.read import (
     DEFAULT_MAX_BYTES,
@@ -29,6 +30,7 @@ from geo.ingest.report import (
     check_table,
     field_label,
     issue,
+    log_audit,
     reason_text,
 )
 from geo.ingest.validation import to_schema, validate
@@ -59,6 +61,7 @@ def prepare(
     mode: str = "replace",
     max_rows: int = DEFAULT_MAX_ROWS,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    max_memory_mb: int = DEFAULT_READ_MEMORY_MB,
 ) -> Prepared:
     """Read and validate an uploaded file without writing anything (the preview).
 
@@ -76,6 +79,8 @@ def prepare(
         Overrides of the detected column mapping.
     max_rows, max_bytes : int
         Import limits (``Settings.max_import_rows``, ``Settings.max_upload_mb``).
+    max_memory_mb : int
+        Memory the file's reader may use (see :func:`geo.ingest.guard.run_capped`).
 
     Returns
     -------
@@ -96,7 +101,14 @@ def prepare(
         crs = check_crs(crs)
         report.crs = crs
         source = read_source(
-            data, file_name, table, encoding=encoding, sheet=sheet, max_rows=max_rows, max_bytes=max_bytes
+            data,
+            file_name,
+            table,
+            encoding=encoding,
+            sheet=sheet,
+            max_rows=max_rows,
+            max_bytes=max_bytes,
+            max_memory_mb=max_memory_mb,
         )
         report.format, report.encoding, report.sheet = source.format, source.encoding, source.sheet
         if len(source.frame) > max_rows:
@@ -193,22 +205,16 @@ def commit(data_dir: Path, prepared: Prepared, user: str) -> ImportReport:
         "user": str(user)[:100],
         "import": r.summary(),
     }
+    detail = {"table": r.table, "file": r.file, "sha256": r.sha256, "mode": r.mode, **r.summary()}
     r.version = store.write_version(
-        data_dir, {r.table: prepared.frame}, manifest, base_version=prepared.base_version, check_base=True
-    )
-    store.append_audit(
         data_dir,
-        str(user)[:100],
-        "import",
-        {
-            "version": r.version,
-            "table": r.table,
-            "file": r.file,
-            "sha256": r.sha256,
-            "mode": r.mode,
-            **r.summary(),
-        },
+        {r.table: prepared.frame},
+        manifest,
+        base_version=prepared.base_version,
+        check_base=True,
+        audit={"user": str(user)[:100], "action": "import", "detail": detail},
     )
+    log_audit(data_dir, user, "import", {"version": r.version, **detail})
     return r
 
 

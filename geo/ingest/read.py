@@ -13,7 +13,6 @@ import io
 import json
 import math
 import re
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -23,6 +22,7 @@ import pandas as pd
 import shapely
 
 from geo.errors import GeoError, InputError
+from geo.ingest.guard import DEFAULT_READ_MEMORY_MB, check_parquet, check_xlsx, run_capped
 from geo.ingest.mapping import known_headers, norm_header
 from geo.ingest.report import ImportFileError, Note, check_table
 
@@ -213,16 +213,10 @@ def cell_text(v: Any) -> Any:  # noqa: ANN401 - a spreadsheet cell
     return str(v)
 
 
-def _open_workbook(data: bytes, max_bytes: int) -> Any:  # noqa: ANN401 - an openpyxl workbook
+def _open_workbook(data: bytes, max_bytes: int, max_rows: int = DEFAULT_MAX_ROWS) -> Any:  # noqa: ANN401 - openpyxl
     import openpyxl  # imported here: only XLSX imports need it
 
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            unpacked = sum(i.file_size for i in zf.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ImportFileError("file_xlsx_bad", detail=str(exc)[:120]) from exc
-    if unpacked > max_bytes * MAX_XLSX_EXPANSION:
-        raise ImportFileError("file_xlsx_bomb", mb=f"{unpacked / 1e6:.0f}")
+    check_xlsx(data, max_rows=max_rows, max_bytes=max_bytes, max_expansion=MAX_XLSX_EXPANSION)
     try:
         return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for damaged files
@@ -261,7 +255,9 @@ def _sheet_scores(wb: Any, table: str) -> dict[str, int]:  # noqa: ANN401 - open
     return out
 
 
-def xlsx_sheets(data: bytes, table: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, int]:
+def xlsx_sheets(
+    data: bytes, table: str, *, max_bytes: int = DEFAULT_MAX_BYTES, max_rows: int = DEFAULT_MAX_ROWS
+) -> dict[str, int]:
     """Return the sheets of a workbook with how many headers of ``table`` each names.
 
     Parameters
@@ -270,8 +266,8 @@ def xlsx_sheets(data: bytes, table: str, *, max_bytes: int = DEFAULT_MAX_BYTES) 
         The XLSX file.
     table : str
         Target table (see :data:`IMPORT_TABLES`).
-    max_bytes : int
-        Upload limit (the zip-bomb guard is a multiple of it).
+    max_bytes, max_rows : int
+        Upload and row limits (the zip-bomb guards of :func:`geo.ingest.guard.check_xlsx`).
 
     Returns
     -------
@@ -284,7 +280,7 @@ def xlsx_sheets(data: bytes, table: str, *, max_bytes: int = DEFAULT_MAX_BYTES) 
         If ``data`` is not a readable workbook.
     """
     check_table(table)
-    wb = _open_workbook(data, max_bytes)
+    wb = _open_workbook(data, max_bytes, max_rows)
     try:
         return _sheet_scores(wb, table)
     finally:
@@ -299,7 +295,7 @@ def best_sheet(scores: Mapping[str, int]) -> str:
 def _read_xlsx(
     data: bytes, sheet: str | None, max_rows: int, max_bytes: int, table: str
 ) -> tuple[list[list[Any]], list[int], list[Note], str, tuple[str, ...]]:
-    wb = _open_workbook(data, max_bytes)
+    wb = _open_workbook(data, max_bytes, max_rows)
     try:
         names = tuple(map(str, wb.sheetnames))
         if not names:
@@ -471,8 +467,13 @@ def read_source(
     sheet: str | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    max_memory_mb: int = DEFAULT_READ_MEMORY_MB,
 ) -> SourceFrame:
     """Read an uploaded file into text cells with the row numbers a person sees.
+
+    What the file declares is checked first (Parquet footer, XLSX unpacked sizes and
+    shared strings, see :mod:`geo.ingest.guard`); the reader then runs in a child process
+    whose memory grows by at most ``max_memory_mb``.
 
     Parameters
     ----------
@@ -489,6 +490,8 @@ def read_source(
         see :func:`xlsx_sheets`).
     max_rows, max_bytes : int
         Limits; larger files raise :class:`~geo.errors.InputError`.
+    max_memory_mb : int
+        Memory (MB) the reader may use; a file needing more is refused (``file_memory``).
 
     Returns
     -------
@@ -506,6 +509,20 @@ def read_source(
     if not data.strip():
         raise ImportFileError("file_empty")
     fmt = _sniff_format(data, file_name)
+    if fmt == "xlsx":
+        check_xlsx(data, max_rows=max_rows, max_bytes=max_bytes, max_expansion=MAX_XLSX_EXPANSION)
+    elif fmt == "geoparquet":
+        check_parquet(data, max_rows=max_rows, max_bytes=max_bytes, max_columns=MAX_COLUMNS)
+    result: SourceFrame = run_capped(
+        _read_here, data, fmt, table, encoding, sheet, max_rows, max_bytes, memory_mb=max_memory_mb
+    )
+    return result
+
+
+def _read_here(
+    data: bytes, fmt: str, table: str, encoding: str, sheet: str | None, max_rows: int, max_bytes: int
+) -> SourceFrame:
+    """Read a file of a sniffed format in this process (:func:`read_source` runs it capped)."""
     if fmt in ("csv", "xlsx"):
         used_sheet, sheets = "", tuple[str, ...]()
         if fmt == "csv":
