@@ -31,7 +31,17 @@ from __future__ import annotations
 from geo.errors import GeoError, InputError
 from geo.ingest.edits import audit_text, close_station, rollback, save_station, station_changes
 from geo.ingest.mapping import FIELDS, REQUIRED, apply_overrides, crs_hint, detect_mapping, missing_fields
-from geo.ingest.pipeline import Prepared, commit, import_bytes, prepare, rejected_rows, rejected_rows_csv
+from geo.ingest.pipeline import (
+    SESSION_MAX_UPLOAD_FACTOR,
+    SESSION_MAX_UPLOADS,
+    Prepared,
+    commit,
+    import_bytes,
+    prepare,
+    rejected_rows,
+    rejected_rows_csv,
+    upload_fits,
+)
 from geo.ingest.read import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_ROWS,
@@ -86,6 +96,8 @@ __all__ = [
     "OTHER_AMENITY",
     "OTHER_KIND",
     "REQUIRED",
+    "SESSION_MAX_UPLOADS",
+    "SESSION_MAX_UPLOAD_FACTOR",
     "GeoError",
     "ImportFileError",
     "ImportReport",
@@ -115,6 +127,7 @@ __all__ = [
     "save_station",
     "station_changes",
     "to_schema",
+    "upload_fits",
     "validate",
     "xlsx_sheets",
 ]

@@ -19,7 +19,7 @@ from geo import datums, i18n, store
 from geo.errors import InputError
 from geo.ingest.mapping import FIELDS
 from geo.ingest.read import SourceFrame, cell_text
-from geo.ingest.report import ImportReport, check_crs, field_label, issue
+from geo.ingest.report import ImportReport, check_crs, field_label, issue, log_audit
 from geo.ingest.validation import to_schema, validate
 from geo.schema import AMENITIES, STATION_KINDS, TABLES
 
@@ -202,6 +202,7 @@ def save_station(
     table = pd.concat([rest, new], ignore_index=True)
     new_id = str(new["station_id"].iloc[0])
     action = "edit" if old is not None else "add"
+    detail = {"station_id": new_id, "name": str(new["name"].iloc[0]), "changes": changes}
     report.version = store.write_version(
         data_dir,
         {"stations": table},
@@ -217,18 +218,10 @@ def save_station(
         },
         base_version=base,
         check_base=True,
+        audit={"user": str(user)[:100], "action": f"station_{action}", "detail": detail},
     )
-    store.append_audit(
-        data_dir,
-        str(user)[:100],
-        f"station_{action}",
-        {
-            "version": report.version,
-            "base_version": base,
-            "station_id": new_id,
-            "name": str(new["name"].iloc[0]),
-            "changes": changes,
-        },
+    log_audit(
+        data_dir, user, f"station_{action}", {"version": report.version, "base_version": base, **detail}
     )
     return report
 
@@ -257,6 +250,7 @@ def close_station(
     if keep.all():
         raise InputError(f"no station with id {station_id!r} in the current dataset")
     closed = current.loc[~keep].iloc[0]
+    detail = {"station_id": str(station_id), "name": str(closed["name"]), "reason": str(reason)[:500]}
     version = store.write_version(
         data_dir,
         {"stations": to_schema(current[keep], TABLES["stations"])},
@@ -272,19 +266,9 @@ def close_station(
         },
         base_version=base,
         check_base=True,
+        audit={"user": str(user)[:100], "action": "station_close", "detail": detail},
     )
-    store.append_audit(
-        data_dir,
-        str(user)[:100],
-        "station_close",
-        {
-            "version": version,
-            "base_version": base,
-            "station_id": str(station_id),
-            "name": str(closed["name"]),
-            "reason": str(reason)[:500],
-        },
-    )
+    log_audit(data_dir, user, "station_close", {"version": version, "base_version": base, **detail})
     return version
 
 
@@ -294,9 +278,10 @@ def rollback(data_dir: Path, version: str, user: str, *, expect_current: str | N
     ``expect_current`` is the version the user saw in use: when another change came
     in since, nothing happens (:class:`geo.store.StaleBaseError`).
     """
+    version = store.check_version_id(version)
     before = expect_current if expect_current is not None else store.current_version(data_dir)
     store.set_current(data_dir, version, expect_current=before)
-    store.append_audit(data_dir, str(user)[:100], "rollback", {"from": before, "version": version})
+    log_audit(data_dir, user, "rollback", {"from": before, "version": version})
     return str(store.current_version(data_dir))
 
 

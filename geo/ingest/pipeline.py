@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -164,6 +164,29 @@ def prepare(
     except Exception as exc:  # a damaged file must end in a report, whatever the reader raised
         _fail(report, ImportFileError("file_unexpected", detail=f"{type(exc).__name__}: {str(exc)[:200]}"))
     return Prepared(report, pd.DataFrame(), None, base)
+
+
+SESSION_MAX_UPLOADS: Final = 30
+"""Different files one app session may have checked (each costs a full read and check)."""
+SESSION_MAX_UPLOAD_FACTOR: Final = 10
+"""One app session may have checked at most this many times the upload limit, in bytes."""
+
+
+def upload_fits(seen: Mapping[str, int], sha256: str, size: int, *, max_files: int, max_bytes: int) -> bool:
+    """Return whether one more upload fits a session's budget (a file already checked is free).
+
+    Parameters
+    ----------
+    seen : mapping
+        SHA-256 → size in bytes of the files the session has had checked.
+    sha256, size
+        The new upload.
+    max_files, max_bytes : int
+        The session's budget (see :data:`SESSION_MAX_UPLOADS`, :data:`SESSION_MAX_UPLOAD_FACTOR`).
+    """
+    if sha256 in seen:
+        return True
+    return len(seen) + 1 <= max_files and sum(seen.values()) + size <= max_bytes
 
 
 def _fail(report: ImportReport, exc: ImportFileError) -> None:

@@ -7,11 +7,14 @@ the CLI and JSON. :class:`ImportReport` is what happened to every row of one fil
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
-from geo import datums, i18n
+from geo import datums, i18n, store
 from geo.errors import InputError
 from geo.schema import STATION_KINDS
 
@@ -194,3 +197,21 @@ def check_table(table: str) -> None:
     """Raise :class:`InputError` unless ``table`` is one of :data:`IMPORT_TABLES`."""
     if table not in IMPORT_TABLES:
         raise InputError(f"cannot import into {table!r}; choose one of {', '.join(IMPORT_TABLES)}")
+
+
+_LOG = logging.getLogger("geo.ingest")
+
+
+def log_audit(data_dir: Path, user: str, action: str, detail: Mapping[str, Any]) -> None:
+    """Copy an audit entry into the readable log (SQLite) of the data page, after the change.
+
+    The record of a change that writes a version is the version's own ``audit.json``
+    (written before the switch); a failure here (a full disk) is logged, not raised: the
+    change has happened and its record is safe.
+    """
+    try:
+        store.append_audit(data_dir, str(user)[:100], action, detail)
+    except (sqlite3.Error, OSError):
+        _LOG.exception(
+            "the audit log in %s could not be appended (%s); the version records it", data_dir, action
+        )
