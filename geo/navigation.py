@@ -554,7 +554,8 @@ def nearest_records(
     list of dict
         Up to ``k`` records: ``station_id``, ``name``, ``kind``, ``lat``/``lng`` (WGS-84),
         ``distance_m`` (great-circle, 0.1 m), ``walk_min``/``ride_min`` (estimates, see
-        :data:`ESTIMATE_NOTE`), ``open_now`` (at ``open_at`` when given), ``opens``/
+        :data:`ESTIMATE_NOTE`), ``open_now`` (at ``open_at`` when given; ``null`` with
+        ``hours_known`` false when the station's hours are unknown), ``opens``/
         ``closes`` (``"HH:MM"``, ``null`` when open 24 h), ``open_24h``, ``closes_in_min``
         / ``opens_in_min`` (``null`` when not applicable), ``smart``, ``amenities``,
         ``address`` and ``links``.
@@ -594,8 +595,12 @@ def nearest_records(
     )
     out: list[dict[str, Any]] = []
     for sid, name, kind, address, lat, lng, dist, w, r, opens, closes, flag_24h, smart, p, url in columns:
+        is_open: bool | None
         is_open, closes_in, opens_in = hours.status_one(opens, closes, flag_24h, at)
         day = is_open and closes_in is None  # open around the clock (flag, or 00:00-24:00)
+        known = bool(index.hours_known[p])
+        if not known:  # hours unknown (imported without them): say so, do not guess
+            is_open, closes_in, opens_in, day = None, None, None, False
         rec: dict[str, Any] = {
             "station_id": str(sid),
             "name": str(name),
@@ -606,8 +611,9 @@ def nearest_records(
             "walk_min": round(w, 1),
             "ride_min": round(r, 1),
             "open_now": is_open,
-            "opens": None if day else _hhmm(opens),
-            "closes": None if day else _hhmm(closes),
+            "hours_known": known,
+            "opens": None if day or not known else _hhmm(opens),
+            "closes": None if day or not known else _hhmm(closes),
             "open_24h": day,
             "closes_in_min": closes_in,
             "opens_in_min": opens_in,

@@ -140,11 +140,15 @@ def test_a_parquet_file_declaring_millions_of_rows_is_refused_from_its_footer(
 
 
 def test_reader_errors_and_bad_options_cross_the_process_boundary(tmp_path: Path) -> None:
-    r = ingest.prepare(
-        tmp_path, b"name,lat\n\xff\xfe\xfa,1\n", "a.csv", "stations", encoding="latin-9"
-    ).report
-    assert r.error is not None
-    assert "encoding" in r.error
-    assert r.error_code is None
+    from geo.ingest import guard, read
+
+    with pytest.raises(ingest.InputError, match="encoding"):  # an option error, raised in the child
+        guard.run_capped(read._read_here, b"name\n\xff\n", "csv", "stations", "latin-9", None, 10, 10**6)
+    wb = io.BytesIO()
+    import openpyxl
+
+    openpyxl.Workbook().save(wb)
+    r = ingest.prepare(tmp_path, wb.getvalue(), "a.xlsx", "stations", sheet="驿站").report
+    assert r.error_code == "file_sheet_missing"  # a file error of the child, with its code
     r = ingest.prepare(tmp_path, b"PK\x03\x04 not a zip", "a.xlsx", "stations").report
     assert r.error_code == "file_xlsx_bad"

@@ -667,12 +667,11 @@ def _coverage_sites(
     candidates_csv: bytes | None,
     only_user: bool,
 ) -> dict[str, Any]:
-    import io
-
-    from geo import coverage, siting
+    from geo import coverage, ingest, siting
 
     _, wp, dist, _ = _coverage_parts(key, directory, q)
-    user = pd.read_csv(io.BytesIO(candidates_csv), encoding="utf-8-sig") if candidates_csv else None
+    # Through the importer: GBK/UTF-8, row limit, coordinate checks (raises GeoError, shown by the page).
+    user = ingest.read_candidates(candidates_csv, "candidates.csv")[0] if candidates_csv else None
     covered = dist <= q[0]
     res = siting.site_stations(
         wp,

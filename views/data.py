@@ -343,7 +343,7 @@ with tabs["stations"]:
     hours0 = (
         "08:00-20:00"
         if row is None
-        else ("24小时" if bool(row["open_24h"]) else f"{row['opens']}-{row['closes']}")
+        else ("24小时" if bool(row["open_24h"]) else ingest.hours_text(row["opens"], row["closes"]) or "")
     )
     shown: dict[str, Any] = {
         "name": "" if row is None else str(row["name"]),

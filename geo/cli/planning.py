@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo import coverage, hours, siting, store
+from geo import coverage, hours, ingest, siting, store
 from geo.cli import command
 from geo.cli.engine import add_engine_options, with_engine
 from geo.errors import GeoError, InputError
@@ -135,7 +135,13 @@ def _site(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         path = Path(args.candidates)
         if not path.is_file():
             raise InputError(f"--candidates {path}: no such file; give a CSV with columns lat,lng[,name]")
-        user = pd.read_csv(path, encoding="utf-8-sig")
+        user, _ = ingest.read_candidates(  # GBK/UTF-8, row limit, coordinate checks, datum
+            path.read_bytes(),
+            path.name,
+            crs=args.candidates_crs,
+            max_rows=settings.max_import_rows,
+            max_bytes=settings.max_upload_mb * 1024 * 1024,
+        )
     covered = distance <= radius
     result = siting.site_stations(
         workplaces,
@@ -228,4 +234,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--quota", type=int, default=None, help="at most this many sites per region")
     p.add_argument("--quota-level", choices=list(coverage.LEVEL_KEYS), default="province")
     p.add_argument("--candidates", default=None, help="CSV of extra candidate sites (lat,lng[,name])")
+    p.add_argument(
+        "--candidates-crs", default="wgs84", choices=("wgs84", "gcj02", "bd09"), help="datum of --candidates"
+    )
     p.add_argument("--only-candidates", action="store_true", help="choose among --candidates only")

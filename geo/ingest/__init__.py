@@ -29,7 +29,7 @@ columns) end in a report with ``error`` set, never in an unexpected exception.
 from __future__ import annotations
 
 from geo.errors import GeoError, InputError
-from geo.ingest.edits import audit_text, close_station, rollback, save_station, station_changes
+from geo.ingest.edits import audit_text, close_station, hours_text, rollback, save_station, station_changes
 from geo.ingest.mapping import FIELDS, REQUIRED, apply_overrides, crs_hint, detect_mapping, missing_fields
 from geo.ingest.pipeline import (
     SESSION_MAX_UPLOAD_FACTOR,
@@ -38,6 +38,7 @@ from geo.ingest.pipeline import (
     commit,
     import_bytes,
     prepare,
+    read_candidates,
     rejected_rows,
     rejected_rows_csv,
     upload_fits,
@@ -113,11 +114,13 @@ __all__ = [
     "detect_mapping",
     "error_text",
     "field_label",
+    "hours_text",
     "import_bytes",
     "issue",
     "message_text",
     "missing_fields",
     "prepare",
+    "read_candidates",
     "read_source",
     "reason_text",
     "rejected_rows",

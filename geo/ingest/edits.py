@@ -56,13 +56,20 @@ def _station_cells(row: Mapping[str, Any]) -> dict[str, Any]:
         "lat": text(row.get("lat")),
         "lng": text(row.get("lng")),
         "address": text(row.get("address")),
-        "hours": "24小时" if bool(row.get("open_24h")) else f"{row.get('opens')}-{row.get('closes')}",
+        "hours": "24小时" if bool(row.get("open_24h")) else hours_text(row.get("opens"), row.get("closes")),
         "amenities": "、".join(map(str, amenities)) if amenities is not None and len(amenities) else None,
         "seats": text(row.get("seats")),
         "operator": text(row.get("operator")),
         "opened_on": text(row.get("opened_on")),
         "smart": "是" if bool(row.get("smart")) else "否",
     }
+
+
+def hours_text(opens: Any, closes: Any) -> str | None:  # noqa: ANN401 - stored cells
+    """Return stored opening hours as text (``08:00-20:00``), ``None`` when unknown."""
+    if opens is None or closes is None or pd.isna(opens) or pd.isna(closes):
+        return None
+    return f"{opens}-{closes}"
 
 
 def _jsonable(v: Any) -> Any:  # noqa: ANN401 - a stored value

@@ -10,11 +10,12 @@ any reader runs:
   table's declared ``count`` (cells that reference it) and the text those references expand
   to (:func:`check_xlsx`).
 
-Then the file is read in a child process (``forkserver``, so the threaded app is never
-forked) whose address space is capped with ``RLIMIT_AS`` (:func:`run_capped`): whatever a
-file manages to hide from the checks ends in a clear refusal, not in the app running out
-of memory. The child hands the cells back as Arrow IPC, which materialises every text cell:
-shared strings cannot expand again behind the cap.
+Then a compressed file (XLSX, Parquet) is read in a child process (``forkserver``, so the
+threaded app is never forked) whose address space is capped with ``RLIMIT_AS``
+(:func:`run_capped`): whatever a file manages to hide from the checks ends in a clear
+refusal, not in the app running out of memory. The child hands the cells back as Arrow
+IPC, which materialises every text cell: shared strings cannot expand again behind the cap.
+CSV and GeoJSON cost memory in proportion to their (limited) size and are read in place.
 """
 
 from __future__ import annotations

@@ -59,13 +59,13 @@ FIELDS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
 """Fields each table can be imported with, and the headers that map to them automatically."""
 
 REQUIRED: Final[dict[str, tuple[str, ...]]] = {
-    "stations": ("name", "lat", "lng", "hours"),
+    "stations": ("name", "lat", "lng"),
     "workplaces": ("name", "workers", "lat", "lng"),
     "campaign": ("date", "category", "people", "funds_yuan", "organizer_level", "lat", "lng"),
     "checkins": ("station_id", "date", "visits"),
 }
-"""Fields a row needs (``lat``/``lng`` may come from one ``lnglat`` column; ``hours`` from
-``opens``/``closes`` or ``open_24h``)."""
+"""Fields a row needs (``lat``/``lng`` may come from one ``lnglat`` column). A station without
+opening hours, type or services is imported with them unknown (a note per column)."""
 
 
 def norm_header(h: Any) -> str:  # noqa: ANN401 - a header cell

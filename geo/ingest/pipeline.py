@@ -290,3 +290,80 @@ def rejected_rows_csv(prepared: Prepared, lang: str = "en") -> bytes:
     from geo.export import to_csv_bytes
 
     return to_csv_bytes(rejected_rows(prepared, lang))
+
+
+CANDIDATE_FIELDS: Final = ("name", "lat", "lng", "lnglat")
+"""Fields of a siting candidates file (``name`` optional; coordinates as two columns or one)."""
+
+
+def read_candidates(
+    data: bytes,
+    file_name: str,
+    *,
+    crs: str = "wgs84",
+    encoding: str = "auto",
+    max_rows: int = DEFAULT_MAX_ROWS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> tuple[pd.DataFrame, ImportReport]:
+    """Read a file of candidate sites for siting through the importer's checks.
+
+    The same reader (CSV in UTF-8/GBK/GB18030, XLSX, GeoJSON, GeoParquet; size and row
+    limits), header mapping (纬度/经度/经纬度/名称...) and coordinate checks (numbers, swapped
+    lat/lng, inside China, GCJ-02/BD-09 → WGS-84) as a station import; nothing is written.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+    file_name : str
+        Its name (a format hint).
+    crs : str
+        Datum of the coordinates (``wgs84``, ``gcj02``, ``bd09``).
+    encoding : str
+        CSV encoding (see :data:`geo.ingest.read.ENCODINGS`).
+    max_rows, max_bytes : int
+        Limits, as for an import.
+
+    Returns
+    -------
+    (pandas.DataFrame, ImportReport)
+        Accepted candidates (``name``, ``lat``, ``lng`` in WGS-84; a missing name is
+        ``候选点 N`` after its row) and the report of every row (rejections and coordinate
+        warnings).
+
+    Raises
+    ------
+    geo.errors.InputError
+        For a problem with the whole file (format, size, no coordinate columns), or when
+        no row is usable; the message says which rows failed and why.
+    """
+    source = read_source(
+        data, file_name, "stations", encoding=encoding, max_rows=max_rows, max_bytes=max_bytes
+    )
+    if len(source.frame) > max_rows:
+        raise too_many_rows(max_rows)
+    columns = list(source.frame.columns)
+    mapping = {c: f for c, f in detect_mapping(columns, "stations").items() if f in CANDIDATE_FIELDS}
+    if not ({"lat", "lng"} <= set(mapping.values()) or "lnglat" in mapping.values()):
+        raise ImportFileError(
+            "file_no_columns", columns="、".join(map(str, columns[:30])), fields=", ".join(CANDIDATE_FIELDS)
+        )
+    frame = source.frame.copy()
+    names = [c for c, f in mapping.items() if f == "name"]
+    label = pd.Series([f"候选点 {r}" for r in source.rows], index=frame.index, dtype=object)
+    if names:
+        frame[names[0]] = frame[names[0]].where(frame[names[0]].notna(), label)
+    else:
+        frame["__name"] = label
+        mapping["__name"] = "name"
+    checked = SourceFrame(
+        frame, source.rows, source.format, source.encoding, source.bad_rows, [], source.sheet
+    )
+    accepted, report, _ = validate(checked, "stations", mapping, crs=crs)
+    report.warnings = [w for w in report.warnings if w["field"] in ("lat/lng", "lat", "lng", "lnglat")]
+    report.file, report.sha256 = safe_file_name(file_name), store.sha256_of(data)
+    if report.accepted == 0:
+        first = "; ".join(f"row {x['row']}: {x['reason']}" for x in report.rejections[:5])
+        raise InputError(f"{report.file}: no usable candidate site ({first or 'no rows'})")
+    out = accepted[["name", "lat", "lng"]].astype({"name": object})
+    return out.reset_index(drop=True), report

@@ -472,8 +472,9 @@ def read_source(
     """Read an uploaded file into text cells with the row numbers a person sees.
 
     What the file declares is checked first (Parquet footer, XLSX unpacked sizes and
-    shared strings, see :mod:`geo.ingest.guard`); the reader then runs in a child process
-    whose memory grows by at most ``max_memory_mb``.
+    shared strings, see :mod:`geo.ingest.guard`); the reader of these compressed formats
+    then runs in a child process whose memory grows by at most ``max_memory_mb``. CSV and
+    GeoJSON, whose cost grows with their (limited) size, are read in this process.
 
     Parameters
     ----------
@@ -513,6 +514,10 @@ def read_source(
         check_xlsx(data, max_rows=max_rows, max_bytes=max_bytes, max_expansion=MAX_XLSX_EXPANSION)
     elif fmt == "geoparquet":
         check_parquet(data, max_rows=max_rows, max_bytes=max_bytes, max_columns=MAX_COLUMNS)
+    if fmt in ("csv", "geojson"):
+        # Text formats cost memory in proportion to their size (bounded by max_bytes): read
+        # here. Only compressed formats can expand far beyond their size.
+        return _read_here(data, fmt, table, encoding, sheet, max_rows, max_bytes)
     result: SourceFrame = run_capped(
         _read_here, data, fmt, table, encoding, sheet, max_rows, max_bytes, memory_mb=max_memory_mb
     )

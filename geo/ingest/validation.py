@@ -327,19 +327,24 @@ def _hours(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mapped = text.map(parsed).astype(object)
     missing = text.isna().to_numpy()
     bad = ~missing & mapped.isna().to_numpy()
-    iss.reject(missing, "hours", "hours_missing")
+    # No hours is "unknown" (stored as null opens/closes), one note per file, not a rejection:
+    # union registries often lack the column; a written value that is not hours still rejects.
+    if not {"hours", "opens", "closes", "open_24h"} & set(ctx.raw.columns):
+        iss.note("hours", "hours_none")
+    elif (blank := missing & ~ctx.raw.isna().all(axis=1).to_numpy()).any():
+        iss.note("hours", "hours_blank", n=int(blank.sum()))
     iss.reject(bad, "hours", "hours_bad", value=quoted(text))
-    good = [
-        g if isinstance(g, tuple) else ("00:00", "24:00", False, "", "")
-        for g in mapped.to_numpy(dtype=object)
-    ]
+    good = [g if isinstance(g, tuple) else (None, None, False, "", "") for g in mapped.to_numpy(dtype=object)]
     o = np.array([g[0] for g in good], dtype=object)
     c = np.array([g[1] for g in good], dtype=object)
     h24 = np.array([g[2] for g in good], dtype=bool)
     note = np.array([g[3] for g in good], dtype=object)
     shifts = np.array([g[4] for g in good], dtype=object)
     iss.warn(note != "", "hours", "hours_note", note=note)
-    span = np.where(h24, "24小时", o + "-" + c)
+    span = np.array(
+        [("24小时" if a else f"{b}-{d}") if s else "" for a, b, d, s in zip(h24, o, c, shifts, strict=True)],
+        dtype=object,
+    )
     iss.warn(shifts != "", "hours", "hours_shifts", shifts=shifts, span=span)
     return o, c, h24
 
@@ -416,8 +421,9 @@ def _validate_stations(ctx: _Ctx, rows: np.ndarray) -> pd.DataFrame:
     address = _field(ctx, "address").fillna("")
     operator = _field(ctx, "operator").fillna("")
     amen = _amenities(ctx)
-    o_min = hours.parse_hhmm(opens, "opens")
-    c_min = hours.parse_hhmm(closes, "closes")
+    known = np.array([v is not None for v in opens], dtype=bool) | open_24h
+    o_min = hours.parse_hhmm(np.where(known, opens, "00:00"), "opens")
+    c_min = hours.parse_hhmm(np.where(known, closes, "00:00"), "closes")
     df = pd.DataFrame(
         {
             "station_id": ids,
@@ -430,7 +436,7 @@ def _validate_stations(ctx: _Ctx, rows: np.ndarray) -> pd.DataFrame:
             "opens": opens,
             "closes": closes,
             "open_24h": open_24h,
-            "extended_hours": hours.is_extended_hours(o_min, c_min, open_24h),
+            "extended_hours": hours.is_extended_hours(o_min, c_min, open_24h) & known,
             "smart": smart,
             "amenities": pd.Series(amen, dtype=object).to_numpy(),
             "seats": seats,
