@@ -79,7 +79,9 @@ def test_blank_hours_cells_are_unknown_with_one_note_and_bad_hours_still_reject(
     assert pd.isna(s.loc["丙", "closes"])
 
 
-def test_nearest_says_unknown_hours_and_leaves_them_out_of_open_filters_unless_asked(fresh_data_dir: Path) -> None:
+def test_nearest_says_unknown_hours_and_leaves_them_out_of_open_filters_unless_asked(
+    fresh_data_dir: Path,
+) -> None:
     text = "名称,经度,纬度,开放时间\n日间,116.400,39.900,08:00-20:00\n全天,116.401,39.901,24小时\n"
     text += "不明,116.402,39.902,\n"
     ingest.import_bytes(fresh_data_dir, text.encode(), "a.csv", "stations", user="t", mode="replace")
