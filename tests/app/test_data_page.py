@@ -176,7 +176,7 @@ def test_the_sheet_with_the_registry_is_chosen_and_can_be_changed(app: AppTest) 
     assert not app.exception
     sheet = next(s for s in app.selectbox if s.label == "工作表")
     assert sheet.value == "驿站名录"
-    assert {m.label: m.value for m in app.metric}["可导入"] == "1"
+    assert {m.label: m.value for m in app.metric}["可导入"] == "2"  # 甲站's blank hours: unknown, kept
     preview = app.dataframe[0].value
     assert preview.index.tolist() == [2, 3]  # the rows as numbered in the sheet
     assert "None" not in preview.astype(str).to_numpy()
