@@ -632,15 +632,8 @@ def nearest_records(
 
 
 def hours_known_at(index: StationIndex, position: NDArray[np.int64]) -> list[bool]:
-    """Return whether the opening hours of the stations at ``position`` are known.
-
-    Uses the index's ``hours_known`` flags when it has them; an index without them holds
-    only stations with hours (its tables could not be stored otherwise).
-    """
-    known = getattr(index, "hours_known", None)
-    if known is None:
-        return [True] * len(position)
-    return [bool(v) for v in np.asarray(known)[position].tolist()]
+    """Return whether the opening hours of the stations at ``position`` are known."""
+    return index.hours_known[position].tolist()
 
 
 def station_records(

@@ -48,6 +48,9 @@ class Settings:
         Largest accepted import file in MB (``GEO_MAX_UPLOAD_MB``).
     max_import_rows : int
         Largest accepted import in rows (``GEO_MAX_IMPORT_ROWS``).
+    keep_versions : int
+        Dataset versions kept when old ones are pruned (``GEO_KEEP_VERSIONS``; ``python -m
+        geo prune`` and the data page after each change; 0 = never prune automatically).
     access_log : bool
         Log every HTTP request of the server (``GEO_ACCESS_LOG=1``); off by default, as
         Streamlit would otherwise log each request despite ``uvicorn --no-access-log``.
@@ -82,6 +85,7 @@ class Settings:
     dask_scheduler: str = ""
     max_upload_mb: int = 50
     max_import_rows: int = 1_000_000
+    keep_versions: int = 50
     access_log: bool = False
     # ---- sign-in and hosts (geo/auth.py, geo/hosts.py) ----
     demo_admin: str = ""
@@ -158,6 +162,8 @@ def _coerce(values: Mapping[str, Any]) -> Settings:
         raise InputError(f"setting engine={s.engine!r}: choose one of {', '.join(_ENGINES)}")
     if s.k_anonymity < 1:
         raise InputError("setting k_anonymity must be at least 1")
+    if s.keep_versions < 0:
+        raise InputError("setting keep_versions must be 0 (never prune) or more")
     if s.coverage_radius_m <= 0:
         raise InputError("setting coverage_radius_m must be positive")
     if s.demo_admin.strip().lower() not in _DEMO_ADMIN:

@@ -13,15 +13,21 @@ Layout::
         targets.parquet        Parquet
       reports.sqlite           courier reports and audit log (WAL mode)
 
-A version is written into a hidden temporary directory and renamed into place, then
-``CURRENT`` is replaced by rename: a crash at any point leaves the previous version
-readable. Tables a new version does not change are hard-linked from its base version.
+A version is written into a hidden temporary directory, every file and directory of it
+fsynced, renamed into place (and the ``versions`` directory fsynced), then ``CURRENT`` is
+replaced by rename and the data directory fsynced: a crash or power loss at any point
+leaves the previous version current and readable. Tables a new version does not change
+are hard-linked from its base version. A change made by a person carries its audit entry
+inside the version (``audit.json``, written before the switch); :func:`prune_versions`
+removes old versions. Version ids are checked by :func:`check_version_id` wherever one
+comes in; a failed write (a full disk) raises :class:`WriteError`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import hashlib
 import hmac
@@ -47,15 +53,45 @@ import pyarrow.parquet as pq
 import shapely
 
 from geo import hexes
-from geo.errors import DataMissingError, InputError, SchemaError
+from geo.errors import DataMissingError, GeoError, InputError, SchemaError
 from geo.schema import H3_INT_COLUMN, SCHEMA_VERSION, TABLES, Table
 
-_VERSION_RE = re.compile(r"^v(\d{4,})$")
+_VERSION_RE = re.compile(r"^v(\d{4,})\Z")
 CURRENT_FILE = "CURRENT"
 MANIFEST_FILE = "manifest.json"
 REPORTS_DB = "reports.sqlite"
 LOCK_FILE = ".write.lock"
 """File in the data directory that writers hold an exclusive ``flock`` on (see :func:`write_lock`)."""
+AUDIT_FILE = "audit.json"
+"""The audit entry of the change that made a version (inside the version directory)."""
+PINNED_FILE = "PINNED"
+"""File in the data directory listing version ids (one a line) that pruning must keep."""
+
+
+def check_version_id(version: object) -> str:
+    """Return ``version`` when it is a version id (``v0001``); raise :class:`InputError` otherwise.
+
+    The one check of every version id that comes in (CLI, page, API): an id is never
+    used as a path before it passes (``../../x`` would name a directory elsewhere).
+    """
+    text = str(version)
+    if not isinstance(version, str) or not _VERSION_RE.match(text):
+        raise InputError(
+            f"{text[:40]!r} is not a dataset version id: ids look like v0001 (see `python -m geo versions`)"
+        )
+    return text
+
+
+class WriteError(GeoError):
+    """Writing a version failed (a full disk, a read-only directory...); the previous one is still in use."""
+
+    def __init__(self, data_dir: Path, exc: OSError, current: str | None) -> None:
+        self.errno, self.detail, self.current = exc.errno, str(exc.strerror or exc), current
+        kept = f"version {current} is still in use" if current else "nothing was changed"
+        super().__init__(
+            f"could not write to {data_dir}: {exc.strerror or exc} — the disk may be full or not writable; "
+            f"{kept}. Free space (e.g. `python -m geo prune --keep 5`) and retry"
+        )
 
 
 class StaleBaseError(InputError):
@@ -72,8 +108,29 @@ class StaleBaseError(InputError):
 # ---------------------------------------------------------------- atomic primitives
 
 
+def fsync_dir(path: Path) -> None:
+    """Flush a directory's entries (a rename or a new file in it) to disk."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: Path) -> None:
+    """Flush every file and directory under ``root`` (and ``root``) to disk, deepest first."""
+    for here, _, files in os.walk(root, topdown=False):
+        for name in files:
+            fd = os.open(Path(here) / name, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(Path(here))
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same directory, then rename)."""
+    """Write ``data`` to ``path`` atomically and durably (temporary file, fsync, rename, directory fsync)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -83,6 +140,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it private; data files are meant to be readable
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -115,7 +173,7 @@ def current_version(data_dir: Path) -> str | None:
     cur = Path(data_dir) / CURRENT_FILE
     if cur.exists():
         v = cur.read_text(encoding="utf-8").strip()
-        if (_versions_dir(data_dir) / v / MANIFEST_FILE).exists():
+        if _VERSION_RE.match(v) and (_versions_dir(data_dir) / v / MANIFEST_FILE).exists():
             return v
     ids = list_version_ids(data_dir)
     return ids[-1] if ids else None
@@ -127,7 +185,7 @@ def has_data(data_dir: Path) -> bool:
 
 
 def _require_version(data_dir: Path, version: str | None) -> str:
-    v = version or current_version(data_dir)
+    v = check_version_id(version) if version else current_version(data_dir)
     if v is None:
         raise DataMissingError(
             f"no dataset in {data_dir}: run `python -m geo generate --data-dir {data_dir}` or import a file"
@@ -216,7 +274,8 @@ def set_current(data_dir: Path, version: str, *, expect_current: str | None = No
         The version the caller saw in use; when given and no longer current,
         :class:`StaleBaseError` is raised and nothing changes.
     """
-    with write_lock(data_dir):
+    check_version_id(version)
+    with _writing(data_dir), write_lock(data_dir):
         if expect_current is not None:
             _check_base(data_dir, expect_current)
         _set_current(data_dir, version)
@@ -369,8 +428,9 @@ def write_version(
     base_version: str | None = None,
     make_current: bool = True,
     check_base: bool = False,
+    audit: Mapping[str, Any] | None = None,
 ) -> str:
-    """Write a new dataset version atomically and (by default) make it current.
+    """Write a new dataset version atomically and durably and (by default) make it current.
 
     Parameters
     ----------
@@ -389,11 +449,20 @@ def write_version(
         Refuse (:class:`StaleBaseError`, nothing written) unless ``base_version`` is still
         the version in use: for changes computed from what a user saw (an import preview,
         a station form), which would otherwise silently undo a change made meanwhile.
+    audit : mapping, optional
+        ``{"user", "action", "detail"}`` of the change, stored in the version
+        (:data:`AUDIT_FILE`, with ``version`` and ``base_version`` added) before it
+        becomes current.
 
     Returns
     -------
     str
         The new version id, e.g. ``"v0002"``.
+
+    Raises
+    ------
+    WriteError
+        When the disk refuses a write (full, read-only); nothing changed.
     """
     data_dir = Path(data_dir)
     vdir = _versions_dir(data_dir)
@@ -401,7 +470,7 @@ def write_version(
     unknown = set(tables) - set(TABLES)
     if unknown:
         raise InputError(f"unknown table(s) {sorted(unknown)}; known: {sorted(TABLES)}")
-    with write_lock(data_dir):
+    with _writing(data_dir), write_lock(data_dir):
         clean_temporaries(data_dir)  # left by a killed writer; under the lock no other is running
         if check_base:
             _check_base(data_dir, base_version)
@@ -414,13 +483,29 @@ def write_version(
                 _write_table(df, TABLES[name], tmp / TABLES[name].filename)
                 counts[name] = len(df)
             _link_base_tables(data_dir, base, tmp, counts)
-            vid = _commit_version(data_dir, tmp, base, dict(manifest), counts)
+            vid = _commit_version(data_dir, tmp, base, dict(manifest), counts, audit)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         if make_current:
             _set_current(data_dir, vid)
     return vid
+
+
+@contextlib.contextmanager
+def _writing(data_dir: Path) -> Iterator[None]:
+    """Turn an ``OSError`` of a write (full disk, read-only directory) into a :class:`WriteError`."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRNOS:
+            raise
+        raise WriteError(Path(data_dir), exc, current_version(data_dir)) from exc
+
+
+_WRITE_ERRNOS: Final = frozenset(
+    {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM}
+)
 
 
 def _link_base_tables(data_dir: Path, base: str | None, tmp: Path, counts: dict[str, int]) -> None:
@@ -447,9 +532,17 @@ def _link_base_tables(data_dir: Path, base: str | None, tmp: Path, counts: dict[
 
 
 def _commit_version(
-    data_dir: Path, tmp: Path, base: str | None, manifest: dict[str, Any], counts: dict[str, int]
+    data_dir: Path,
+    tmp: Path,
+    base: str | None,
+    manifest: dict[str, Any],
+    counts: dict[str, int],
+    audit: Mapping[str, Any] | None = None,
 ) -> str:
-    """Check ``tmp`` holds every table, write its manifest and rename it into place; return its id."""
+    """Check ``tmp`` holds every table, write its manifest and audit entry, flush it, rename it into place.
+
+    Returns the new version's id.
+    """
     missing = [n for n in TABLES if n not in counts]
     if missing:
         raise InputError(f"a dataset needs every table; missing: {', '.join(missing)}")
@@ -465,12 +558,28 @@ def _commit_version(
             **manifest,
             "row_counts": counts,
         }
-        atomic_write_bytes(tmp / MANIFEST_FILE, json.dumps(full, ensure_ascii=False, indent=2).encode())
+        (tmp / MANIFEST_FILE).write_text(json.dumps(full, ensure_ascii=False, indent=2), encoding="utf-8")
+        if audit is not None:
+            entry = {
+                "created": full["created"],
+                "user": str(audit.get("user", "")),
+                "action": str(audit.get("action", "")),
+                "detail": {**dict(audit.get("detail") or {}), "version": vid, "base_version": base},
+            }
+            (tmp / AUDIT_FILE).write_text(
+                json.dumps(entry, ensure_ascii=False, default=str), encoding="utf-8"
+            )
+        fsync_tree(tmp)  # every byte on disk before the version can be named
         try:
             os.rename(tmp, vdir / vid)
-            return vid
-        except OSError:
+        except FileExistsError:
             continue
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            continue
+        fsync_dir(vdir)
+        return vid
     raise InputError(f"could not allocate a version id in {vdir}")  # pragma: no cover - 100 writers
 
 
@@ -487,6 +596,81 @@ def clean_temporaries(data_dir: Path) -> int:
     for p in stale:
         shutil.rmtree(p, ignore_errors=True)
     return len(stale)
+
+
+def pinned_versions(data_dir: Path) -> set[str]:
+    """Return the version ids listed in :data:`PINNED_FILE` (one a line; other lines ignored)."""
+    path = Path(data_dir) / PINNED_FILE
+    if not path.is_file():
+        return set()
+    words = path.read_text(encoding="utf-8", errors="replace").split()
+    return {w for w in words if _VERSION_RE.match(w)}
+
+
+def protected_versions(data_dir: Path) -> set[str]:
+    """Return the versions pruning never removes: current, the current one's base, pinned ones.
+
+    The base of the current version is what "undo the last change" rolls back to.
+    """
+    out = pinned_versions(data_dir)
+    cur = current_version(data_dir)
+    if cur is not None:
+        out.add(cur)
+        base = json.loads((_versions_dir(data_dir) / cur / MANIFEST_FILE).read_text("utf-8")).get(
+            "base_version"
+        )
+        if isinstance(base, str) and _VERSION_RE.match(base):
+            out.add(base)
+    return out
+
+
+def prune_versions(data_dir: Path, keep: int, *, dry_run: bool = False) -> list[str]:
+    """Remove old versions, keeping the newest ``keep`` and every :func:`protected_versions` one.
+
+    Tables are hard-linked between versions, so removing a version frees only what no
+    kept version shares. Each removed directory is first renamed to a hidden temporary
+    name (a half-removed version never looks complete), then deleted.
+
+    Parameters
+    ----------
+    data_dir : Path
+        The data directory.
+    keep : int
+        How many of the newest versions to keep (at least 1).
+    dry_run : bool
+        Only return what would be removed.
+
+    Returns
+    -------
+    list of str
+        The removed (or, with ``dry_run``, removable) version ids, oldest first.
+    """
+    if int(keep) < 1:
+        raise InputError(f"keep={keep}: keep at least 1 version")
+    data_dir = Path(data_dir)
+    with _writing(data_dir), write_lock(data_dir):
+        ids = list_version_ids(data_dir)
+        keep_ids = set(ids[-int(keep) :]) | protected_versions(data_dir)
+        removable = [v for v in ids if v not in keep_ids]
+        if dry_run:
+            return removable
+        vdir = _versions_dir(data_dir)
+        for v in removable:
+            gone = vdir / f".tmp-prune-{v}"
+            os.rename(vdir / v, gone)
+            fsync_dir(vdir)
+            shutil.rmtree(gone, ignore_errors=True)
+    return removable
+
+
+def read_version_audit(data_dir: Path) -> list[dict[str, Any]]:
+    """Return the audit entries stored in the versions (:data:`AUDIT_FILE`), newest first."""
+    out = []
+    for v in reversed(list_version_ids(data_dir)):
+        path = _versions_dir(data_dir) / v / AUDIT_FILE
+        if path.is_file():
+            out.append(json.loads(path.read_text(encoding="utf-8")))
+    return out
 
 
 # ---------------------------------------------------------------- tables
@@ -1128,7 +1312,7 @@ def write_partitioned(
         raise InputError(f"tables {sorted(tables)}: unknown table(s) or {name} given twice")
     vdir = _versions_dir(data_dir)
     vdir.mkdir(parents=True, exist_ok=True)
-    with write_lock(data_dir):
+    with _writing(data_dir), write_lock(data_dir):
         clean_temporaries(data_dir)
         base = base_version if base_version is not None else current_version(data_dir)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=vdir))

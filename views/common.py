@@ -703,7 +703,12 @@ def _coverage_sites(
 ) -> dict[str, Any]:
     from geo import planning
 
-    user = planning.read_candidates(candidates_csv) if candidates_csv else None
+    s = settings()
+    user = None
+    if candidates_csv:  # through the importer: GBK/UTF-8, row limit, coordinate checks
+        user = planning.read_candidates(
+            candidates_csv, max_rows=s.max_import_rows, max_bytes=s.max_upload_mb * 1024 * 1024
+        )
     wp = table(key, directory, "workplaces")
     out = planning.site_and_recount(wp, _distance(key, directory, q), q, sq, user)
     return {**out.result.to_dict(), "recomputed": out.workers_covered_recounted}

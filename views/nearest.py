@@ -95,7 +95,12 @@ st.caption(tr("nearest.tap_hint"))
 
 # ---- filters -------------------------------------------------------------------------------
 with st.expander(tr("nearest.filters")):
-    open_only = st.toggle(tr("nearest.open_now_only"), value=True, key="nearest_open_only")
+    open_only = st.toggle(
+        tr("nearest.open_now_only"),
+        value=True,
+        key="nearest_open_only",
+        help=tr("nearest.open_now_only_help"),
+    )
     needs = st.pills(
         tr("nearest.need"),
         [a for a in AMENITIES.values if a != "other"],  # "other services" is no need a courier can name
@@ -134,6 +139,8 @@ else:
 
 
 def status_text(r: dict) -> str:
+    if r.get("hours_known") is False:
+        return tr("nearest.hours_unknown")
     if r["open_24h"]:
         return tr("nearest.open_24h")
     if r["open_now"]:

@@ -108,7 +108,14 @@ def _gaps(args: argparse.Namespace, settings: Settings) -> list[dict[str, Any]]:
 
 def _site(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     _, workplaces, _, distance, q = _prepare(args, settings)
-    user = planning.read_candidates(args.candidates) if args.candidates else None
+    user = None
+    if args.candidates:  # through the importer: GBK/UTF-8, row limit, coordinate checks, datum
+        user = planning.read_candidates(
+            args.candidates,
+            crs=args.candidates_crs,
+            max_rows=settings.max_import_rows,
+            max_bytes=settings.max_upload_mb * 1024 * 1024,
+        )
     sq = SitingQuery(args.new, args.quota, args.quota_level, args.only_candidates)
     verified = planning.site_and_recount(workplaces, distance, q, sq, user)
     result, recomputed = verified.result, verified.workers_covered_recounted
@@ -185,4 +192,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--quota", type=int, default=None, help="at most this many sites per region")
     p.add_argument("--quota-level", choices=list(coverage.LEVEL_KEYS), default="province")
     p.add_argument("--candidates", default=None, help="CSV of extra candidate sites (lat,lng[,name])")
+    p.add_argument(
+        "--candidates-crs", default="wgs84", choices=("wgs84", "gcj02", "bd09"), help="datum of --candidates"
+    )
     p.add_argument("--only-candidates", action="store_true", help="choose among --candidates only")
