@@ -67,6 +67,9 @@ def start_server(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes
         "PYTHONUNBUFFERED": "1",
         # the code under test must not be reloaded mid-test when files change
         "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none",
+        # as a deployment on a LAN names its host: the phone-app test opens it as courier.lan
+        # (an insecure context); any other name still gets the Host check's 400
+        "GEO_ALLOWED_HOSTS": "localhost,127.0.0.1,[::1],courier.lan",
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "asgi:app", "--host", "127.0.0.1", "--port", str(port)],
