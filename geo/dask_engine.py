@@ -750,3 +750,67 @@ def gap_cells(
         if col in workplaces.columns:
             out[col] = workplaces[col].iloc[first_row].to_numpy(dtype=object)
     return out
+
+
+# ---------------------------------------------------------------- accessibility (2SFCA / E2SFCA)
+
+
+def two_step_fca_arrays(
+    lat: NDArray[np.float64],
+    lng: NDArray[np.float64],
+    workers: NDArray[np.float64],
+    station_lat: NDArray[np.float64],
+    station_lng: NDArray[np.float64],
+    seats: NDArray[np.float64],
+    radius_m: float,
+    *,
+    method: str = "2sfca",
+    sigma_m: float | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Both steps of :func:`geo.access.two_step_fca` as partial aggregates on Dask.
+
+    Step 1: every chunk of workplaces (:data:`ROWS_PER_TASK`) sums its workers into the
+    stations in reach (:func:`geo.access.station_demand_partial`, its own tree query
+    against the broadcast station arrays); the driver adds the chunks' vectors. Step 2:
+    the ratios (:func:`geo.access.station_ratio`) are broadcast and each chunk computes its
+    workplaces' accessibility (:func:`geo.access.accessibility_partial`).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Weighted workers in reach per station, shape ``(m,)``, and accessibility (seats per
+        worker) per workplace, shape ``(n,)`` — the local results up to summation order.
+    """
+    from geo import access
+
+    n, m = len(lat), len(station_lat)
+    if n == 0 or m == 0:
+        return np.zeros(m), np.zeros(n)
+    c = _client()
+    kw = {"method": method, "sigma_m": sigma_m}
+    s_lat = c.scatter(np.asarray(station_lat, dtype=np.float64), broadcast=True, hash=False)
+    s_lng = c.scatter(np.asarray(station_lng, dtype=np.float64), broadcast=True, hash=False)
+    chunks = _row_chunks(n, len(c.scheduler_info().get("workers", {})))
+    parts = [
+        c.submit(
+            access.station_demand_partial,
+            lat[s],
+            lng[s],
+            workers[s],
+            s_lat,
+            s_lng,
+            radius_m,
+            **kw,
+            pure=False,
+        )
+        for s in chunks
+    ]
+    demand = np.sum(np.stack(c.gather(parts)), axis=0)
+    ratio = c.scatter(access.station_ratio(seats, demand), broadcast=True, hash=False)
+    acc = [
+        c.submit(
+            access.accessibility_partial, lat[s], lng[s], s_lat, s_lng, ratio, radius_m, **kw, pure=False
+        )
+        for s in chunks
+    ]
+    return demand, np.concatenate(c.gather(acc))

@@ -50,6 +50,13 @@ class Settings:
     access_log : bool
         Log every HTTP request of the server (``GEO_ACCESS_LOG=1``); off by default, as
         Streamlit would otherwise log each request despite ``uvicorn --no-access-log``.
+    crowded_workers_per_seat : float
+        A station is crowded above this many workers in its catchment per seat
+        (``GEO_CROWDED_WORKERS_PER_SEAT``; :mod:`geo.access`).
+    access_threshold_seats_per_1000 : float
+        Workers with fewer seats per 1,000 workers in reach count as under-served, and
+        siting with the access objective lifts workers to it
+        (``GEO_ACCESS_THRESHOLD_SEATS_PER_1000``; :mod:`geo.access`).
     """
 
     data_dir: Path = Path("data")
@@ -62,6 +69,9 @@ class Settings:
     max_upload_mb: int = 50
     max_import_rows: int = 1_000_000
     access_log: bool = False
+    # accessibility and crowding (geo.access): one threshold per side, 100 workers per seat ⇔ 10 per 1,000
+    crowded_workers_per_seat: float = 100.0
+    access_threshold_seats_per_1000: float = 10.0
 
     def with_overrides(self, **kwargs: Any) -> Settings:  # noqa: ANN401 - typed per field
         """Return a copy with the given fields replaced (``None`` values are ignored)."""
@@ -114,6 +124,11 @@ def _coerce(values: Mapping[str, Any]) -> Settings:
         raise InputError("setting k_anonymity must be at least 1")
     if s.coverage_radius_m <= 0:
         raise InputError("setting coverage_radius_m must be positive")
+    if not (s.crowded_workers_per_seat > 0 and s.access_threshold_seats_per_1000 > 0):
+        raise InputError(
+            "settings crowded_workers_per_seat and access_threshold_seats_per_1000 must be positive; "
+            "fix GEO_CROWDED_WORKERS_PER_SEAT / GEO_ACCESS_THRESHOLD_SEATS_PER_1000"
+        )
     return s
 
 
