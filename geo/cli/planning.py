@@ -128,14 +128,69 @@ def _gaps(args: argparse.Namespace, settings: Settings) -> list[dict[str, Any]]:
     return _records(cells)
 
 
+def _user_candidates(args: argparse.Namespace) -> pd.DataFrame | None:
+    if not args.candidates:
+        return None
+    path = Path(args.candidates)
+    if not path.is_file():
+        raise InputError(f"--candidates {path}: no such file; give a CSV with columns lat,lng[,name]")
+    return pd.read_csv(path, encoding="utf-8-sig")
+
+
+def _site_access(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """``site --objective access``: lift the most workers to the 2SFCA accessibility threshold."""
+    radius = coverage._check_radius(
+        args.radius_m if args.radius_m is not None else settings.coverage_radius_m
+    )
+    stations = store.read_table(settings.data_dir, "stations", columns=[*coverage.STATION_COLUMNS, "seats"])
+    workplaces = store.read_table(settings.data_dir, "workplaces", columns=coverage.WORKPLACE_COLUMNS)
+    _region_level(workplaces, stations, args.region)
+    filters = _filters(args, settings)
+    mask = coverage.qualifying_mask(StationIndex.from_frame(stations), **filters)
+    threshold = settings.access_threshold_seats_per_1000 if args.threshold is None else args.threshold
+    result = siting.site_for_access(
+        stations,
+        workplaces,
+        args.new,
+        radius,
+        threshold,
+        seats_per_site=args.seats,
+        station_mask=mask,
+        user_candidates=_user_candidates(args),
+        only_user_candidates=args.only_candidates,
+        quota=args.quota,
+        quota_level=args.quota_level,
+        parent=args.region,
+        occupations=args.occupation or (),
+    )
+    # Recompute independently (a full 2SFCA over stations + sites) and report that figure.
+    after = siting.reaching_with_sites(
+        stations, workplaces, result.sites, radius, threshold, station_mask=mask
+    )
+    sel = coverage.occupation_mask(workplaces, args.occupation or ())
+    if args.region:
+        sel = sel & coverage._inside(workplaces, args.region)
+    recomputed = int(workplaces["workers"].to_numpy(dtype=np.int64)[after & sel].sum())
+    if recomputed != result.workers_reaching_after:
+        raise GeoError(
+            f"site: the independent 2SFCA recount lifts {recomputed} workers to the threshold but the greedy "
+            f"search counted {result.workers_reaching_after}; the proposed sites were not verified, so none "
+            "are printed. Report this with the command line used"
+        )
+    out = result.to_dict()
+    out["method"] = "2sfca"
+    out["sites"] = _records(result.sites)
+    out["verified"] = True
+    out["at"] = args.at
+    out["region"] = args.region
+    return {k: _clean(v) for k, v in out.items()}
+
+
 def _site(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    if args.objective == "access":
+        return _site_access(args, settings)
     _, workplaces, _, distance, _, radius, _ = _prepare(args, settings)
-    user = None
-    if args.candidates:
-        path = Path(args.candidates)
-        if not path.is_file():
-            raise InputError(f"--candidates {path}: no such file; give a CSV with columns lat,lng[,name]")
-        user = pd.read_csv(path, encoding="utf-8-sig")
+    user = _user_candidates(args)
     covered = distance <= radius
     result = siting.site_stations(
         workplaces,
@@ -229,3 +284,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--quota-level", choices=list(coverage.LEVEL_KEYS), default="province")
     p.add_argument("--candidates", default=None, help="CSV of extra candidate sites (lat,lng[,name])")
     p.add_argument("--only-candidates", action="store_true", help="choose among --candidates only")
+    p.add_argument(
+        "--objective",
+        choices=siting.OBJECTIVES,
+        default="coverage",
+        help="coverage: most workers newly within the radius (default); access: most workers lifted to the "
+        "2SFCA accessibility threshold (seats per 1,000 workers within the radius)",
+    )
+    p.add_argument(
+        "--seats",
+        type=float,
+        default=None,
+        help="--objective access: seats of each new station (default: median seats of the stations)",
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="--objective access: seats per 1,000 workers to reach (default: setting "
+        "access_threshold_seats_per_1000)",
+    )
