@@ -842,3 +842,55 @@ def _coverage_top_gaps(key: str, directory: str, q: CoverageQuery, res: int, top
 def coverage_top_gaps(q: CoverageQuery, res: int, top: int = 100) -> pd.DataFrame:
     """The ``top`` gap cells of ``region`` at exactly ``res`` (for the ranked table and exports)."""
     return _coverage_top_gaps(data_key(), str(data_dir()), q, int(res), int(top))
+
+
+# ---- 拥挤度 / crowding view of the coverage page (geo.access) ---------------------------------
+
+
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _access_result(key: str, directory: str, q: CoverageQuery, method: str) -> Any:
+    from geo import access, coverage
+
+    _, at_min, amenities, kinds, _, exclude, _ = q
+    mask = coverage.qualifying_mask(
+        _station_index(key, directory),
+        amenities=amenities,
+        kinds=kinds,
+        open_at_min=None if at_min < 0 else at_min,
+        exclude_ids=exclude,
+    )
+    st_, wp = table(key, directory, "stations"), table(key, directory, "workplaces")
+    return access.two_step_fca(st_, wp, q[0], method=method, station_mask=mask)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _coverage_access(
+    key: str, directory: str, q: CoverageQuery, method: str, thr: float, crowded: float
+) -> dict:
+    from geo import access, maps
+
+    # Occupations and region only select whose figures are summed: one computation for all of them.
+    result = _access_result(key, directory, (*q[:4], (), q[5], ""), method)
+    st_, wp = table(key, directory, "stations"), table(key, directory, "workplaces")
+    region, occ = q[6] or None, q[4]
+    kw = {"parent": region, "occupations": occ}
+    cells, res = pd.DataFrame(), 8
+    for res in (8, 7, 6, 5, 4):  # the finest cells that stay a light map
+        cells = access.cell_access(wp, result, res, thr, **kw)
+        if len(cells) <= maps.MAX_HEX_CELLS // 2:
+            break
+    return {
+        "summary": access.access_summary(st_, wp, result, thr, crowded, **kw),
+        "regions": access.region_access(st_, wp, result, coverage_child_level(q[6]), thr, crowded, **kw),
+        "stations": access.station_table(st_, result, crowded, parent=region, top=1000),
+        "cells": cells,
+        "res": res,
+    }
+
+
+def coverage_access(q: CoverageQuery, method: str) -> dict[str, Any]:
+    """2SFCA figures of ``region``: summary, regions inside it, 1,000 most loaded stations, H3 cells."""
+    s = settings()
+    return _coverage_access(
+        data_key(), str(data_dir()), q, method, s.access_threshold_seats_per_1000, s.crowded_workers_per_seat
+    )
