@@ -53,8 +53,11 @@ def render(
     k[1].metric(tr("access.kpi_below"), i18n.format_count(summ["workers_below_threshold"], lang))
     k[2].metric(tr("access.kpi_below_share"), i18n.format_share(summ["share_below"]))
     k[3].metric(tr("access.kpi_none"), i18n.format_count(summ["workers_no_seat_in_reach"], lang))
-    n_crowded, n_all = (i18n.format_count(summ[c], lang) for c in ("stations_crowded", "stations_qualifying"))
-    k[4].metric(tr("access.kpi_crowded"), f"{n_crowded} / {n_all}")
+    k[4].metric(
+        tr("access.kpi_crowded"),
+        i18n.format_count(summ["stations_crowded"], lang),
+        help=tr("access.kpi_crowded_help", n=i18n.format_count(summ["stations_qualifying"], lang)),
+    )
 
     stations = fig["stations"]
     st_folium(
@@ -135,8 +138,9 @@ def crowding_map(q: common.CoverageQuery, fig: dict, lang: str, thr: float, crow
     """Accessibility hexes under the most loaded stations (coloured by load), with two legends."""
     tr = common.tr
     outline = common.coverage_outline(q[6])
-    b = outline.total_bounds if len(outline) else (73.0, 18.0, 135.0, 53.6)
-    m = maps.base_map((b[1] + b[3]) / 2, (b[0] + b[2]) / 2, 5, **common._tiles())
+    b = outline.total_bounds if q[6] and len(outline) else (73.0, 18.0, 135.0, 53.6)  # mainland China
+    zoom = maps.zoom_for_bounds(b, 760, 520)  # opened at a fitting zoom, not fitBounds (see coverage.py)
+    m = maps.base_map((b[1] + b[3]) / 2, (b[0] + b[2]) / 2, zoom, **common._tiles())
     maps.add_boundaries(m, outline, color="#888888", weight=0.6)
     cells = fig["cells"]
     if len(cells):
@@ -170,5 +174,4 @@ def crowding_map(q: common.CoverageQuery, fig: dict, lang: str, thr: float, crow
     maps.add_legend(
         m, tr("access.legend_load"), list(zip(LOAD_COLORS, labels, strict=True)), position="bottomleft"
     )
-    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
     return maps.localize_assets(m)
