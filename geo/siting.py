@@ -20,6 +20,10 @@ maximise the workers newly covered — workers whose workplace is not yet within
 
 :func:`covered_with_sites` recomputes coverage independently (a fresh station index over
 the new sites), so the figures can be checked rather than trusted.
+
+A second objective, :func:`site_for_access`, lifts the most workers to a 2SFCA
+accessibility threshold (seats per 1,000 workers within reach, :mod:`geo.access`) with
+:func:`greedy_access`; :func:`reaching_with_sites` recounts it with a full 2SFCA.
 """
 
 from __future__ import annotations
@@ -667,6 +671,9 @@ def greedy_access(
 BUNDLE_SHORTLIST: Final = 24
 """Seeds from which :func:`greedy_access` grows bundles."""
 
+BUNDLE_POOL: Final = 2_000
+"""Candidates of most progress among which :func:`greedy_access` looks for bundle seeds."""
+
 BUNDLE_MAX_SITES: Final = 6
 """Most sites in one bundle of :func:`greedy_access`."""
 
@@ -694,6 +701,8 @@ def _best_bundle(
         Workers lifted per site of the best bundle, and its candidates in order.
     """
     alive = np.flatnonzero(progress > 0)
+    # Seeds come from the candidates of most progress (all of them on a small instance).
+    alive = np.sort(alive[np.argsort(-progress[alive], kind="stable")[:BUNDLE_POOL]])
     top_k = min(budget, BUNDLE_MAX_SITES)
     if len(alive) < 2 or top_k < 2:
         return 0.0, []
