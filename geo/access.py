@@ -37,10 +37,11 @@ Computation: one KD-tree per side on unit-sphere points (:func:`geo.distance.lat
 ``sparse_distance_matrix`` gives every pair within the chord of ``d0`` at once; pairs are
 cut on great-circle metres as :mod:`geo.nearest` cuts them, and the weights form a
 ``scipy.sparse`` CSR matrix ``W`` (workplaces × stations): demand ``= Wᵀ P``,
-``A = W R``. No Python loop over rows. On a Dask cluster the same two steps run as
-partial aggregates over chunks of workplaces (:func:`station_demand_partial` summed,
-then :func:`accessibility_partial` mapped; the driver is
-:func:`geo.dask_engine.two_step_fca_arrays`).
+``A = W R``. No Python loop over rows. On an engine that does not run in this process (a Dask
+cluster, :class:`geo.engines.DaskEngine`) the same two steps run as partial aggregates
+over chunks of workplaces with ``engine.map_chunks``, the station arrays broadcast once
+(:func:`station_demand_partial` summed, then :func:`accessibility_partial` mapped; see
+:func:`two_step_arrays`).
 
 Catchments cross region borders, so accessibility is always computed over all
 workplaces and stations; regions and occupations only select whose figures are summed.
@@ -58,8 +59,9 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from geo import coverage, hexes
+from geo import coverage, hexes, validate
 from geo.distance import arc_m_to_chord, chord_to_arc_m, latlng_to_xyz
+from geo.engines import LOCAL, Broadcast, Engine, row_chunks
 from geo.errors import InputError
 
 METHODS: Final = ("2sfca", "e2sfca")
@@ -183,7 +185,7 @@ def reaches(accessibility: ArrayLike, threshold_per_1000: float) -> NDArray[np.b
     return a >= float(threshold_per_1000) * (1.0 - REACH_RTOL)
 
 
-# ---------------------------------------------------------------- the sparse kernel (public: engines use it)
+# ---------------------------------------------------------------- the sparse kernel (public: the partials)
 
 
 def catchment_weights(
@@ -216,7 +218,7 @@ def catchment_weights(
     scipy.sparse.csr_matrix
         ``float64``, shape ``(n, m)``; entry ``(i, j)`` is ``w(d_ij)``, absent beyond ``d0``.
     """
-    r = coverage._check_radius(radius_m)
+    r = validate.check_radius_m(radius_m)
     sigma = decay_sigma_m(r, method, sigma_m)
     xw = latlng_to_xyz(lat, lng).reshape(-1, 3)
     xs = latlng_to_xyz(station_lat, station_lng).reshape(-1, 3)
@@ -322,6 +324,91 @@ def accessibility_partial(
     return np.asarray(w @ np.nan_to_num(np.asarray(ratio, dtype=np.float64), nan=0.0), dtype=np.float64)
 
 
+def _demand_chunk(
+    lat: NDArray[np.float64],
+    lng: NDArray[np.float64],
+    workers: NDArray[np.float64],
+    station_lat: NDArray[np.float64],
+    station_lng: NDArray[np.float64],
+    radius_m: float,
+    method: str,
+    sigma_m: float | None,
+) -> NDArray[np.float64]:
+    return station_demand_partial(
+        lat, lng, workers, station_lat, station_lng, radius_m, method=method, sigma_m=sigma_m
+    )
+
+
+def _access_chunk(
+    lat: NDArray[np.float64],
+    lng: NDArray[np.float64],
+    station_lat: NDArray[np.float64],
+    station_lng: NDArray[np.float64],
+    ratio: NDArray[np.float64],
+    radius_m: float,
+    method: str,
+    sigma_m: float | None,
+) -> NDArray[np.float64]:
+    return accessibility_partial(
+        lat, lng, station_lat, station_lng, ratio, radius_m, method=method, sigma_m=sigma_m
+    )
+
+
+def two_step_arrays(
+    engine: Engine,
+    lat: NDArray[np.float64],
+    lng: NDArray[np.float64],
+    workers: NDArray[np.float64],
+    station_lat: NDArray[np.float64],
+    station_lng: NDArray[np.float64],
+    seats: NDArray[np.float64],
+    radius_m: float,
+    *,
+    method: str = "2sfca",
+    sigma_m: float | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Both steps of :func:`two_step_fca` as partial aggregates over chunks of workplaces on ``engine``.
+
+    Step 1: every chunk of workplaces (:func:`geo.engines.row_chunks`) sums its workers into
+    the stations in reach (:func:`station_demand_partial`, its own tree query against the
+    station arrays, broadcast once); the chunks' vectors are added. Step 2: the ratios
+    (:func:`station_ratio`) are broadcast and each chunk computes its workplaces'
+    accessibility (:func:`accessibility_partial`), concatenated in order.
+
+    Parameters
+    ----------
+    engine : geo.engines.Engine
+        Where the chunks run.
+    lat, lng, workers : numpy.ndarray
+        Workplaces (WGS-84 degrees) and their workers, shape ``(n,)``.
+    station_lat, station_lng, seats : numpy.ndarray
+        The stations taking part and their seats (``NaN`` unknown), shape ``(m,)``.
+    radius_m, method, sigma_m
+        As for :func:`catchment_weights`.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Weighted workers in reach per station, shape ``(m,)``, and accessibility (seats per
+        worker) per workplace, shape ``(n,)`` -- the local results up to summation order.
+    """
+    n, m = len(lat), len(station_lat)
+    if n == 0 or m == 0:
+        return np.zeros(m), np.zeros(n)
+    s_lat = Broadcast(np.asarray(station_lat, dtype=np.float64))
+    s_lng = Broadcast(np.asarray(station_lng, dtype=np.float64))
+    slices = row_chunks(n, engine.parallelism)
+    parts = engine.map_chunks(
+        _demand_chunk, [(lat[s], lng[s], workers[s]) for s in slices], s_lat, s_lng, radius_m, method, sigma_m
+    )
+    demand = np.sum(np.stack(parts), axis=0)
+    ratio = Broadcast(station_ratio(seats, demand))
+    acc = engine.map_chunks(
+        _access_chunk, [(lat[s], lng[s]) for s in slices], s_lat, s_lng, ratio, radius_m, method, sigma_m
+    )
+    return demand, np.concatenate(acc)
+
+
 # ---------------------------------------------------------------- the analysis
 
 
@@ -378,7 +465,7 @@ class AccessResult:
 
 
 def _seats(stations: pd.DataFrame) -> NDArray[np.float64]:
-    coverage._check_columns(stations, ("lat", "lng", "seats"), "stations")
+    validate.check_columns(stations, ("lat", "lng", "seats"), "stations")
     return np.asarray(pd.to_numeric(stations["seats"], errors="coerce"), dtype=np.float64)
 
 
@@ -390,7 +477,7 @@ def two_step_fca(
     method: str = "2sfca",
     sigma_m: float | None = None,
     station_mask: ArrayLike | None = None,
-    engine: str | None = None,
+    engine: Engine = LOCAL,
 ) -> AccessResult:
     """Two-step floating catchment accessibility of every workplace, and every station's load.
 
@@ -409,39 +496,40 @@ def two_step_fca(
     station_mask : array_like of bool, optional
         Only these stations take part, shape ``(len(stations),)`` — e.g. those open at a
         time of day: ``geo.coverage.qualifying_mask(index, open_at_min=270)``.
-    engine : {"duckdb", "dask"}, optional
-        ``"dask"`` runs both steps as partial aggregates over chunks of workplaces on a
-        Dask cluster (:func:`geo.dask_engine.two_step_fca_arrays`); default the engine in
-        effect. The same figures either way (to rounding).
+    engine : geo.engines.Engine
+        Where it runs (default :data:`geo.engines.LOCAL`, one sparse matrix in this process);
+        an engine that is not embedded (Dask) runs both steps as partial aggregates over
+        chunks of workplaces (:func:`two_step_arrays`). The same figures either way (to
+        rounding).
 
     Returns
     -------
     AccessResult
     """
-    r = coverage._check_radius(radius_m)
+    r = validate.check_radius_m(radius_m)
     check_method(method)
     sigma = decay_sigma_m(r, method, sigma_m)
     seats = _seats(stations)
-    coverage._check_columns(workplaces, ("lat", "lng", "workers"), "workplaces")
-    qual = coverage._aligned(station_mask, len(stations), "station_mask", bool)
-    if qual is None:
-        qual = np.ones(len(stations), dtype=bool)
+    validate.check_columns(workplaces, ("lat", "lng", "workers"), "workplaces")
+    qual = (
+        np.ones(len(stations), dtype=bool)
+        if station_mask is None
+        else validate.aligned(station_mask, len(stations), "station_mask", bool)
+    )
     pos = np.flatnonzero(qual)
     s_lat = stations["lat"].to_numpy(dtype=np.float64)[pos]
     s_lng = stations["lng"].to_numpy(dtype=np.float64)[pos]
     lat = workplaces["lat"].to_numpy(dtype=np.float64)
     lng = workplaces["lng"].to_numpy(dtype=np.float64)
     p = workplaces["workers"].to_numpy(dtype=np.float64)
-    if coverage._on_dask(engine):
-        from geo import dask_engine
-
-        dem_q, acc = dask_engine.two_step_fca_arrays(
-            lat, lng, p, s_lat, s_lng, seats[pos], r, method=method, sigma_m=sigma
-        )
-    else:
+    if engine.embedded:
         w = catchment_weights(lat, lng, s_lat, s_lng, r, method=method, sigma_m=sigma)
         dem_q = np.asarray(w.T @ p, dtype=np.float64)
         acc = np.asarray(w @ np.nan_to_num(station_ratio(seats[pos], dem_q), nan=0.0), dtype=np.float64)
+    else:
+        dem_q, acc = two_step_arrays(
+            engine, lat, lng, p, s_lat, s_lng, seats[pos], r, method=method, sigma_m=sigma
+        )
     demand = np.zeros(len(stations))
     demand[pos] = dem_q
     ratio = np.full(len(stations), np.nan)
@@ -468,7 +556,7 @@ def _selection(
 ) -> NDArray[np.bool_]:
     sel = coverage.occupation_mask(workplaces, occupations)
     if parent:
-        sel = sel & coverage._inside(workplaces, parent)
+        sel = sel & validate.region_mask(workplaces, parent)
     return sel
 
 
@@ -527,7 +615,7 @@ def access_summary(
     a = result.accessibility[sel]
     st_sel = result.qualifying.copy()
     if parent:
-        st_sel &= coverage._inside(stations, parent)
+        st_sel &= validate.region_mask(stations, parent)
     total = float(p.sum())
     below = float(p[~reaches(a, threshold_per_1000)].sum())
     return {
@@ -586,13 +674,13 @@ def region_access(
         ``stations_crowded`` count qualifying stations tagged with the region. Then the
         parent columns, as in :func:`geo.coverage.region_stats`.
     """
-    coverage._check_level(level)
+    validate.check_level(level)
     _check_result(result, stations, workplaces)
     code_col, name_col = coverage.LEVEL_KEYS[level]
     parents = list(coverage._PARENTS[level])
     tags = [code_col, name_col, *parents]
-    coverage._check_columns(workplaces, ("workers", *tags), "workplaces")
-    coverage._check_columns(stations, tags, "stations")
+    validate.check_columns(workplaces, ("workers", *tags), "workplaces")
+    validate.check_columns(stations, tags, "stations")
     sel = _selection(workplaces, parent, occupations)
     p = workplaces["workers"].to_numpy(dtype=np.float64)[sel]
     a = result.accessibility[sel]
@@ -603,7 +691,7 @@ def region_access(
         weighted=p * a,
         workers_below=np.where(reaches(a, threshold_per_1000), 0.0, p),
     )
-    st_sel = result.qualifying & (coverage._inside(stations, parent) if parent else True)
+    st_sel = result.qualifying & (validate.region_mask(stations, parent) if parent else True)
     stn = pd.DataFrame(stations.loc[st_sel, tags]).reset_index(drop=True)
     stn = stn.assign(
         stations=1,
@@ -661,12 +749,12 @@ def cell_access(
     if not 0 <= int(res) <= 9:
         raise InputError(f"res={res!r}: cells are res 0–9 parents of the stored res-9 cells")
     _check_result(result, None, workplaces)
-    coverage._check_columns(workplaces, ("h3_9", "workers"), "workplaces")
+    validate.check_columns(workplaces, ("h3_9", "workers"), "workplaces")
     sel = _selection(workplaces, parent, occupations)
     rows = np.flatnonzero(sel)
     p = workplaces["workers"].to_numpy(dtype=np.float64)[rows]
     a = result.accessibility[rows]
-    cells = hexes.cells_to_parent_int(hexes.h3_to_int(workplaces["h3_9"].iloc[rows]), int(res))
+    cells = hexes.cells_to_parent_int(hexes.str_to_int(workplaces["h3_9"].iloc[rows]), int(res))
     uniq, inverse = np.unique(cells, return_inverse=True)
     workers = np.bincount(inverse, weights=p, minlength=len(uniq))
     weighted = np.bincount(inverse, weights=p * a, minlength=len(uniq))
@@ -674,7 +762,7 @@ def cell_access(
         inverse, weights=np.where(reaches(a, threshold_per_1000), 0.0, p), minlength=len(uniq)
     )
     keep = workers > 0
-    text = hexes.int_to_h3(uniq[keep])
+    text = hexes.int_to_str(uniq[keep])
     lat, lng = hexes.cells_to_latlng(text) if len(text) else (np.empty(0), np.empty(0))
     return pd.DataFrame(
         {
@@ -724,7 +812,7 @@ def station_table(
             f"the access result has {len(result.seats)} stations but the table has {len(stations)}; "
             "pass the stations it was computed from"
         )
-    keep = result.qualifying & (coverage._inside(stations, parent) if parent else True)
+    keep = result.qualifying & (validate.region_mask(stations, parent) if parent else True)
     rows = np.flatnonzero(keep)
     load = result.load_workers_per_seat[rows]
     ids = stations["station_id"].astype(str).to_numpy(dtype=object)[rows]

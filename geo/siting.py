@@ -38,7 +38,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from geo import access, coverage, hexes
+from geo import access, coverage, hexes, validate
 from geo.distance import arc_m_to_chord, chord_to_arc_m, latlng_to_xyz
 from geo.errors import InputError, SchemaError
 
@@ -152,9 +152,9 @@ def candidate_sites(
     """
     unc = np.asarray(uncovered, dtype=bool)
     rows = np.flatnonzero(unc)
-    ints = hexes.h3_to_int(workplaces["h3_9"].iloc[rows])
+    ints = hexes.str_to_int(workplaces["h3_9"].iloc[rows])
     cells, first = np.unique(ints, return_index=True)
-    h3_text = hexes.int_to_h3(cells)
+    h3_text = hexes.int_to_str(cells)
     lat, lng = hexes.cells_to_latlng(h3_text) if len(cells) else (np.empty(0), np.empty(0))
     out = pd.DataFrame({"lat": lat, "lng": lng, "h3": h3_text, "source": "cell", "name": ""})
     tag_rows = rows[first]
@@ -174,7 +174,7 @@ def _user_candidates(df: pd.DataFrame) -> pd.DataFrame:
         raise SchemaError("candidate sites need columns lat and lng (WGS-84 degrees)")
     lat = pd.to_numeric(df["lat"], errors="coerce").to_numpy(dtype=np.float64)
     lng = pd.to_numeric(df["lng"], errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~((np.abs(lat) <= 90) & (np.abs(lng) <= 180))
+    bad = ~validate.valid_latlng(lat, lng)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InputError(
@@ -209,7 +209,7 @@ def candidates_outside(user_candidates: pd.DataFrame, parent: str) -> NDArray[np
     """
     if len(user_candidates) == 0:
         return np.zeros(0, dtype=bool)
-    return ~coverage._inside(_user_candidates(user_candidates), parent)
+    return ~validate.region_mask(_user_candidates(user_candidates), parent)
 
 
 # ---------------------------------------------------------------- coverage sets and greedy
@@ -366,19 +366,19 @@ def site_stations(
         The sites and before/after figures (fewer sites than ``n_new`` when no candidate
         covers anyone further).
     """
-    r = coverage._check_radius(radius_m)
+    r = validate.check_radius_m(radius_m)
     if isinstance(n_new, bool) or not isinstance(n_new, int | np.integer) or not 1 <= n_new <= MAX_NEW_SITES:
         raise InputError(f"n_new={n_new!r}: ask for a whole number of sites from 1 to {MAX_NEW_SITES}")
     if quota is not None and (isinstance(quota, bool) or int(quota) < 1):
         raise InputError(f"quota={quota!r}: give at least 1 site per region, or no quota")
-    coverage._check_level(quota_level)
-    coverage._check_columns(workplaces, ("lat", "lng", "workers", "h3_9"), "workplaces")
+    validate.check_level(quota_level)
+    validate.check_columns(workplaces, ("lat", "lng", "workers", "h3_9"), "workplaces")
     cov = np.asarray(covered, dtype=bool).reshape(-1)
     if len(cov) != len(workplaces):
         raise InputError(f"covered has {len(cov)} values but workplaces has {len(workplaces)} rows")
     sel = coverage.occupation_mask(workplaces, occupations)
     if parent:
-        sel = sel & coverage._inside(workplaces, parent)
+        sel = sel & validate.region_mask(workplaces, parent)
     w_all = workplaces["workers"].to_numpy(dtype=np.int64)
     total = int(w_all[sel].sum())
     before = int(w_all[sel & cov].sum())
@@ -793,7 +793,7 @@ def site_for_access(
     AccessSitingResult
         Fewer sites than ``n_new`` when no candidate helps any counted worker further.
     """
-    r = coverage._check_radius(radius_m)
+    r = validate.check_radius_m(radius_m)
     if isinstance(n_new, bool) or not isinstance(n_new, int | np.integer) or not 1 <= n_new <= MAX_NEW_SITES:
         raise InputError(f"n_new={n_new!r}: ask for a whole number of sites from 1 to {MAX_NEW_SITES}")
     if quota is not None and (isinstance(quota, bool) or int(quota) < 1):
@@ -801,8 +801,8 @@ def site_for_access(
     tau = float(threshold_per_1000)
     if not (tau > 0 and np.isfinite(tau)):
         raise InputError(f"threshold_per_1000={threshold_per_1000!r}: give a positive number of seats")
-    coverage._check_level(quota_level)
-    coverage._check_columns(workplaces, ("lat", "lng", "workers", "h3_9"), "workplaces")
+    validate.check_level(quota_level)
+    validate.check_columns(workplaces, ("lat", "lng", "workers", "h3_9"), "workplaces")
     base = access.two_step_fca(stations, workplaces, r, station_mask=station_mask)
     if seats_per_site is None:
         known = base.seats[base.qualifying & np.isfinite(base.seats)]
@@ -812,7 +812,7 @@ def site_for_access(
         raise InputError(f"seats_per_site={seats_per_site!r}: give a positive number of seats")
     sel = coverage.occupation_mask(workplaces, occupations)
     if parent:
-        sel = sel & coverage._inside(workplaces, parent)
+        sel = sel & validate.region_mask(workplaces, parent)
     reached = access.reaches(base.accessibility, tau)
     p_all = workplaces["workers"].to_numpy(dtype=np.float64)
     total = int(p_all[sel].sum())

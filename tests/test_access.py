@@ -4,13 +4,17 @@ reference, against PySAL ``access`` and against invariants (seats are conserved)
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from geo import access, coverage, dask_engine
+from geo import access, coverage, engines
 from geo.distance import haversine_m
+from geo.engines import LOCAL, DaskEngine, LocalEngine
+from geo.engines import base as engines_base
+from geo.engines import dask as dask_engine
 from geo.errors import InputError
 from geo.nearest import StationIndex
 
@@ -269,7 +273,7 @@ def test_time_of_day_uses_the_stations_open_then(demo_tables: dict[str, pd.DataF
     np.testing.assert_allclose(r.accessibility, sub.accessibility, rtol=1e-12)
 
 
-# ---------------------------------------------------------------- Dask parity
+# ---------------------------------------------------------------- engines: local vs partials (Dask)
 
 distributed = pytest.importorskip("distributed")
 
@@ -286,16 +290,43 @@ def scheduler() -> Iterator[str]:
         cluster.close()
 
 
+@dataclass(frozen=True)
+class PartialsHere(LocalEngine):
+    """The local engine made to take the partials path, in this process (no cluster)."""
+
+    @property
+    def embedded(self) -> bool:
+        return False
+
+
+@pytest.fixture(params=["dask", "partials-here"])
+def partial_engine(request: pytest.FixtureRequest) -> engines.Engine:
+    """An engine that runs access by partials: on the Dask cluster, or here one chunk after another."""
+    if request.param == "dask":
+        return DaskEngine(request.getfixturevalue("scheduler"))
+    return PartialsHere()
+
+
 @pytest.mark.parametrize("method", access.METHODS)
-def test_dask_gives_the_same_figures(
-    demo, scheduler: str, monkeypatch: pytest.MonkeyPatch, method: str
+def test_partials_give_the_same_figures(
+    demo, partial_engine: engines.Engine, monkeypatch: pytest.MonkeyPatch, method: str
 ) -> None:
     st, wp, _ = demo
-    monkeypatch.setattr(dask_engine, "ROWS_PER_TASK", 700)  # several partitions even on test data
-    local = access.two_step_fca(st, wp, 3000.0, method=method, engine="duckdb")
-    with dask_engine.using("dask", scheduler):
-        dist = access.two_step_fca(st, wp, 3000.0, method=method)
-    assert len(dask_engine._row_chunks(len(wp), 2)) > 2
+    monkeypatch.setattr(engines_base, "ROWS_PER_TASK", 700)  # several chunks even on test data
+    assert len(engines.row_chunks(len(wp), partial_engine.parallelism)) > 2
+    calls: list[int] = []
+    real = access.station_demand_partial
+
+    def counted(*args: object, **kw: object) -> np.ndarray:
+        calls.append(1)
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    if isinstance(partial_engine, PartialsHere):  # the partials path is really taken, chunk by chunk
+        monkeypatch.setattr(access, "station_demand_partial", counted)
+    local = access.two_step_fca(st, wp, 3000.0, method=method, engine=LOCAL)
+    dist = access.two_step_fca(st, wp, 3000.0, method=method, engine=partial_engine)
+    if isinstance(partial_engine, PartialsHere):
+        assert len(calls) == len(engines.row_chunks(len(wp), partial_engine.parallelism))
     np.testing.assert_allclose(dist.workers_in_reach, local.workers_in_reach, rtol=1e-12)
     np.testing.assert_allclose(dist.ratio, local.ratio, rtol=1e-12)
     np.testing.assert_allclose(dist.accessibility, local.accessibility, rtol=1e-12, atol=1e-18)

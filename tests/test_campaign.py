@@ -55,6 +55,7 @@ def test_sums_by_grouping_match_pandas(demo_data_dir: Path, ev: pd.DataFrame, by
     key = "adcode" if by in ("province", "city", "county") else ("date" if by == "day" else by)
     want = _sums(ev[ev["year"] == 2025], [col]).rename(columns={col: key})
     merged = want.merge(got, on=key, how="outer", suffixes=("_want", ""), indicator=True)
+    assert len(got) > 0
     assert (merged["_merge"] == "both").all()
     for m in c.MEASURES:
         np.testing.assert_allclose(merged[m].astype(float), merged[f"{m}_want"].astype(float))
@@ -398,6 +399,7 @@ def test_no_withheld_figure_is_recovered_from_group_or_grand_totals(rows: list, 
 
 
 def test_published_outputs_of_the_demo_leak_nothing(demo_data_dir: Path) -> None:
+    withheld = 0
     for by, filters in [
         ("county", c.Filters(2025, categories=("model",))),
         ("hex", c.Filters(2025)),
@@ -408,6 +410,7 @@ def test_published_outputs_of_the_demo_leak_nothing(demo_data_dir: Path) -> None
         raw = c.campaign_by(demo_data_dir, by, filters, res=8)
         assert len(rows) == len(raw)
         small = (raw["people"] >= 1) & (raw["people"] < K)
+        withheld += int(small.sum())
         assert rows.loc[small.to_numpy(), "suppressed"].all()
         assert rows.loc[rows["suppressed"], ["people", "events", "funds_yuan"]].isna().all().all()
         if total["people"] is not None:
@@ -415,11 +418,13 @@ def test_published_outputs_of_the_demo_leak_nothing(demo_data_dir: Path) -> None
             n_hidden = int(rows["suppressed"].sum())
             assert n_hidden == 0 or n_hidden >= 2, "one withheld row would equal total minus the rest"
             assert hidden == raw.loc[rows["suppressed"].to_numpy(), "people"].sum()
+    assert withheld > 0, "the demo must have small rows, or the checks above prove nothing"
 
 
 def test_hex_day_frames_respect_the_cell_cap_and_suppress(demo_data_dir: Path) -> None:
     rows, res = c.published_hex_days(demo_data_dir, c.Filters(2025), k=K, res=9, max_cells=50)
     assert res < 9
+    assert len(rows) > 0
     assert rows.groupby("date").size().max() <= 50 or res == c.MIN_HEX_RES
     assert rows.loc[rows["suppressed"], "people"].isna().all()
     assert (rows["people"].dropna() >= K).all()
@@ -430,10 +435,12 @@ def test_checkin_cells_withhold_small_visit_counts(demo_data_dir: Path) -> None:
         demo_data_dir, k=K, res=8, by_day=True, date_from=dt.date(2025, 1, 28), date_to=dt.date(2025, 1, 30)
     )
     vis = out["visits"].dropna()
+    assert len(vis) > 0
     assert ((vis >= K) | (vis == 0)).all()
     assert out.loc[out["suppressed"], "visits_per_station_day"].isna().all()
     busy = c.busiest_cells(demo_data_dir, k=K, res=7, top=5)
-    assert len(busy) <= 5
+    assert 0 < len(busy) <= 5
+    assert busy["visits_per_station_day"].is_monotonic_decreasing
     assert busy["visits_per_station_day"].is_monotonic_decreasing
 
 

@@ -12,7 +12,7 @@ from streamlit_folium import st_folium
 
 from geo import campaign, export, hexes, i18n, maps, regions
 from geo.schema import CATEGORIES, SPRING_FESTIVAL
-from views import common
+from views import common, map_export_ui
 
 tr, lang = common.tr, common.lang()
 k = int(common.settings().k_anonymity)
@@ -67,10 +67,10 @@ with st.sidebar:
         tr("campaign.dates"), lo, hi, (lo, hi), format="YYYY-MM-DD", key=f"campaign_dates_{year}"
     )
 region = city or province
-q: common.CampaignQuery = (year, d_from.isoformat(), d_to.isoformat(), tuple(cats), region)
+q = campaign.Filters(year, d_from, d_to, tuple(cats) or None, region or None).checked()
 
 # ---- KPI cards --------------------------------------------------------------------------------
-kp = common.campaign_data("kpis", q)
+kp = common.campaign_kpis(q)
 total = kp["total"]
 c1, c3, c4, c5 = st.columns(4)
 c1.metric(tr("campaign.kpi_people"), count(total["people"]))
@@ -131,16 +131,16 @@ def map_section() -> None:
     unit = "hex" if view == "hex" else common.campaign_child_level(region)
     if metric == "people":
         value_col, legend = "people", tr("campaign.legend_people")
-        frames, res = common.campaign_data("frames", q, unit, res)
+        frames, res = common.campaign_frames(q, unit, res)
         if unit == "hex":  # all days together hold more cells than one day: coarsen further if needed
-            whole, whole_res = common.campaign_data("cells", q, res)
+            whole, whole_res = common.campaign_cells(q, res)
         else:
-            whole, whole_res = common.campaign_data("regions", q, unit, res), res
+            whole, whole_res = common.campaign_regions(q, unit, res), res
     else:
         value_col, legend = "visits", tr("campaign.legend_checkins")
         res = min(res, 7)
-        frames = common.campaign_data("checkin_frames", q, res, True)
-        whole, whole_res = common.campaign_data("checkin_frames", q, res, False), res
+        frames = common.campaign_checkins(q, res, True)
+        whole, whole_res = common.campaign_checkins(q, res, False), res
         if frames.empty:
             start, end = campaign.checkin_window()
             st.info(tr("campaign.no_checkins", start=start, end=end))
@@ -183,10 +183,11 @@ def map_section() -> None:
             "text/html",
             key="campaign_dl_html",
         )
+        map_export_ui.campaign_buttons(frame, view, value_col, bins, legend, HIDDEN, region, year, day)
     if view == "hex":
         shown_res = whole_res if day == "all" else res
         key = "campaign.res_caption_all" if day == "all" else "campaign.res_caption"
-        st.caption(tr(key, res=shown_res, area=f"{hexes.cell_area_km2(shown_res):.1f}"))
+        st.caption(tr(key, res=shown_res, area=f"{hexes.average_hexagon_area_km2(shown_res):.1f}"))
     st.caption(tr("campaign.suppressed_note", k=k))
     common.credit()
     if st.session_state.get("campaign_playing"):
@@ -202,7 +203,7 @@ map_section()
 
 # ---- charts -----------------------------------------------------------------------------------
 st.subheader(tr("campaign.trend_title"))
-daily = common.campaign_data("daily", q)
+daily = common.campaign_daily(q)
 long = pd.concat(
     [
         pd.DataFrame(
@@ -250,9 +251,9 @@ g1.markdown(f"**{tr('campaign.category_title')}**")
 if len(cats_df):
     g1.bar_chart(cats_df, x="category", y="people", color="#c8102e", horizontal=True, x_label="", y_label="")
 child = common.campaign_child_level(region)
-table = common.campaign_data("regions", q, child, 7)
+table = common.campaign_regions(q, child, 7)
 if not region:
-    comp = common.campaign_data("completion", q)[["adcode", "target_people", "completion"]]
+    comp = common.campaign_completion(q)[["adcode", "target_people", "completion"]]
     table = table.merge(comp, on="adcode", how="left")
     ranked = table.dropna(subset=["completion"]).assign(pct=lambda t: t["completion"].astype(float) * 100)
     top, bottom, label = ranked.nlargest(5, "pct"), ranked.nsmallest(5, "pct"), "pct"
@@ -305,7 +306,7 @@ e2.download_button(
 # ---- where demand outruns supply (check-ins per station per day) ------------------------------
 st.subheader(tr("campaign.busiest_title"))
 st.caption(tr("campaign.busiest_intro", res=7))
-busy = common.campaign_data("busiest", q, 7)
+busy = common.campaign_busiest(q, 7)
 st.dataframe(
     busy[["h3", "visits", "stations", "visits_per_station_day"]].astype(
         {"visits": "float64", "visits_per_station_day": "float64"}

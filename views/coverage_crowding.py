@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geo import access, i18n, maps
+from geo import access, i18n, maps, validate
 from views import common
 
 LOAD_COLORS = ("#2b83ba", "#abdda4", "#fdae61", "#f46d43", "#9e0142")
@@ -125,7 +125,7 @@ def render(
         hide_index=True,
         width="stretch",
     )
-    outlines = common.coverage_outline(q[6])[["adcode", "geometry"]]
+    outlines = common.coverage_outline(q.region or "")[["adcode", "geometry"]]
     with_shapes = outlines.merge(fig["regions"], on="adcode", how="right")
     downloads(
         gpd.GeoDataFrame(with_shapes, geometry="geometry", crs="EPSG:4326"),
@@ -137,8 +137,8 @@ def render(
 def crowding_map(q: common.CoverageQuery, fig: dict, lang: str, thr: float, crowded: float) -> object:
     """Accessibility hexes under the most loaded stations (coloured by load), with two legends."""
     tr = common.tr
-    outline = common.coverage_outline(q[6])
-    b = outline.total_bounds if q[6] and len(outline) else (73.0, 18.0, 135.0, 53.6)  # mainland China
+    outline = common.coverage_outline(q.region or "")
+    b = outline.total_bounds if q.region and len(outline) else validate.CHINA_BOUNDS  # the mainland
     zoom = maps.zoom_for_bounds(b, 760, 520)  # opened at a fitting zoom, not fitBounds (see coverage.py)
     m = maps.base_map((b[1] + b[3]) / 2, (b[0] + b[2]) / 2, zoom, **common._tiles())
     maps.add_boundaries(m, outline, color="#888888", weight=0.6)

@@ -6,11 +6,12 @@ import argparse
 import math
 from typing import Any
 
-from geo import access, coverage, store
+from geo import access, coverage, engines, levels, store
 from geo.cli import command
 from geo.cli.engine import add_engine_options, with_engine
-from geo.cli.planning import _CHILD_LEVEL, _clean, _filters, _records, _region_level
+from geo.cli.planning import coverage_query, region_tags
 from geo.nearest import StationIndex
+from geo.records import clean, records
 from geo.settings import Settings
 
 _STATION_READ = list(dict.fromkeys([*coverage.STATION_COLUMNS, *access.STATION_COLUMNS]))
@@ -18,37 +19,40 @@ _WORKPLACE_READ = list(dict.fromkeys([*coverage.WORKPLACE_COLUMNS, *access.WORKP
 
 
 def _access(args: argparse.Namespace, settings: Settings) -> Any:  # noqa: ANN401 - JSON-able or text
-    radius = coverage._check_radius(
-        args.radius_m if args.radius_m is not None else settings.coverage_radius_m
-    )
+    q = coverage_query(args, settings)
     stations = store.read_table(settings.data_dir, "stations", columns=_STATION_READ)
     workplaces = store.read_table(settings.data_dir, "workplaces", columns=_WORKPLACE_READ)
-    region_level = _region_level(workplaces, stations, args.region)
-    filters = _filters(args, settings)
+    tags = region_tags(stations, workplaces)
+    levels.region_level(q.region, tags)  # refuses a code no row carries
     mask = None
-    if filters["open_at_min"] is not None or any(filters[k] for k in ("amenities", "kinds", "exclude_ids")):
-        mask = coverage.qualifying_mask(StationIndex.from_frame(stations), **filters)
+    if q.open_at_min is not None or q.amenities or q.kinds or q.exclude_ids:
+        mask = coverage.qualifying_mask(StationIndex.from_frame(stations), **q.station_filters())
     result = access.two_step_fca(
-        stations, workplaces, radius, method=args.method, sigma_m=args.sigma_m, station_mask=mask
+        stations,
+        workplaces,
+        q.radius_m,
+        method=args.method,
+        sigma_m=args.sigma_m,
+        station_mask=mask,
+        engine=engines.from_settings(settings),
     )
     threshold = settings.access_threshold_seats_per_1000 if args.threshold is None else args.threshold
     crowded = settings.crowded_workers_per_seat
-    occupations = args.occupation or ()
     summary = access.access_summary(
-        stations, workplaces, result, threshold, crowded, parent=args.region, occupations=occupations
+        stations, workplaces, result, threshold, crowded, parent=q.region, occupations=q.occupations
     )
-    level = args.level or _CHILD_LEVEL[region_level]
+    level = args.level or levels.child_level(q.region, tags)
     table = access.region_access(
-        stations, workplaces, result, level, threshold, crowded, parent=args.region, occupations=occupations
+        stations, workplaces, result, level, threshold, crowded, parent=q.region, occupations=q.occupations
     )
-    top = access.station_table(stations, result, crowded, parent=args.region, top=args.top)
+    top = access.station_table(stations, result, crowded, parent=q.region, top=args.top)
     out = {
-        **{k: _clean(v) for k, v in summary.items()},
+        **{k: clean(v) for k, v in summary.items()},
         "at": args.at,
-        "region": args.region,
+        "region": q.region,
         "level": level,
-        "by_region": _records(table),
-        "stations": _records(top.astype({"seats": "float64"})),
+        "by_region": records(table),
+        "stations": records(top.astype({"seats": "float64"})),
     }
     return out if args.json else _text(out)
 
