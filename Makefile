@@ -5,12 +5,17 @@ BIN     := $(VENV)/bin
 DATA    ?= $(or $(GEO_DATA_DIR),data)
 PORT    ?= 8501
 SCALE   ?= 1.0
+# Worker processes of `make run`. Keep 1 for the Streamlit pages: they hold uploads and
+# downloads in one process, and with 2+ workers a file upload or download lands on the
+# other worker about half the time and fails (docs/deploy.md). The API and /m/ scale with workers.
+WORKERS ?= 1
 STAMP   := $(VENV)/.installed
 
 .PHONY: run test lint format bench browser clean-data help
 
 help:
-	@echo "make run    - install, generate demo data if missing, start the app (+ API) on http://localhost:$(PORT)"
+	@echo "make run    - install, generate demo data if missing, start the app (+ API, + phone app /m/) on http://localhost:$(PORT)"
+	@echo "             WORKERS=2 serves the API and /m/ from 2 processes, but breaks Streamlit uploads/downloads (default 1)"
 	@echo "make test   - install test deps, check the browser, lint, run every test"
 	@echo "make bench  - run every benchmark and rewrite bench/RESULTS.md"
 
@@ -24,7 +29,9 @@ $(DATA)/CURRENT: | $(STAMP)
 	$(BIN)/python -m geo generate --scale $(SCALE) --data-dir $(DATA)
 
 run: $(STAMP) $(DATA)/CURRENT
-	GEO_DATA_DIR=$(DATA) $(BIN)/uvicorn asgi:app --host 0.0.0.0 --port $(PORT)
+	@$(BIN)/python -m geo.phone $(PORT) $(WORKERS)
+	GEO_DATA_DIR=$(DATA) $(BIN)/uvicorn asgi:app --host 0.0.0.0 --port $(PORT) --workers $(WORKERS) --no-proxy-headers \
+	  --timeout-worker-healthcheck 120
 
 # Headless Chromium for the real-browser tests: Debian's package (never `playwright install`,
 # which downloads its own browser and cannot work offline), plus a CJK font for screenshots.

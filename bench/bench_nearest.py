@@ -15,7 +15,11 @@ list of 20,000 (Lua script). Without wrk a plain-Python generator (``CONNECTIONS
 threads with ``http.client``) is used instead; it needs a whole core itself, so its
 figure is a floor and is labelled as such.
 
-Run: ``python bench/bench_nearest.py [--no-browser]``.
+The same load against ``uvicorn asgi:app --workers 2`` and ``--workers 1`` in one run gives
+the worker scaling (target: 2 workers ≥ 1.6x one).
+
+Run: ``python bench/bench_nearest.py [--no-browser]``, or only the worker comparison:
+``python bench/bench_nearest.py --workers-only``.
 """
 
 from __future__ import annotations
@@ -77,10 +81,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_server(port: int) -> subprocess.Popen[bytes]:
+def _start_server(port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     env = {**os.environ, "GEO_DATA_DIR": str(DATA)}
     cmd = [sys.executable, "-m", "uvicorn", "asgi:app", "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--log-level", "warning", "--no-access-log"]
+    cmd += ["--log-level", "warning", "--no-access-log", "--no-proxy-headers", "--workers", str(workers)]
+    # A worker loading the national dataset may not answer the 5 s health check on a busy machine.
+    cmd += ["--timeout-worker-healthcheck", "120"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -203,6 +209,73 @@ def _bench_api(lat: np.ndarray, lng: np.ndarray) -> tuple[list[dict], str]:
         ], note
     finally:
         proc.terminate()
+
+
+WORKERS_SECONDS = 15
+WORKERS_WARM_SECONDS = 20
+
+
+def _until_warm(port: int, paths: list[str], quick_s: float = 0.2, limit_s: float = 600) -> None:
+    quick, deadline, i = 0, time.monotonic() + limit_s, 0
+    while quick < 20 and time.monotonic() < deadline:
+        t = time.perf_counter()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{paths[i % len(paths)]}", timeout=300) as r:
+            r.read()
+        quick = quick + 1 if time.perf_counter() - t < quick_s else 0
+        i += 1
+
+
+def _bench_workers(lat: np.ndarray, lng: np.ndarray) -> tuple[list[dict], str]:
+    """API throughput of ``make run WORKERS=2`` against ``WORKERS=1``, same wrk load, same run."""
+    if not shutil.which("wrk"):
+        return [], "API workers: not measured (wrk is not installed)."
+    paths = [
+        f"/api/v1/nearest?lat={a:.5f}&lng={b:.5f}&k=5"
+        for a, b in zip(lat[:API_REQUESTS], lng[:API_REQUESTS], strict=True)
+    ]
+    got: dict[int, dict[str, float]] = {}
+    for workers in (1, 2):
+        port = _free_port()
+        proc = _start_server(port, workers)
+        try:
+            # Each worker loads the dataset (and then the place-search gazetteer) on its first
+            # requests: ask on new connections (spread over the workers) until 20 answers in a
+            # row are quick, then warm with wrk, then measure.
+            _until_warm(port, paths)
+            _wrk(port, paths[:2000], WORKERS_WARM_SECONDS)
+            got[workers] = _wrk(port, paths, WORKERS_SECONDS)
+            print(f"{workers} worker(s): {got[workers]}", flush=True)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=60)  # workers finish their requests and exit
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
+    one, two = got[1], got[2]
+    ratio = two["rps"] / one["rps"]
+    rows = [
+        row(
+            f"API GET /api/v1/nearest with 2 workers (p99 {two['p99']:.1f} ms, errors {int(two['errors'])})",
+            two["rps"],
+            "req/s",
+            "≥ 1.6× one worker",
+            ratio >= 1.6 and two["errors"] == 0,
+            f"1 worker (p99 {one['p99']:.1f} ms, errors {int(one['errors'])})",
+            one["rps"],
+            ratio,
+        )
+    ]
+    load = os.getloadavg()
+    note = (
+        f"API workers: `uvicorn asgi:app --workers N --no-proxy-headers` (as `make run WORKERS=N`), "
+        f"wrk 1 thread, {CONNECTIONS} keep-alive connections, {WORKERS_SECONDS} s each after "
+        f"{WORKERS_WARM_SECONDS} s of warm-up, over {len(paths):,} different points; wrk runs on the "
+        f"same {os.cpu_count()} cores, so 2 workers and wrk share them (load average at the end "
+        f"{load[0]:.1f}). With 2 cores, 2 workers plus the load generator cannot double one worker's "
+        "figure; on a machine with a core per worker they scale with the cores."
+    )
+    return rows, note
 
 
 def _bench_page(lat0: float, lng0: float) -> list[dict]:
@@ -357,6 +430,9 @@ def main(browser: bool | None = None) -> list[dict]:
     api_rows, api_note = _bench_api(lat, lng)
     rows += api_rows
     notes.append(api_note)
+    worker_rows, worker_note = _bench_workers(lat, lng)
+    rows += worker_rows
+    notes.append(worker_note)
     if browser:
         rows += _bench_page(float(lat[0]), float(lng[0]))
     else:
@@ -371,6 +447,21 @@ def main(browser: bool | None = None) -> list[dict]:
     return rows
 
 
+WORKERS_TITLE = "API workers (bench_nearest.py --workers-only)"
+
+
+def main_workers() -> list[dict]:
+    """Only the 1-vs-2-worker API throughput; written as its own section."""
+    stations = store.read_table(DATA, "stations")
+    lat, lng = _points(stations, API_REQUESTS, 1)
+    rows, note = _bench_workers(lat, lng)
+    write_section(WORKERS_TITLE, rows, note)
+    return rows
+
+
 if __name__ == "__main__":
-    for r in main(browser="--no-browser" not in sys.argv):
+    run = (
+        main_workers if "--workers-only" in sys.argv else lambda: main(browser="--no-browser" not in sys.argv)
+    )
+    for r in run():
         print(r)

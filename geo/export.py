@@ -2,23 +2,26 @@
 
 Every function returns bytes (pages hand them to a download button; the CLI writes
 them through :func:`geo.store.atomic_write_bytes`). In CSV and XLSX, text cells that a
-spreadsheet would run as a formula (starting with ``= + - @``, or a tab / carriage return)
-are neutralised with a leading apostrophe, so an uploaded station name cannot become a
-formula; GeoJSON is for GIS tools and keeps text as it is. Infinite numbers (e.g. "no
-qualifying station" distances) are exported as empty cells (``null`` in GeoJSON).
+spreadsheet would run as a formula (starting with ``= + - @`` or their full-width forms
+``＝ ＋ － ＠``, also behind leading spaces, tabs or line breaks; or starting with a tab /
+carriage return / line feed) are neutralised with a leading apostrophe, so an uploaded
+station name cannot become a formula; GeoJSON is for GIS tools and keeps text as it is.
+Infinite numbers (e.g. "no qualifying station" distances) are exported as empty cells (``null`` in GeoJSON).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Final
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START: Final = re.compile(r"^(?:[\t\r\n]|\s*[=+\-@＝＋－＠])")
+"""A cell a spreadsheet may run as a formula: ``\\s`` covers the ideographic space U+3000."""
 
 
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
@@ -32,10 +35,10 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
         s = out[col]
         if s.dtype == object or pd.api.types.is_string_dtype(s):
             text = s.astype("string")
-            risky = text.str.startswith(_FORMULA_START).fillna(False).to_numpy(dtype=bool)
+            risky = text.str.contains(_FORMULA_START).fillna(False).to_numpy(dtype=bool)
             if risky.any():
                 out[col] = text.where(~risky, "'" + text)
-    out.columns = [("'" + str(c)) if str(c).startswith(_FORMULA_START) else c for c in out.columns]
+    out.columns = [("'" + str(c)) if _FORMULA_START.match(str(c)) else c for c in out.columns]
     return out
 
 

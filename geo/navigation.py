@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
@@ -30,8 +31,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 from numpy.typing import ArrayLike, NDArray
+from scipy.spatial import cKDTree
 
 from geo import datums, hours
+from geo.distance import arc_m_to_chord, chord_to_arc_m, latlng_to_xyz
 from geo.errors import InputError
 from geo.nearest import K_MAX, StationIndex, minute_of_day_now, travel_minutes
 
@@ -470,11 +473,21 @@ class StationText:
     amap_name_q: NDArray[np.object_]
     baidu_title_q: NDArray[np.object_]
     baidu_content_q: NDArray[np.object_]
+    sorted_ids: NDArray[np.str_] = field(default_factory=lambda: np.empty(0, dtype=str))
+    """Station ids in sorted order (for :meth:`position_of`)."""
+    id_order: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    """Position of each of :attr:`sorted_ids`."""
+    _tree: list[cKDTree] = field(default_factory=list, repr=False, compare=False)
+    _tree_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def from_frame(cls, stations: Any) -> StationText:  # noqa: ANN401 - pandas/geopandas frame
         """Take the text columns of a stations frame (the one the index was built from)."""
-        used = [c for c in ("name", "address", "kind", "amenities", "lat", "lng") if c in stations.columns]
+        used = [
+            c
+            for c in ("station_id", "name", "address", "kind", "amenities", "lat", "lng")
+            if c in stations.columns
+        ]
         df = pd.DataFrame(stations[used]).reset_index(drop=True)
         n = len(df)
         address = (
@@ -488,6 +501,12 @@ class StationText:
         b_lat, b_lng = datums.gcj02_to_bd09(g_lat, g_lng)
         name = df["name"].astype(object).to_numpy(dtype=object)
         amap_name_q, baidu_title_q, baidu_content_q = _link_texts(name, address)
+        ids = (
+            df["station_id"].astype(str).to_numpy(dtype=str)
+            if "station_id" in df.columns
+            else np.empty(0, dtype=str)
+        )
+        id_order = np.argsort(ids, kind="stable")
         return cls(
             name=name,
             address=address,
@@ -502,7 +521,50 @@ class StationText:
             amap_name_q=amap_name_q,
             baidu_title_q=baidu_title_q,
             baidu_content_q=baidu_content_q,
+            sorted_ids=ids[id_order],
+            id_order=id_order.astype(np.int64),
         )
+
+    def position_of(self, station_id: str) -> int | None:
+        """Return the position of station ``station_id``, or ``None`` when there is none."""
+        i = int(np.searchsorted(self.sorted_ids, station_id))
+        if i < len(self.sorted_ids) and self.sorted_ids[i] == station_id:
+            return int(self.id_order[i])
+        return None
+
+    def around(
+        self, lat: float, lng: float, radius_m: float, limit: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """Return the ``limit`` nearest stations within ``radius_m`` of a WGS-84 point.
+
+        Unlike :meth:`geo.nearest.StationIndex.query_arrays` (at most
+        :data:`geo.nearest.K_MAX` stations, with filters), this takes hundreds without
+        filters: what a phone caches to answer offline. A tree over the unit sphere, built
+        on first use.
+
+        Returns
+        -------
+        distance_m : numpy.ndarray
+            Great-circle metres, ascending, shape ``(m,)``, ``m <= limit``.
+        position : numpy.ndarray
+            ``int64`` positions of those stations.
+        """
+        with self._tree_lock:
+            if not self._tree:
+                self._tree.append(cKDTree(latlng_to_xyz(self.lat, self.lng).reshape(-1, 3)))
+            tree = self._tree[0]
+        if tree.n == 0:
+            return np.empty(0), np.empty(0, dtype=np.int64)
+        chord, idx = tree.query(
+            latlng_to_xyz(lat, lng).reshape(3),
+            k=min(int(limit), tree.n),
+            distance_upper_bound=float(arc_m_to_chord(radius_m)) * (1 + 1e-12),
+        )
+        chord, idx = np.atleast_1d(chord), np.atleast_1d(idx)
+        found = idx < tree.n
+        distance_m = chord_to_arc_m(chord[found])
+        inside = distance_m <= radius_m
+        return distance_m[inside], idx[found][inside].astype(np.int64)
 
     def links(self, position: NDArray[np.int64], *, mode: str = "walk") -> list[dict[str, str]]:
         """Return :func:`map_links` of the stations at ``position`` (no datum maths per call)."""
@@ -552,12 +614,7 @@ def nearest_records(
     Returns
     -------
     list of dict
-        Up to ``k`` records: ``station_id``, ``name``, ``kind``, ``lat``/``lng`` (WGS-84),
-        ``distance_m`` (great-circle, 0.1 m), ``walk_min``/``ride_min`` (estimates, see
-        :data:`ESTIMATE_NOTE`), ``open_now`` (at ``open_at`` when given), ``opens``/
-        ``closes`` (``"HH:MM"``, ``null`` when open 24 h), ``open_24h``, ``closes_in_min``
-        / ``opens_in_min`` (``null`` when not applicable), ``smart``, ``amenities``,
-        ``address`` and ``links``.
+        Up to ``k`` records (see :func:`station_records`), nearest first.
     """
     distance_m, pos = index.query_arrays(
         request.lat,
@@ -571,7 +628,59 @@ def nearest_records(
     at = request.open_at_min
     if at is None:
         at = minute_of_day_now() if now_min is None else now_min
-    walk, ride = travel_minutes(distance_m)
+    return station_records(index, text, pos, distance_m, at_min=at, links=links)
+
+
+def hours_known_at(index: StationIndex, position: NDArray[np.int64]) -> list[bool]:
+    """Return whether the opening hours of the stations at ``position`` are known."""
+    return index.hours_known[position].tolist()
+
+
+def station_records(
+    index: StationIndex,
+    text: StationText,
+    position: NDArray[np.int64],
+    distance_m: NDArray[np.float64] | None,
+    *,
+    at_min: int,
+    links: bool = True,
+) -> list[dict[str, Any]]:
+    """Build JSON-ready records of the stations at ``position``.
+
+    Parameters
+    ----------
+    index : geo.nearest.StationIndex
+        The station index.
+    text : StationText
+        Text columns of the frame ``index`` was built from.
+    position : numpy.ndarray
+        ``int64`` station positions, in the order wanted.
+    distance_m : numpy.ndarray or None
+        Great-circle metres from the query point, aligned with ``position``; ``None``
+        leaves ``distance_m``, ``walk_min`` and ``ride_min`` out (a station on its own).
+    at_min : int
+        Minute of the day (Beijing time) ``open_now`` refers to.
+    links : bool, default True
+        Add ``links`` (Amap / Baidu / OSM).
+
+    Returns
+    -------
+    list of dict
+        ``station_id``, ``name``, ``kind``, ``lat``/``lng`` (WGS-84), ``distance_m``
+        (great-circle, 0.1 m), ``walk_min``/``ride_min`` (estimates, see
+        :data:`ESTIMATE_NOTE`), ``open_now`` (at ``at_min``; ``None`` when the hours are
+        unknown), ``hours_known``, ``opens``/``closes`` (``"HH:MM"``, ``None`` when open
+        24 h or unknown), ``open_24h``, ``closes_in_min`` / ``opens_in_min`` (``None``
+        when not applicable), ``smart``, ``amenities``, ``address`` and ``links``.
+    """
+    pos = np.asarray(position, dtype=np.int64)
+    if distance_m is None:
+        dist_l: list[float | None] = [None] * len(pos)
+        walk_l: list[float | None] = [None] * len(pos)
+        ride_l: list[float | None] = [None] * len(pos)
+    else:
+        walk, ride = travel_minutes(distance_m)
+        dist_l, walk_l, ride_l = distance_m.tolist(), walk.tolist(), ride.tolist()
     # Plain Python values from here on: per-element numpy scalars are slow and not JSON.
     url_sets = text.links(pos) if links else [None] * len(pos)
     columns = zip(
@@ -581,40 +690,63 @@ def nearest_records(
         text.address[pos].tolist(),
         index.lat[pos].tolist(),
         index.lng[pos].tolist(),
-        distance_m.tolist(),
-        walk.tolist(),
-        ride.tolist(),
+        dist_l,
+        walk_l,
+        ride_l,
         index.opens_min[pos].tolist(),
         index.closes_min[pos].tolist(),
         index.open_24h[pos].tolist(),
+        hours_known_at(index, pos),
         index.smart[pos].tolist(),
         pos.tolist(),
         url_sets,
         strict=True,
     )
     out: list[dict[str, Any]] = []
-    for sid, name, kind, address, lat, lng, dist, w, r, opens, closes, flag_24h, smart, p, url in columns:
-        is_open, closes_in, opens_in = hours.status_one(opens, closes, flag_24h, at)
-        day = is_open and closes_in is None  # open around the clock (flag, or 00:00-24:00)
+    for (
+        sid,
+        name,
+        kind,
+        address,
+        lat,
+        lng,
+        dist,
+        w,
+        r,
+        opens,
+        closes,
+        flag_24h,
+        known,
+        smart,
+        p,
+        url,
+    ) in columns:
+        if known:
+            is_open, closes_in, opens_in = hours.status_one(opens, closes, flag_24h, at_min)
+            day = is_open and closes_in is None  # open around the clock (flag, or 00:00-24:00)
+        else:
+            is_open, closes_in, opens_in, day = None, None, None, False
         rec: dict[str, Any] = {
             "station_id": str(sid),
             "name": str(name),
             "kind": str(kind),
             "lat": lat,
             "lng": lng,
-            "distance_m": round(dist, 1),
-            "walk_min": round(w, 1),
-            "ride_min": round(r, 1),
-            "open_now": is_open,
-            "opens": None if day else _hhmm(opens),
-            "closes": None if day else _hhmm(closes),
-            "open_24h": day,
-            "closes_in_min": closes_in,
-            "opens_in_min": opens_in,
-            "smart": smart,
-            "amenities": list(text.amenities[p]),
-            "address": str(address or ""),
         }
+        if dist is not None:
+            rec.update(distance_m=round(dist, 1), walk_min=round(w, 1), ride_min=round(r, 1))
+        rec.update(
+            open_now=is_open,
+            hours_known=bool(known),
+            opens=None if day or not known else _hhmm(opens),
+            closes=None if day or not known else _hhmm(closes),
+            open_24h=day,
+            closes_in_min=closes_in,
+            opens_in_min=opens_in,
+            smart=smart,
+            amenities=list(text.amenities[p]),
+            address=str(address or ""),
+        )
         if links:
             rec["links"] = url
         out.append(rec)

@@ -12,6 +12,11 @@ degrees treats a degree of longitude as long as a degree of latitude, which is w
 a factor ``cos(lat)`` (0.6 in Harbin) and picks the wrong station for a sizeable share of
 queries in northern China.
 
+Stations whose opening hours are unknown (an imported registry without them) have
+``hours_known`` false: their ``open_now`` is ``None``, and an "open at" filter leaves them
+out unless ``include_unknown_hours`` is set. A station whose services are unknown is
+stored with none, so an amenity filter never matches it.
+
 Filters (amenities, kinds, open at a time, smart, excluded ids) are exact:
 :meth:`StationIndex.query_arrays` asks the tree for a growing number of candidates until
 ``k`` of them match, and falls back to a tree over the matching stations only when the
@@ -68,6 +73,7 @@ RESULT_COLUMNS: Final = (
     "walk_min",
     "ride_min",
     "open_now",
+    "hours_known",
     "opens",
     "closes",
     "open_24h",
@@ -158,6 +164,7 @@ class _Filter:
     open_at_min: int | None = None
     smart: bool | None = None
     exclude: frozenset[int] = frozenset()
+    include_unknown_hours: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -194,6 +201,15 @@ def _codes(items: tuple[str, ...], allowed: list[str], field: str) -> list[int]:
         if v not in allowed:
             raise InputError(f"{field}: unknown code {v!r}; choose from {', '.join(allowed)}")
         out.append(allowed.index(v))
+    return out
+
+
+def _open_or_unknown(is_open: NDArray[np.bool_], known: NDArray[np.bool_]) -> NDArray[Any]:
+    """``is_open`` as ``bool``, or an ``object`` array with ``None`` where the hours are unknown."""
+    if known.all():
+        return is_open
+    out = is_open.astype(object)
+    out[~known] = None
     return out
 
 
@@ -261,6 +277,7 @@ class StationIndex:
         open_24h: NDArray[np.bool_],
         smart: NDArray[np.bool_],
         display: dict[str, NDArray[np.object_]],
+        hours_known: NDArray[np.bool_] | None = None,
     ) -> None:
         """Hold prepared arrays; use :meth:`from_frame` rather than calling this directly."""
         self.n_stations = len(station_id)
@@ -273,6 +290,7 @@ class StationIndex:
         self.closes_min = closes_min
         self.open_24h = open_24h
         self.smart = smart
+        self.hours_known = np.ones(len(station_id), dtype=bool) if hours_known is None else hours_known
         self._kind_bit = (np.uint16(1) << kind_code.astype(np.uint16)).astype(np.uint16)
         # Whether a station is open changes only at an opening or closing minute, so every
         # minute between two consecutive such minutes gives the same filter (and sub-tree).
@@ -284,6 +302,7 @@ class StationIndex:
         self._lock = threading.Lock()
         for arr in (station_id, lat, lng, kind_code, amenity_mask, opens_min, closes_min, open_24h, smart):
             arr.setflags(write=False)
+        self.hours_known.setflags(write=False)
 
     # -- construction -----------------------------------------------------------------
 
@@ -338,14 +357,17 @@ class StationIndex:
                 f"use one of {', '.join(STATION_KINDS.values)}"
             )
         open_24h = df["open_24h"].to_numpy(dtype=bool, na_value=False)
-        # All-day stations need no times; fill blanks so they parse.
-        opens_text = df["opens"].astype(object).where(df["opens"].notna() | ~open_24h, "00:00")
-        closes_text = df["closes"].astype(object).where(df["closes"].notna() | ~open_24h, "24:00")
+        # Hours unknown (an imported registry without them): both times missing, not all day.
+        hours_known = (df["opens"].notna() & df["closes"].notna()).to_numpy(dtype=bool) | open_24h
+        # All-day and unknown-hours stations need no times; fill blanks so they parse (the
+        # unknown ones are masked by hours_known wherever being open matters).
+        opens_text = df["opens"].astype(object).where(df["opens"].notna() & hours_known, "00:00")
+        closes_text = df["closes"].astype(object).where(df["closes"].notna() & hours_known, "24:00")
         display = {
             "name": df["name"].to_numpy(dtype=object),
             "kind": df["kind"].astype(str).to_numpy(dtype=object),
-            "opens": opens_text.to_numpy(dtype=object),
-            "closes": closes_text.to_numpy(dtype=object),
+            "opens": opens_text.where(hours_known, None).to_numpy(dtype=object),
+            "closes": closes_text.where(hours_known, None).to_numpy(dtype=object),
             "amenities": df["amenities"].to_numpy(dtype=object),
         }
         if "address" in df.columns:
@@ -361,6 +383,7 @@ class StationIndex:
             open_24h=open_24h,
             smart=df["smart"].to_numpy(dtype=bool, na_value=False),
             display=display,
+            hours_known=hours_known,
         )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -388,6 +411,7 @@ class StationIndex:
         open_at_min: int | None,
         smart: bool | None,
         exclude_ids: str | Iterable[str] | None,
+        include_unknown_hours: bool = False,
     ) -> _Filter:
         if open_at_min is None and smart is None and _none(amenities) and _none(kinds) and _none(exclude_ids):
             return _NO_FILTER  # the common case, without normalising anything
@@ -415,6 +439,7 @@ class StationIndex:
             open_at_min=open_at_min,
             smart=None if smart is None else bool(smart),
             exclude=exclude,
+            include_unknown_hours=bool(include_unknown_hours) and open_at_min is not None,
         )
 
     def _matches(self, f: _Filter, positions: NDArray[np.int64] | None = None) -> NDArray[np.bool_]:
@@ -427,7 +452,12 @@ class StationIndex:
         if f.kind_mask:
             ok &= (self._kind_bit[sel] & np.uint16(f.kind_mask)) != 0
         if f.open_at_min is not None:
-            ok &= hours.open_at(self.opens_min[sel], self.closes_min[sel], self.open_24h[sel], f.open_at_min)
+            is_open = hours.open_at(
+                self.opens_min[sel], self.closes_min[sel], self.open_24h[sel], f.open_at_min
+            )
+            known = self.hours_known[sel]
+            # Unknown hours are left out of "open at" unless asked for (then they may be closed).
+            ok &= (is_open | ~known) if f.include_unknown_hours else (is_open & known)
         if f.smart is not None:
             ok &= self.smart[sel] == f.smart
         if f.exclude:
@@ -465,6 +495,7 @@ class StationIndex:
         open_at_min: int | None = None,
         smart: bool | None = None,
         exclude_ids: str | Iterable[str] | None = (),
+        include_unknown_hours: bool = False,
     ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
         """Find the ``k`` nearest matching stations to one point, as bare arrays.
 
@@ -481,7 +512,7 @@ class StationIndex:
         k = _check_k(k)
         lat, lng = _check_point(lat, lng)
         bound = _radius_chord(radius_m)
-        f = self._filter(amenities, kinds, open_at_min, smart, exclude_ids)
+        f = self._filter(amenities, kinds, open_at_min, smart, exclude_ids, include_unknown_hours)
         n = self.n_stations
         xyz = _point_xyz(lat, lng)
         if n == 0:
@@ -546,6 +577,7 @@ class StationIndex:
         smart: bool | None = None,
         exclude_ids: str | Iterable[str] | None = (),
         now_min: int | None = None,
+        include_unknown_hours: bool = False,
     ) -> pd.DataFrame:
         """Find the ``k`` nearest stations to one point that pass every filter.
 
@@ -563,6 +595,7 @@ class StationIndex:
             :data:`geo.schema.STATION_KINDS` codes; the station must be **one** of them.
         open_at_min : int, optional
             Only stations open at this minute of the day (0–1439, overnight hours honoured).
+            Stations whose hours are unknown are left out unless ``include_unknown_hours``.
         smart : bool, optional
             Only smart (``True``) or only non-smart (``False``) stations.
         exclude_ids : str or iterable of str, optional
@@ -570,6 +603,10 @@ class StationIndex:
         now_min : int, optional
             Minute of the day for the ``open_now`` column when ``open_at_min`` is not given;
             default the current Beijing time.
+        include_unknown_hours : bool, optional
+            With ``open_at_min``, also return stations whose opening hours are unknown
+            (their ``open_now`` is ``None``). Amenity filters never match a station whose
+            services are unknown (stored as none).
 
         Returns
         -------
@@ -577,7 +614,8 @@ class StationIndex:
             Up to ``k`` rows ordered by distance, columns :data:`RESULT_COLUMNS`:
             ``distance_m`` (great-circle metres), ``walk_min`` / ``ride_min`` (estimates,
             see :func:`travel_minutes`), ``open_now`` (open at ``open_at_min`` or
-            ``now_min``), ``position`` (row in the stations frame) and the station's own
+            ``now_min``; ``None`` when the hours are unknown), ``hours_known``,
+            ``position`` (row in the stations frame) and the station's own
             fields. Fewer than ``k`` rows only when fewer stations match (within ``radius_m``).
 
         Raises
@@ -596,6 +634,7 @@ class StationIndex:
             open_at_min=open_at_min,
             smart=smart,
             exclude_ids=exclude_ids,
+            include_unknown_hours=include_unknown_hours,
         )
         at = open_at_min if open_at_min is not None else (minute_of_day_now() if now_min is None else now_min)
         return self.describe(pos, distance_m, at_min=at)
@@ -639,7 +678,11 @@ class StationIndex:
             "distance_m": dist,
             "walk_min": walk_min,
             "ride_min": ride_min,
-            "open_now": hours.open_at(self.opens_min[pos], self.closes_min[pos], self.open_24h[pos], at),
+            "open_now": _open_or_unknown(
+                hours.open_at(self.opens_min[pos], self.closes_min[pos], self.open_24h[pos], at),
+                self.hours_known[pos],
+            ),
+            "hours_known": self.hours_known[pos],
             "opens": d["opens"][pos],
             "closes": d["closes"][pos],
             "open_24h": self.open_24h[pos],
@@ -663,6 +706,7 @@ class StationIndex:
         open_at_min: int | None = None,
         smart: bool | None = None,
         exclude_ids: str | Iterable[str] | None = (),
+        include_unknown_hours: bool = False,
     ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
         """Find the ``k`` nearest matching stations to each of many points.
 
@@ -670,7 +714,7 @@ class StationIndex:
         ----------
         lats, lngs : array_like
             Points in WGS-84 degrees, 1-D, shape ``(n,)``.
-        k, radius_m, amenities, kinds, open_at_min, smart, exclude_ids
+        k, radius_m, amenities, kinds, open_at_min, smart, exclude_ids, include_unknown_hours
             As for :meth:`query` (``k`` defaults to 1).
 
         Returns
@@ -690,7 +734,7 @@ class StationIndex:
         k = _check_k(k)
         lat, lng = _check_points(lats, lngs)
         bound = _radius_chord(radius_m)
-        f = self._filter(amenities, kinds, open_at_min, smart, exclude_ids)
+        f = self._filter(amenities, kinds, open_at_min, smart, exclude_ids, include_unknown_hours)
         n_points = len(lat)
         tree, positions = (self._tree, None) if f.is_empty else self._subtree(f)
         if tree is None or tree.n == 0 or n_points == 0:

@@ -50,9 +50,27 @@ _REGION_SUFFIX: Final = re.compile(
     r"(特别行政区|维吾尔自治区|壮族自治区|回族自治区|自治区|自治州|自治县|地区|新区|林区|特区|盟|省|市|区|县|旗)$"
 )
 
-COLUMNS: Final = ("label", "detail", "kind", "lat", "lng", "rank", "zh", "latin", "initials")
+COLUMNS: Final = (
+    "label",
+    "detail",
+    "kind",
+    "lat",
+    "lng",
+    "rank",
+    "zh",
+    "latin",
+    "initials",
+    "name_en",
+    "province",
+    "station_id",
+)
 """Columns of :attr:`Gazetteer.frame`: display label and detail, kind, WGS-84 point,
-``rank`` (lower is more important), and the ``|``-delimited search keys."""
+``rank`` (lower is more important), the ``|``-delimited search keys, and what a client
+may show beside the label: romanised name (GeoNames places), province name and station
+id (``""`` where unknown or not applicable)."""
+
+RESULT_COLUMNS: Final = ("label", "detail", "kind", "lat", "lng", "name_en", "province", "station_id")
+"""Columns of :meth:`Gazetteer.search` results besides ``match``."""
 
 
 def _geonames_path() -> Any:  # noqa: ANN401 - importlib Traversable
@@ -154,6 +172,10 @@ def _region_points(level: str, places: pd.DataFrame) -> pd.DataFrame:
     seats = hits[np.asarray(same, dtype=bool)].sort_values("population", ascending=False)
     seats = seats[~seats["index_right"].duplicated()]
     out.loc[seats["index_right"].to_numpy(), ["lat", "lng"]] = seats[["lat", "lng"]].to_numpy()
+    if level == "province":
+        out["province"] = out["name"]
+    elif "province" in gdf.columns:
+        out["province"] = gdf["province"].astype(str).to_numpy()
     if level == "county":
         out["detail"] = (gdf["province"].astype(str) + " " + gdf["city"].astype(str)).to_numpy()
         same_as_city = gdf["city"].astype(str) == gdf["province"].astype(str)
@@ -161,6 +183,7 @@ def _region_points(level: str, places: pd.DataFrame) -> pd.DataFrame:
     elif level == "city":
         names = regions.boundaries("province").set_index("adcode")["name"]
         out["detail"] = gdf["province_adcode"].map(names).fillna("").astype(str).to_numpy()
+        out["province"] = out["detail"]
     else:
         out["detail"] = ""
     return out
@@ -193,6 +216,9 @@ def base_gazetteer() -> Gazetteer:
                     "zh": "|" + reg["name"] + "|" + stem + "|",
                     "latin": latin,
                     "initials": initials,
+                    "name_en": "",
+                    "province": reg["province"].fillna("") if "province" in reg.columns else "",
+                    "station_id": "",
                 }
             )
         )
@@ -213,6 +239,9 @@ def base_gazetteer() -> Gazetteer:
                 "zh": named["zh"],
                 "latin": named["latin"],
                 "initials": named["initials"],
+                "name_en": named["name"],
+                "province": tags["province"].fillna("").astype(str).to_numpy(),
+                "station_id": "",
             }
         )
     )
@@ -284,6 +313,17 @@ class Gazetteer:
                 "zh": ("|" + name + "|" + address + "|").to_numpy(dtype=object),
                 "latin": "",
                 "initials": "",
+                "name_en": "",
+                "province": (
+                    stations["province"].astype("string").fillna("").to_numpy(dtype=object)
+                    if "province" in stations.columns
+                    else ""
+                ),
+                "station_id": (
+                    stations["station_id"].astype("string").fillna("").to_numpy(dtype=object)
+                    if "station_id" in stations.columns
+                    else ""
+                ),
             }
         )
         return Gazetteer(pd.concat([self.frame, extra], ignore_index=True))
@@ -304,13 +344,12 @@ class Gazetteer:
         pandas.DataFrame
             Up to ``limit`` rows, best first (exact name, then name prefix, then elsewhere
             in the name; regions before towns before stations, bigger towns first), columns
-            ``label``, ``detail``, ``kind``, ``lat``, ``lng`` (WGS-84) and ``match``
-            (0 exact, 1 prefix, 2 contains). Empty for a blank or too short query.
+            ``label``, ``detail``, ``kind``, ``lat``, ``lng`` (WGS-84), ``name_en``,
+            ``province``, ``station_id`` (``""`` where not known) and ``match`` (0 exact,
+            1 prefix, 2 contains). Empty for a blank or too short query.
         """
         cjk, latin = _normalise(query)
-        empty = self.frame.iloc[:0][["label", "detail", "kind", "lat", "lng"]].assign(
-            match=pd.Series(dtype=int)
-        )
+        empty = self.frame.iloc[:0][list(RESULT_COLUMNS)].assign(match=pd.Series(dtype=int))
         if cjk:
             keys: Any = self._zh  # type: ignore[attr-defined]
             q = cjk
@@ -350,6 +389,6 @@ class Gazetteer:
         )
         first = ~spot.duplicated().to_numpy()
         rows, match = rows[first][: max(int(limit), 0)], match[first][: max(int(limit), 0)]
-        out = f.iloc[rows][["label", "detail", "kind", "lat", "lng"]].reset_index(drop=True)
+        out = f.iloc[rows][list(RESULT_COLUMNS)].reset_index(drop=True)
         out["match"] = match
         return out

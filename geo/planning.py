@@ -3,60 +3,69 @@
 - :func:`site_and_recount`: greedy siting (:func:`geo.siting.site_stations`), then an
   independent recount of the workers covered with the proposed sites
   (:func:`geo.siting.covered_with_sites`), so a reader gets a figure checked two ways.
-- :func:`read_candidates`: the user's candidate sites CSV, read once the same way.
+- :func:`read_candidates`: the user's candidate sites file, read through the importer
+  (:func:`geo.ingest.read_candidates`) for the page and the CLI alike.
 - :func:`overview_figures`: national KPIs and the province and county tables.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from geo import coverage, siting, validate
+from geo import coverage, ingest, siting, validate
 from geo.errors import InputError
 from geo.nearest import StationIndex
 from geo.query import CoverageQuery, SitingQuery
 
-MAX_CANDIDATES_BYTES: Final = 20 * 2**20
-"""Largest candidates CSV read (20 MiB, some 500,000 rows)."""
 
+def read_candidates(
+    source: Path | str | bytes,
+    *,
+    crs: str = "wgs84",
+    max_rows: int = ingest.DEFAULT_MAX_ROWS,
+    max_bytes: int = ingest.DEFAULT_MAX_BYTES,
+) -> pd.DataFrame:
+    """Read a file of candidate sites (``lat``, ``lng``[, ``name``]) through the importer.
 
-def read_candidates(source: Path | str | bytes) -> pd.DataFrame:
-    """Read a CSV of candidate sites (``lat``, ``lng``[, ``name``]; UTF-8 with or without BOM).
+    The importer's reader, header mapping and coordinate checks apply (CSV in UTF-8/GBK,
+    XLSX, GeoJSON, GeoParquet; size and row limits; swapped or non-Chinese coordinates;
+    GCJ-02/BD-09 converted to WGS-84): see :func:`geo.ingest.read_candidates`.
 
     Parameters
     ----------
     source : Path, str or bytes
         A file path, or the file's bytes (an upload).
+    crs : {"wgs84", "gcj02", "bd09"}
+        Datum of the file's coordinates.
+    max_rows, max_bytes : int
+        Limits, as for an import.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Accepted candidates: ``name``, ``lat``, ``lng`` (WGS-84).
 
     Raises
     ------
     InputError
-        When the file is missing, larger than :data:`MAX_CANDIDATES_BYTES`, or not a CSV.
+        When the file is missing or too large, or no row is usable (naming rows and reasons).
     """
     if isinstance(source, bytes):
-        data, name = source, "candidates"
+        data, name = source, "candidates.csv"
     else:
         path = Path(source)
         if not path.is_file():
             raise InputError(f"--candidates {path}: no such file; give a CSV with columns lat,lng[,name]")
-        if path.stat().st_size > MAX_CANDIDATES_BYTES:
-            raise InputError(
-                f"--candidates {path}: larger than {MAX_CANDIDATES_BYTES // 2**20} MiB; split it"
-            )
-        data, name = path.read_bytes(), str(path)
-    if len(data) > MAX_CANDIDATES_BYTES:
-        raise InputError(f"{name}: larger than {MAX_CANDIDATES_BYTES // 2**20} MiB; split it")
-    try:
-        return pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise InputError(f"{name}: not a UTF-8 CSV with columns lat,lng[,name] ({exc})") from exc
+        if path.stat().st_size > max_bytes:
+            raise InputError(f"--candidates {path}: larger than {max_bytes // 2**20} MiB; split it")
+        data, name = path.read_bytes(), path.name
+    return ingest.read_candidates(data, name, crs=crs, max_rows=max_rows, max_bytes=max_bytes)[0]
 
 
 @dataclass(frozen=True)

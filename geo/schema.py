@@ -348,6 +348,8 @@ REPORT_PROBLEMS = Enum(
     [
         Code("closed", "关门了/没开", "Closed"),
         Code("no_hot_water", "没有热水", "No hot water"),
+        Code("no_power", "没电/不能充电", "No power / cannot charge"),
+        Code("full", "人满了", "Full"),
         Code("moved", "搬走了/位置不对", "Moved / wrong place"),
         Code("other", "其他问题", "Other"),
     ],

@@ -48,6 +48,9 @@ class Settings:
         Largest accepted import file in MB (``GEO_MAX_UPLOAD_MB``).
     max_import_rows : int
         Largest accepted import in rows (``GEO_MAX_IMPORT_ROWS``).
+    keep_versions : int
+        Dataset versions kept when old ones are pruned (``GEO_KEEP_VERSIONS``; ``python -m
+        geo prune`` and the data page after each change; 0 = never prune automatically).
     access_log : bool
         Log every HTTP request of the server (``GEO_ACCESS_LOG=1``); off by default, as
         Streamlit would otherwise log each request despite ``uvicorn --no-access-log``.
@@ -63,6 +66,14 @@ class Settings:
         A password sign-in ends after this many minutes without use (``GEO_SESSION_IDLE_MIN``).
     session_max_h : float
         A password sign-in ends this many hours after it began, used or not (``GEO_SESSION_MAX_H``).
+    report_client_per_hour : int
+        Courier reports accepted per client address per hour (``GEO_REPORT_CLIENT_PER_HOUR``).
+    report_station_per_hour : int
+        Courier reports accepted per station per hour, from everyone (``GEO_REPORT_STATION_PER_HOUR``).
+    trusted_proxies : str
+        Comma-separated addresses or networks of reverse proxies whose ``X-Forwarded-For``
+        the API believes (``GEO_TRUSTED_PROXIES``, e.g. ``127.0.0.1``); empty: none, the
+        peer address is the client.
     crowded_workers_per_seat : float
         A station is crowded above this many workers in its catchment per seat
         (``GEO_CROWDED_WORKERS_PER_SEAT``; :mod:`geo.access`).
@@ -81,6 +92,7 @@ class Settings:
     dask_scheduler: str = ""
     max_upload_mb: int = 50
     max_import_rows: int = 1_000_000
+    keep_versions: int = 50
     access_log: bool = False
     # ---- sign-in and hosts (geo/auth.py, geo/hosts.py) ----
     demo_admin: str = ""
@@ -88,6 +100,9 @@ class Settings:
     session_idle_min: float = 30.0
     session_max_h: float = 12.0
     # ---- end sign-in and hosts ----
+    report_client_per_hour: int = 10
+    report_station_per_hour: int = 20
+    trusted_proxies: str = ""
     # accessibility and crowding (geo.access): one threshold per side, 100 workers per seat ⇔ 10 per 1,000
     crowded_workers_per_seat: float = 100.0
     access_threshold_seats_per_1000: float = 10.0
@@ -157,6 +172,8 @@ def _coerce(values: Mapping[str, Any]) -> Settings:
         raise InputError(f"setting engine={s.engine!r}: choose one of {', '.join(_ENGINES)}")
     if s.k_anonymity < 1:
         raise InputError("setting k_anonymity must be at least 1")
+    if s.keep_versions < 0:
+        raise InputError("setting keep_versions must be 0 (never prune) or more")
     if s.coverage_radius_m <= 0:
         raise InputError("setting coverage_radius_m must be positive")
     if s.demo_admin.strip().lower() not in _DEMO_ADMIN:
@@ -167,6 +184,8 @@ def _coerce(values: Mapping[str, Any]) -> Settings:
         if getattr(s, name) <= 0:
             raise InputError(f"setting {name} must be positive; fix GEO_{name.upper()}")
     s = replace(s, demo_admin=_DEMO_ADMIN[s.demo_admin.strip().lower()])
+    if min(s.report_client_per_hour, s.report_station_per_hour) < 1:
+        raise InputError("settings report_client_per_hour and report_station_per_hour must be at least 1")
     if not (s.crowded_workers_per_seat > 0 and s.access_threshold_seats_per_1000 > 0):
         raise InputError(
             "settings crowded_workers_per_seat and access_threshold_seats_per_1000 must be positive; "

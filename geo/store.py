@@ -13,24 +13,34 @@ Layout::
         targets.parquet        Parquet
       reports.sqlite           courier reports and audit log (WAL mode)
 
-A version is written into a hidden temporary directory and renamed into place, then
-``CURRENT`` is replaced by rename: a crash at any point leaves the previous version
-readable. Tables a new version does not change are hard-linked from its base version.
+A version is written into a hidden temporary directory, every file and directory of it
+fsynced, renamed into place (and the ``versions`` directory fsynced), then ``CURRENT`` is
+replaced by rename and the data directory fsynced: a crash or power loss at any point
+leaves the previous version current and readable. Tables a new version does not change
+are hard-linked from its base version. A change made by a person carries its audit entry
+inside the version (``audit.json``, written before the switch); :func:`prune_versions`
+removes old versions. Version ids are checked by :func:`check_version_id` wherever one
+comes in; a failed write (a full disk) raises :class:`WriteError`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import hashlib
+import hmac
 import json
 import os
 import re
+import secrets
 import shutil
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -43,15 +53,45 @@ import pyarrow.parquet as pq
 import shapely
 
 from geo import hexes
-from geo.errors import DataMissingError, InputError, SchemaError
+from geo.errors import DataMissingError, GeoError, InputError, SchemaError
 from geo.schema import H3_INT_COLUMN, SCHEMA_VERSION, TABLES, Table
 
-_VERSION_RE = re.compile(r"^v(\d{4,})$")
+_VERSION_RE = re.compile(r"^v(\d{4,})\Z")
 CURRENT_FILE = "CURRENT"
 MANIFEST_FILE = "manifest.json"
 REPORTS_DB = "reports.sqlite"
 LOCK_FILE = ".write.lock"
 """File in the data directory that writers hold an exclusive ``flock`` on (see :func:`write_lock`)."""
+AUDIT_FILE = "audit.json"
+"""The audit entry of the change that made a version (inside the version directory)."""
+PINNED_FILE = "PINNED"
+"""File in the data directory listing version ids (one a line) that pruning must keep."""
+
+
+def check_version_id(version: object) -> str:
+    """Return ``version`` when it is a version id (``v0001``); raise :class:`InputError` otherwise.
+
+    The one check of every version id that comes in (CLI, page, API): an id is never
+    used as a path before it passes (``../../x`` would name a directory elsewhere).
+    """
+    text = str(version)
+    if not isinstance(version, str) or not _VERSION_RE.match(text):
+        raise InputError(
+            f"{text[:40]!r} is not a dataset version id: ids look like v0001 (see `python -m geo versions`)"
+        )
+    return text
+
+
+class WriteError(GeoError):
+    """Writing a version failed (a full disk, a read-only directory...); the previous one is still in use."""
+
+    def __init__(self, data_dir: Path, exc: OSError, current: str | None) -> None:
+        self.errno, self.detail, self.current = exc.errno, str(exc.strerror or exc), current
+        kept = f"version {current} is still in use" if current else "nothing was changed"
+        super().__init__(
+            f"could not write to {data_dir}: {exc.strerror or exc} — the disk may be full or not writable; "
+            f"{kept}. Free space (e.g. `python -m geo prune --keep 5`) and retry"
+        )
 
 
 class StaleBaseError(InputError):
@@ -68,8 +108,29 @@ class StaleBaseError(InputError):
 # ---------------------------------------------------------------- atomic primitives
 
 
+def fsync_dir(path: Path) -> None:
+    """Flush a directory's entries (a rename or a new file in it) to disk."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: Path) -> None:
+    """Flush every file and directory under ``root`` (and ``root``) to disk, deepest first."""
+    for here, _, files in os.walk(root, topdown=False):
+        for name in files:
+            fd = os.open(Path(here) / name, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(Path(here))
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same directory, then rename)."""
+    """Write ``data`` to ``path`` atomically and durably (temporary file, fsync, rename, directory fsync)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -79,6 +140,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it private; data files are meant to be readable
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -111,7 +173,7 @@ def current_version(data_dir: Path) -> str | None:
     cur = Path(data_dir) / CURRENT_FILE
     if cur.exists():
         v = cur.read_text(encoding="utf-8").strip()
-        if (_versions_dir(data_dir) / v / MANIFEST_FILE).exists():
+        if _VERSION_RE.match(v) and (_versions_dir(data_dir) / v / MANIFEST_FILE).exists():
             return v
     ids = list_version_ids(data_dir)
     return ids[-1] if ids else None
@@ -123,7 +185,7 @@ def has_data(data_dir: Path) -> bool:
 
 
 def _require_version(data_dir: Path, version: str | None) -> str:
-    v = version or current_version(data_dir)
+    v = check_version_id(version) if version else current_version(data_dir)
     if v is None:
         raise DataMissingError(
             f"no dataset in {data_dir}: run `python -m geo generate --data-dir {data_dir}` or import a file"
@@ -212,7 +274,8 @@ def set_current(data_dir: Path, version: str, *, expect_current: str | None = No
         The version the caller saw in use; when given and no longer current,
         :class:`StaleBaseError` is raised and nothing changes.
     """
-    with write_lock(data_dir):
+    check_version_id(version)
+    with _writing(data_dir), write_lock(data_dir):
         if expect_current is not None:
             _check_base(data_dir, expect_current)
         _set_current(data_dir, version)
@@ -365,8 +428,9 @@ def write_version(
     base_version: str | None = None,
     make_current: bool = True,
     check_base: bool = False,
+    audit: Mapping[str, Any] | None = None,
 ) -> str:
-    """Write a new dataset version atomically and (by default) make it current.
+    """Write a new dataset version atomically and durably and (by default) make it current.
 
     Parameters
     ----------
@@ -385,11 +449,20 @@ def write_version(
         Refuse (:class:`StaleBaseError`, nothing written) unless ``base_version`` is still
         the version in use: for changes computed from what a user saw (an import preview,
         a station form), which would otherwise silently undo a change made meanwhile.
+    audit : mapping, optional
+        ``{"user", "action", "detail"}`` of the change, stored in the version
+        (:data:`AUDIT_FILE`, with ``version`` and ``base_version`` added) before it
+        becomes current.
 
     Returns
     -------
     str
         The new version id, e.g. ``"v0002"``.
+
+    Raises
+    ------
+    WriteError
+        When the disk refuses a write (full, read-only); nothing changed.
     """
     data_dir = Path(data_dir)
     vdir = _versions_dir(data_dir)
@@ -397,7 +470,7 @@ def write_version(
     unknown = set(tables) - set(TABLES)
     if unknown:
         raise InputError(f"unknown table(s) {sorted(unknown)}; known: {sorted(TABLES)}")
-    with write_lock(data_dir):
+    with _writing(data_dir), write_lock(data_dir):
         clean_temporaries(data_dir)  # left by a killed writer; under the lock no other is running
         if check_base:
             _check_base(data_dir, base_version)
@@ -410,13 +483,29 @@ def write_version(
                 _write_table(df, TABLES[name], tmp / TABLES[name].filename)
                 counts[name] = len(df)
             _link_base_tables(data_dir, base, tmp, counts)
-            vid = _commit_version(data_dir, tmp, base, dict(manifest), counts)
+            vid = _commit_version(data_dir, tmp, base, dict(manifest), counts, audit)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         if make_current:
             _set_current(data_dir, vid)
     return vid
+
+
+@contextlib.contextmanager
+def _writing(data_dir: Path) -> Iterator[None]:
+    """Turn an ``OSError`` of a write (full disk, read-only directory) into a :class:`WriteError`."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRNOS:
+            raise
+        raise WriteError(Path(data_dir), exc, current_version(data_dir)) from exc
+
+
+_WRITE_ERRNOS: Final = frozenset(
+    {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM}
+)
 
 
 def _link_base_tables(data_dir: Path, base: str | None, tmp: Path, counts: dict[str, int]) -> None:
@@ -443,9 +532,17 @@ def _link_base_tables(data_dir: Path, base: str | None, tmp: Path, counts: dict[
 
 
 def _commit_version(
-    data_dir: Path, tmp: Path, base: str | None, manifest: dict[str, Any], counts: dict[str, int]
+    data_dir: Path,
+    tmp: Path,
+    base: str | None,
+    manifest: dict[str, Any],
+    counts: dict[str, int],
+    audit: Mapping[str, Any] | None = None,
 ) -> str:
-    """Check ``tmp`` holds every table, write its manifest and rename it into place; return its id."""
+    """Check ``tmp`` holds every table, write its manifest and audit entry, flush it, rename it into place.
+
+    Returns the new version's id.
+    """
     missing = [n for n in TABLES if n not in counts]
     if missing:
         raise InputError(f"a dataset needs every table; missing: {', '.join(missing)}")
@@ -461,12 +558,28 @@ def _commit_version(
             **manifest,
             "row_counts": counts,
         }
-        atomic_write_bytes(tmp / MANIFEST_FILE, json.dumps(full, ensure_ascii=False, indent=2).encode())
+        (tmp / MANIFEST_FILE).write_text(json.dumps(full, ensure_ascii=False, indent=2), encoding="utf-8")
+        if audit is not None:
+            entry = {
+                "created": full["created"],
+                "user": str(audit.get("user", "")),
+                "action": str(audit.get("action", "")),
+                "detail": {**dict(audit.get("detail") or {}), "version": vid, "base_version": base},
+            }
+            (tmp / AUDIT_FILE).write_text(
+                json.dumps(entry, ensure_ascii=False, default=str), encoding="utf-8"
+            )
+        fsync_tree(tmp)  # every byte on disk before the version can be named
         try:
             os.rename(tmp, vdir / vid)
-            return vid
-        except OSError:
+        except FileExistsError:
             continue
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            continue
+        fsync_dir(vdir)
+        return vid
     raise InputError(f"could not allocate a version id in {vdir}")  # pragma: no cover - 100 writers
 
 
@@ -483,6 +596,81 @@ def clean_temporaries(data_dir: Path) -> int:
     for p in stale:
         shutil.rmtree(p, ignore_errors=True)
     return len(stale)
+
+
+def pinned_versions(data_dir: Path) -> set[str]:
+    """Return the version ids listed in :data:`PINNED_FILE` (one a line; other lines ignored)."""
+    path = Path(data_dir) / PINNED_FILE
+    if not path.is_file():
+        return set()
+    words = path.read_text(encoding="utf-8", errors="replace").split()
+    return {w for w in words if _VERSION_RE.match(w)}
+
+
+def protected_versions(data_dir: Path) -> set[str]:
+    """Return the versions pruning never removes: current, the current one's base, pinned ones.
+
+    The base of the current version is what "undo the last change" rolls back to.
+    """
+    out = pinned_versions(data_dir)
+    cur = current_version(data_dir)
+    if cur is not None:
+        out.add(cur)
+        base = json.loads((_versions_dir(data_dir) / cur / MANIFEST_FILE).read_text("utf-8")).get(
+            "base_version"
+        )
+        if isinstance(base, str) and _VERSION_RE.match(base):
+            out.add(base)
+    return out
+
+
+def prune_versions(data_dir: Path, keep: int, *, dry_run: bool = False) -> list[str]:
+    """Remove old versions, keeping the newest ``keep`` and every :func:`protected_versions` one.
+
+    Tables are hard-linked between versions, so removing a version frees only what no
+    kept version shares. Each removed directory is first renamed to a hidden temporary
+    name (a half-removed version never looks complete), then deleted.
+
+    Parameters
+    ----------
+    data_dir : Path
+        The data directory.
+    keep : int
+        How many of the newest versions to keep (at least 1).
+    dry_run : bool
+        Only return what would be removed.
+
+    Returns
+    -------
+    list of str
+        The removed (or, with ``dry_run``, removable) version ids, oldest first.
+    """
+    if int(keep) < 1:
+        raise InputError(f"keep={keep}: keep at least 1 version")
+    data_dir = Path(data_dir)
+    with _writing(data_dir), write_lock(data_dir):
+        ids = list_version_ids(data_dir)
+        keep_ids = set(ids[-int(keep) :]) | protected_versions(data_dir)
+        removable = [v for v in ids if v not in keep_ids]
+        if dry_run:
+            return removable
+        vdir = _versions_dir(data_dir)
+        for v in removable:
+            gone = vdir / f".tmp-prune-{v}"
+            os.rename(vdir / v, gone)
+            fsync_dir(vdir)
+            shutil.rmtree(gone, ignore_errors=True)
+    return removable
+
+
+def read_version_audit(data_dir: Path) -> list[dict[str, Any]]:
+    """Return the audit entries stored in the versions (:data:`AUDIT_FILE`), newest first."""
+    out = []
+    for v in reversed(list_version_ids(data_dir)):
+        path = _versions_dir(data_dir) / v / AUDIT_FILE
+        if path.is_file():
+            out.append(json.loads(path.read_text(encoding="utf-8")))
+    return out
 
 
 # ---------------------------------------------------------------- tables
@@ -541,30 +729,224 @@ def read_table(
 
 
 # ---------------------------------------------------------------- reports and audit (SQLite)
+# One SQLite file per data directory, in WAL mode: readers never block the writer, and
+# every process (several uvicorn workers, the CLI) shares it. A report's rate limits are
+# checked and the report inserted in one ``BEGIN IMMEDIATE`` transaction, which takes the
+# database's write lock before counting: two processes cannot both count "9 of 10" and
+# both insert.
+
+REPORTS_BUSY_TIMEOUT_MS: Final = 10_000
+"""How long a connection waits for another process's write lock, milliseconds."""
+
+REPORT_WINDOW_S: Final = 3600.0
+"""Length of the rate-limit window for reports, seconds."""
+
+_REPORT_COLUMNS: Final = ("id", "station_id", "problem", "text", "created", "status", "client")
+_ready_dbs: set[Path] = set()
+
+
+def _utc_iso(t: dt.datetime) -> str:
+    """ISO 8601 in UTC with microseconds always written, so stored times sort as text."""
+    t = t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+    return t.isoformat(timespec="microseconds")
+
+
+def _connect(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    # Autocommit (isolation_level=None): transactions are opened explicitly where needed.
+    con = sqlite3.connect(
+        path,
+        timeout=REPORTS_BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None,
+        check_same_thread=check_same_thread,
+    )
+    con.execute(f"PRAGMA busy_timeout={REPORTS_BUSY_TIMEOUT_MS}")
+    return con
+
+
+def _create_schema(con: sqlite3.Connection) -> None:
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS reports ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT, station_id TEXT NOT NULL,"
+        " problem TEXT NOT NULL, text TEXT NOT NULL DEFAULT '', session TEXT NOT NULL,"
+        " created TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open')"
+    )
+    columns = {row[1] for row in con.execute("PRAGMA table_info(reports)")}
+    if "client" not in columns:  # databases written before reports were limited per client
+        con.execute("ALTER TABLE reports ADD COLUMN client TEXT NOT NULL DEFAULT ''")
+    con.execute("CREATE INDEX IF NOT EXISTS reports_station ON reports(station_id, session, created)")
+    con.execute("CREATE INDEX IF NOT EXISTS reports_station_created ON reports(station_id, created)")
+    con.execute("CREATE INDEX IF NOT EXISTS reports_client ON reports(client, created)")
+    con.execute("CREATE INDEX IF NOT EXISTS reports_created ON reports(created)")
+    con.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    con.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('client_key', ?)", (secrets.token_hex(32),))
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS audit ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL, user TEXT NOT NULL,"
+        " action TEXT NOT NULL, detail TEXT NOT NULL)"
+    )
 
 
 @contextlib.contextmanager
 def _db(data_dir: Path) -> Iterator[sqlite3.Connection]:
+    """Open the reports database (created and migrated on first use per process)."""
     Path(data_dir).mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(Path(data_dir) / REPORTS_DB, timeout=10)
+    path = (Path(data_dir) / REPORTS_DB).resolve()
+    fresh = path not in _ready_dbs or not path.exists()
+    con = _connect(path)
     try:
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS reports ("
-            " id INTEGER PRIMARY KEY AUTOINCREMENT, station_id TEXT NOT NULL,"
-            " problem TEXT NOT NULL, text TEXT NOT NULL DEFAULT '', session TEXT NOT NULL,"
-            " created TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open')"
-        )
-        con.execute("CREATE INDEX IF NOT EXISTS reports_station ON reports(station_id, session, created)")
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS audit ("
-            " id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL, user TEXT NOT NULL,"
-            " action TEXT NOT NULL, detail TEXT NOT NULL)"
-        )
-        with con:
-            yield con
+        if fresh:
+            con.execute("PRAGMA journal_mode=WAL")  # persistent; not allowed inside a transaction
+            con.execute("BEGIN IMMEDIATE")  # one process migrates at a time
+            try:
+                _create_schema(con)
+            finally:
+                con.execute("COMMIT")
+            _ready_dbs.add(path)
+        yield con
     finally:
         con.close()
+
+
+_client_keys: dict[Path, bytes] = {}
+
+
+def client_id(data_dir: Path, address: str) -> str:
+    """Return the pseudonym reports store for a client address: ``"ip:<16 hex digits>"``.
+
+    An HMAC-SHA-256 of the address under a random key kept in the reports database, so
+    per-client limits and "two different clients" work while the database (and the
+    planners' report tab) never holds an address, and an address cannot be found again
+    by hashing all 2^32 of them without the key.
+    """
+    path = (Path(data_dir) / REPORTS_DB).resolve()
+    key = _client_keys.get(path)
+    if key is None:
+        with _db(data_dir) as con:
+            (value,) = con.execute("SELECT value FROM meta WHERE key='client_key'").fetchone()
+        key = _client_keys[path] = bytes.fromhex(value)
+    return "ip:" + hmac.new(key, address.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ReportLimits:
+    """How many reports are accepted per :data:`REPORT_WINDOW_S` (see :func:`add_report`).
+
+    Attributes
+    ----------
+    client_per_hour : int
+        Reports from one client (address, or session when there is no address), any station.
+    station_per_hour : int
+        Reports about one station, from everyone.
+    same_station_per_hour : int
+        Reports about one station from one client.
+    """
+
+    client_per_hour: int = 10
+    station_per_hour: int = 20
+    same_station_per_hour: int = 1
+
+
+@dataclass(frozen=True)
+class RateLimited:
+    """A report refused by a limit: which one, and when to try again."""
+
+    limit: str
+    """``"client"``, ``"station"`` or ``"same_station"``."""
+    retry_after_s: int
+    """Seconds until the report would be accepted (at least 1)."""
+
+
+def _retry_after_s(
+    con: sqlite3.Connection,
+    where: str,
+    params: tuple[Any, ...],
+    since: str,
+    n: int,
+    limit: int,
+    now: dt.datetime,
+) -> int:
+    """Seconds until ``n - limit + 1`` reports of the window have left it."""
+    (oldest,) = con.execute(
+        f"SELECT created FROM reports WHERE {where} AND created>? ORDER BY created LIMIT 1 OFFSET ?",
+        (*params, since, max(n - limit, 0)),
+    ).fetchone()
+    leaves = dt.datetime.fromisoformat(oldest) + dt.timedelta(seconds=REPORT_WINDOW_S)
+    now_utc = now.replace(tzinfo=dt.UTC) if now.tzinfo is None else now
+    return max(1, int(np.ceil((leaves - now_utc).total_seconds())))
+
+
+def add_report(
+    data_dir: Path,
+    station_id: str,
+    problem: str,
+    text: str,
+    *,
+    client: str,
+    now: dt.datetime,
+    session: str = "",
+    limits: ReportLimits = ReportLimits(),
+) -> dict[str, Any] | RateLimited:
+    """Store a report unless a rate limit refuses it; limits hold across processes.
+
+    Parameters
+    ----------
+    data_dir : Path
+        The data directory (the reports database is :data:`REPORTS_DB` in it).
+    station_id, problem, text : str
+        The report, already validated (:func:`geo.navigation.clean_report`).
+    client : str
+        Who reports, for the per-client limits and for "reported closed by two clients":
+        e.g. ``"ip:203.0.113.7"`` (the API) or ``"session:<id>"``.
+    now : datetime
+        Time of the report (naive means UTC).
+    session : str, optional
+        Browser session id (the Streamlit page), stored beside ``client``.
+    limits : ReportLimits
+        Limits per :data:`REPORT_WINDOW_S`.
+
+    Returns
+    -------
+    dict or RateLimited
+        The stored report (``id``, ``station_id``, ``problem``, ``text``, ``created``,
+        ``status``), or which limit refused it and for how long.
+    """
+    created = _utc_iso(now)
+    since = _utc_iso(now - dt.timedelta(seconds=REPORT_WINDOW_S))
+    checks = (
+        ("same_station", "station_id=? AND client=?", (station_id, client), limits.same_station_per_hour),
+        ("client", "client=?", (client,), limits.client_per_hour),
+        ("station", "station_id=?", (station_id,), limits.station_per_hour),
+    )
+    with _db(data_dir) as con:
+        con.execute("BEGIN IMMEDIATE")  # the write lock first: counts stay true until COMMIT
+        try:
+            for name, where, params, limit in checks:
+                (n,) = con.execute(
+                    f"SELECT COUNT(*) FROM reports WHERE {where} AND created>?",
+                    (*params, since),
+                ).fetchone()
+                if n >= limit:
+                    wait = _retry_after_s(con, where, params, since, n, limit, now)
+                    con.execute("ROLLBACK")
+                    return RateLimited(name, wait)
+            cur = con.execute(
+                "INSERT INTO reports(station_id, problem, text, session, created, client)"
+                " VALUES (?,?,?,?,?,?)",
+                (station_id, problem, text, session, created, client),
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+    return {
+        "id": int(cur.lastrowid or 0),
+        "station_id": station_id,
+        "problem": problem,
+        "text": text,
+        "created": created,
+        "status": "open",
+    }
 
 
 def insert_report(
@@ -575,41 +957,117 @@ def insert_report(
     session: str,
     now: dt.datetime,
     *,
+    client: str = "",
     per_hour: int = 1,
+    limits: ReportLimits | None = None,
 ) -> bool:
-    """Store a courier's report unless this session reported this station within the hour.
+    """Store a report from a browser session (the Streamlit page) unless limited.
+
+    One report per station and client per hour (``per_hour``), and the per-client and
+    per-station limits of ``limits``. The client is ``client`` (e.g. ``"ip:<address>"``)
+    when known, else the session.
 
     Returns
     -------
     bool
         ``True`` when stored, ``False`` when rate-limited.
     """
-    since = (now - dt.timedelta(hours=1)).isoformat()
-    with _db(data_dir) as con:
-        (n,) = con.execute(
-            "SELECT COUNT(*) FROM reports WHERE station_id=? AND session=? AND created>?",
-            (station_id, session, since),
-        ).fetchone()
-        if n >= per_hour:
-            return False
-        con.execute(
-            "INSERT INTO reports(station_id, problem, text, session, created) VALUES (?,?,?,?,?)",
-            (station_id, problem, text, session, now.isoformat()),
-        )
-    return True
+    base = limits or ReportLimits()
+    lim = ReportLimits(base.client_per_hour, base.station_per_hour, per_hour)
+    who = client or f"session:{session}"
+    return not isinstance(
+        add_report(data_dir, station_id, problem, text, client=who, now=now, session=session, limits=lim),
+        RateLimited,
+    )
 
 
-def read_reports(data_dir: Path, status: str | None = "open") -> pd.DataFrame:
-    """Return reports (all, or those with ``status``) as a DataFrame, newest first."""
+def read_reports(
+    data_dir: Path, status: str | None = "open", since: dt.datetime | None = None
+) -> pd.DataFrame:
+    """Return reports as a DataFrame, newest first.
+
+    Parameters
+    ----------
+    data_dir : Path
+        The data directory.
+    status : str or None, default "open"
+        Only reports with this status; ``None`` for all.
+    since : datetime, optional
+        Only reports created after this time (naive means UTC).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``id``, ``station_id``, ``problem``, ``text``, ``created`` (ISO 8601 UTC
+        text), ``status``, ``client`` (who reported, see :func:`add_report`).
+    """
     if not (Path(data_dir) / REPORTS_DB).exists():
-        return pd.DataFrame(columns=["id", "station_id", "problem", "text", "created", "status"])
+        return pd.DataFrame(columns=list(_REPORT_COLUMNS))
     with _db(data_dir) as con:
-        q = "SELECT id, station_id, problem, text, created, status FROM reports"
-        params: tuple[Any, ...] = ()
-        if status is not None:
-            q += " WHERE status=?"
-            params = (status,)
-        return pd.read_sql_query(q + " ORDER BY created DESC", con, params=params)
+        return _select_reports(con, status, since)
+
+
+def _select_reports(con: sqlite3.Connection, status: str | None, since: dt.datetime | None) -> pd.DataFrame:
+    # Reports written before the client column count each session as one client.
+    q = (
+        "SELECT id, station_id, problem, text, created, status,"
+        " CASE WHEN client='' THEN 'session:' || session ELSE client END AS client FROM reports WHERE 1=1"
+    )
+    params: list[Any] = []
+    if status is not None:
+        q += " AND status=?"
+        params.append(status)
+    if since is not None:
+        q += " AND created>?"
+        params.append(_utc_iso(since))
+    return pd.read_sql_query(q + " ORDER BY created DESC, id DESC", con, params=params)
+
+
+class ReportsReader:
+    """A connection kept open to the reports database that notices writes cheaply.
+
+    :meth:`changed` asks SQLite's ``PRAGMA data_version``, which changes when any other
+    connection (of this or another process) commits: a few microseconds, no query. The
+    database need not exist yet. Thread-safe.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        """Prepare a reader of ``data_dir``'s reports (opened on first use)."""
+        self.path = (Path(data_dir) / REPORTS_DB).resolve()
+        self._con: sqlite3.Connection | None = None
+        self._version: int | None = None
+        self._lock = threading.Lock()
+
+    def _open(self) -> sqlite3.Connection | None:
+        if self._con is None and self.path.exists():
+            with _db(self.path.parent):  # the columns this reader selects exist from here on
+                pass
+            self._con = _connect(self.path, check_same_thread=False)
+        return self._con
+
+    def changed(self) -> bool:
+        """Return whether the reports changed since the last call (``True`` on the first)."""
+        with self._lock:
+            con = self._open()
+            version = -1 if con is None else int(con.execute("PRAGMA data_version").fetchone()[0])
+            changed = version != self._version or version == -1
+            self._version = version
+            return changed
+
+    def recent(self, since: dt.datetime, status: str | None = "open") -> pd.DataFrame:
+        """Return the reports created after ``since`` (see :func:`read_reports`)."""
+        with self._lock:
+            con = self._open()
+            if con is None:
+                return pd.DataFrame(columns=list(_REPORT_COLUMNS))
+            return _select_reports(con, status, since)
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
 
 
 def set_report_status(data_dir: Path, report_id: int, status: str) -> None:
@@ -854,7 +1312,7 @@ def write_partitioned(
         raise InputError(f"tables {sorted(tables)}: unknown table(s) or {name} given twice")
     vdir = _versions_dir(data_dir)
     vdir.mkdir(parents=True, exist_ok=True)
-    with write_lock(data_dir):
+    with _writing(data_dir), write_lock(data_dir):
         clean_temporaries(data_dir)
         base = base_version if base_version is not None else current_version(data_dir)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=vdir))

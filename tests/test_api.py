@@ -79,14 +79,16 @@ def test_repeated_and_comma_separated_amenities(api: str, demo_tables: dict) -> 
 @pytest.mark.parametrize(
     ("params", "fragment"),
     [
-        ({"lat": 91, "lng": 116}, "lat=91.0 is outside -90..90"),
-        ({"lat": 39.9, "lng": 181}, "outside -180..180"),
+        ({"lat": 91, "lng": 116}, "outside China (the API accepts lat 0.8293..55.8271"),
+        ({"lat": 39.9, "lng": 181}, "lng 72.004..137.8347"),
         ({"lat": 40.7, "lng": -74.0}, "outside China"),  # New York
         ({"lat": 39.9, "lng": 116.4, "k": 51}, "1 to 50"),
         ({"lat": 39.9, "lng": 116.4, "amenity": "jacuzzi"}, "unknown code 'jacuzzi'"),
         ({"lat": 39.9, "lng": 116.4, "kind": "castle"}, "unknown code 'castle'"),
         ({"lat": 39.9, "lng": 116.4, "open_at": "24:30"}, "HH:MM"),
         ({"lat": 39.9, "lng": 116.4, "crs": "epsg3857"}, "datum"),
+        ({"lat": 39.9, "lng": 116.4, "links": "maybe"}, "true or false"),
+        ({"lat": 39.9, "lng": 116.4, "k": ""}, "1 to 50"),
         ({"lat": "north", "lng": 116.4}, "decimal degrees"),
         ({"lng": 116.4}, "lat and lng are required"),
         ({"lat": 39.9, "lng": 116.4, "radius": 5}, "unknown parameter(s) radius"),
@@ -126,3 +128,21 @@ def test_the_app_is_served_by_the_same_process(api: str) -> None:
     with urllib.request.urlopen(api.replace("/api/v1", "/_stcore/health"), timeout=10) as r:
         assert r.status == 200
         assert r.read().strip() == b"ok"
+
+
+def test_the_phone_app_is_served_by_the_same_process(api: str) -> None:
+    with urllib.request.urlopen(api.replace("/api/v1", "/m/"), timeout=10) as r:
+        assert r.status == 200
+        assert r.headers["Content-Security-Policy"].startswith("default-src 'self'; script-src 'self';")
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert b"<html" in r.read()
+    leaflet = api.replace("/api/v1", "/m/vendor/leaflet/1.9.3/leaflet.js")
+    with urllib.request.urlopen(leaflet, timeout=10) as r:
+        assert "immutable" in r.headers["Cache-Control"]
+
+
+def test_unknown_api_paths_answer_json(api: str) -> None:
+    status, body, headers = get(f"{api}/no-such-thing")
+    assert status == 404
+    assert headers["content-type"] == "application/json"
+    assert "no such API path" in body["error"]

@@ -58,3 +58,33 @@ def test_module_entry_point_runs(tmp_path: Path) -> None:
     assert proc.returncode == 0
     for cmd in ("generate", "versions", "rollback"):
         assert cmd in proc.stdout
+
+
+def test_rollback_to_a_path_is_refused_and_writes_nothing_outside(
+    fresh_data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outside = fresh_data_dir.parent / "x"  # a complete-looking version two levels up
+    outside.mkdir()
+    manifest = fresh_data_dir / "versions" / "v0001" / "manifest.json"
+    (outside / "manifest.json").write_text(manifest.read_text("utf-8"), "utf-8")
+    assert main(["rollback", "../../x", "--data-dir", str(fresh_data_dir), "--json"]) == 2
+    out = json.loads(capsys.readouterr().out)
+    assert "not a dataset version id" in out["error"]
+    assert "v0001" in out["error"]  # what an id looks like
+    assert (fresh_data_dir / "CURRENT").read_text() == "v0001"
+
+
+def test_prune_keeps_the_newest_and_the_current_version(
+    fresh_data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from geo import store
+
+    for _ in range(3):
+        store.write_version(fresh_data_dir, {}, {"user": "t"})
+    d = ["--data-dir", str(fresh_data_dir)]
+    assert run_json(capsys, "prune", "--keep", "2", "--dry-run", *d)["would_remove"] == ["v0001", "v0002"]
+    out = run_json(capsys, "prune", "--keep", "2", *d)
+    assert out["removed"] == ["v0001", "v0002"]
+    assert out["kept"] == ["v0003", "v0004"]
+    assert main(["prune", "--keep", "0", *d]) == 2
+    assert "at least 1" in capsys.readouterr().err

@@ -74,3 +74,17 @@ def test_empty_frame_exports() -> None:
     empty = FRAME.iloc[:0]
     assert export.to_csv_bytes(empty).startswith(b"\xef\xbb\xbf")
     assert json.loads(export.to_geojson_bytes(empty))["features"] == []
+
+
+def test_formulas_behind_spaces_tabs_newlines_or_full_width_signs_are_neutralised() -> None:
+    # Spreadsheets skip leading blanks before a formula, and some read full-width ＝＋－＠ as
+    # their ASCII signs: every such cell must start with the apostrophe, nothing else changes.
+    risky = [" =1+1", "\t=cmd|' /C calc'!A0", "\n+1", "\r\n-2", "\u3000@SUM(A1)"]
+    risky += ["＝1+1", "＋1", "－1", "＠A1"]
+    safe = ["正常 =站点", "a=b", "1-2"]
+    frame = pd.DataFrame({"name": risky + safe, risky[3]: range(len(risky) + len(safe))})
+    out = export.neutralise_formulas(frame)
+    assert out["name"].tolist() == ["'" + r for r in risky] + safe
+    assert list(out.columns) == ["name", "'" + risky[3]]
+    back = pd.read_csv(io.BytesIO(export.to_csv_bytes(frame)), encoding="utf-8-sig", dtype=str)
+    assert all(c.startswith("'") for c in back["name"].iloc[: len(risky)])

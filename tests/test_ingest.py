@@ -344,14 +344,19 @@ def test_single_station_add_edit_close_are_versions_with_audit(fresh_data_dir: P
     st2 = store.read_table(fresh_data_dir, "stations", columns=["station_id", "name", "open_24h"])
     assert len(st2) == n0 + 1
     assert st2.set_index("station_id").loc[sid, "name"] == "改名驿站"
-    bad = ingest.save_station(fresh_data_dir, {"name": "没有时间", "lat": 39.9, "lng": 116.3}, "planner1")
+    # No hours is "unknown" (a registry often lacks them); hours that are not hours still reject.
+    unknown = ingest.save_station(fresh_data_dir, {"name": "没有时间", "lat": 39.9, "lng": 116.3}, "planner1")
+    assert unknown.version is not None, unknown.rejections
+    bad = ingest.save_station(
+        fresh_data_dir, {"name": "时间不对", "lat": 39.9, "lng": 116.3, "hours": "早八晚八"}, "planner1"
+    )
     assert bad.version is None
     assert bad.rejections[0]["field"] == "hours"
     v = ingest.close_station(fresh_data_dir, sid, "planner1", "拆除")
     assert store.current_version(fresh_data_dir) == v
     assert sid not in set(store.read_table(fresh_data_dir, "stations", columns=["station_id"])["station_id"])
-    actions = store.read_audit(fresh_data_dir)["action"].tolist()[:3]
-    assert actions == ["station_close", "station_edit", "station_add"]
+    actions = store.read_audit(fresh_data_dir)["action"].tolist()[:4]
+    assert actions == ["station_close", "station_add", "station_edit", "station_add"]
 
 
 def test_commit_refuses_when_the_dataset_changed_since_the_preview(fresh_data_dir: Path) -> None:

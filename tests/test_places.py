@@ -74,7 +74,17 @@ def test_station_names_and_addresses_are_searchable(gaz: places.Gazetteer, demo_
 def test_blank_or_too_short_queries_give_nothing(gaz: places.Gazetteer, query: str) -> None:
     out = gaz.search(query)
     assert out.empty
-    assert list(out.columns) == ["label", "detail", "kind", "lat", "lng", "match"]
+    assert list(out.columns) == [
+        "label",
+        "detail",
+        "kind",
+        "lat",
+        "lng",
+        "name_en",
+        "province",
+        "station_id",
+        "match",
+    ]
 
 
 def test_unknown_place_gives_nothing(gaz: places.Gazetteer) -> None:
@@ -102,3 +112,20 @@ def test_search_is_fast_enough_for_typing(gaz: places.Gazetteer) -> None:
 def test_stations_need_coordinates() -> None:
     with pytest.raises(Exception, match="lat"):
         places.base_gazetteer().with_stations(pd.DataFrame({"name": ["x"]}))
+
+
+def test_results_carry_province_romanised_name_and_station_id(
+    gaz: places.Gazetteer, demo_tables: dict
+) -> None:
+    county = gaz.search("金水区", 1).iloc[0]
+    assert (county["province"], county["name_en"], county["station_id"]) == ("河南省", "", "")
+    assert gaz.search("郑州", 1).iloc[0]["province"] == "河南省"  # a city: its province
+    assert gaz.search("河南", 1).iloc[0]["province"] == "河南省"  # a province: itself
+    town = gaz.search("beijinglu", 5)
+    town = town[town["kind"] == "place"].iloc[0]
+    assert town["name_en"] == "Beijinglu"  # GeoNames' romanised name
+    assert town["province"] == str(regions.tag_points([town["lat"]], [town["lng"]])["province"].iloc[0])
+    st_ = demo_tables["stations"]
+    hit = gaz.search(str(st_["name"].iloc[3]), 5)
+    row = hit[hit["kind"] == "station"].iloc[0]
+    assert row["station_id"] == str(st_["station_id"].iloc[3])

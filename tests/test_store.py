@@ -264,3 +264,124 @@ def test_read_sorted_cuts_a_leading_range_out_as_the_filter_would(demo_data_dir:
         store.read_sorted(path, table, cols, leading=[("date", d0, d1)])
     with pytest.raises(InputError, match="sort order"):
         store.read_sorted(path, table, cols, leading=[("year", 2023, 2024), ("date", d0, d1)])
+
+
+# ---------------------------------------------------------------- durability, ids, pruning
+
+
+def test_every_file_and_directory_is_flushed_before_current_switches(
+    fresh_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flushed: list[str] = []
+    switched: list[int] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        flushed.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    def replace(src: object, dst: object) -> None:
+        if Path(str(dst)).name == store.CURRENT_FILE:
+            switched.append(len(flushed))
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    targets = store.read_table(fresh_data_dir, "targets")
+    v = store.write_version(fresh_data_dir, {"targets": targets}, {"user": "t"})
+    vdir = fresh_data_dir / "versions" / v
+    assert len(switched) == 1
+    before_switch = set(flushed[: switched[0]])
+    for f in vdir.iterdir():  # written and hard-linked tables, the manifest
+        # the version was flushed under its temporary name, then renamed: compare names only
+        assert any(Path(p).name == f.name for p in before_switch), f.name
+    assert str(fresh_data_dir / "versions") in before_switch  # the rename into place
+    assert str(fresh_data_dir) in set(flushed[switched[0] :])  # CURRENT's own rename
+
+
+@pytest.mark.parametrize("bad", ["../../x", "v0001/../../x", "/etc", "", "v1", "v0001\n", "CURRENT"])
+def test_a_version_id_that_is_not_one_is_refused_everywhere(fresh_data_dir: Path, bad: str) -> None:
+    outside = fresh_data_dir.parent / "x"
+    outside.mkdir(exist_ok=True)
+    (outside / store.MANIFEST_FILE).write_text(
+        (fresh_data_dir / "versions" / "v0001" / store.MANIFEST_FILE).read_text("utf-8"), "utf-8"
+    )
+    for call in (
+        lambda: store.set_current(fresh_data_dir, bad),
+        lambda: store.read_manifest(fresh_data_dir, bad or "''"),
+        lambda: store.version_dir(fresh_data_dir, bad or "''"),
+        lambda: store.read_table(fresh_data_dir, "stations", bad or "''"),
+    ):
+        with pytest.raises(InputError, match="not a dataset version id"):
+            call()
+    assert (fresh_data_dir / store.CURRENT_FILE).read_text() == "v0001"
+
+
+def test_prune_keeps_the_newest_the_current_its_base_and_pinned_versions(fresh_data_dir: Path) -> None:
+    for _ in range(5):
+        store.write_version(fresh_data_dir, {}, {"user": "t"})  # v0002 … v0006, each based on the last
+    store.set_current(fresh_data_dir, "v0003")  # rolled back: v0003 (base v0002) in use
+    (fresh_data_dir / store.PINNED_FILE).write_text("v0001\n")
+    assert store.prune_versions(fresh_data_dir, 2, dry_run=True) == ["v0004"]
+    assert store.list_version_ids(fresh_data_dir) == [f"v000{i}" for i in range(1, 7)]
+    assert store.prune_versions(fresh_data_dir, 2) == ["v0004"]
+    assert store.list_version_ids(fresh_data_dir) == ["v0001", "v0002", "v0003", "v0005", "v0006"]
+    assert store.current_version(fresh_data_dir) == "v0003"
+    for v in store.list_version_ids(fresh_data_dir):  # hard links: removing v0004 freed no shared file
+        assert len(store.read_table(fresh_data_dir, "stations", v)) > 0
+    (fresh_data_dir / store.PINNED_FILE).unlink()
+    assert store.prune_versions(fresh_data_dir, 1) == ["v0001", "v0005"]
+    assert store.list_version_ids(fresh_data_dir) == ["v0002", "v0003", "v0006"]
+    with pytest.raises(InputError, match="at least 1"):
+        store.prune_versions(fresh_data_dir, 0)
+
+
+def test_the_audit_entry_is_written_inside_the_version_before_it_is_current(fresh_data_dir: Path) -> None:
+    v = store.write_version(
+        fresh_data_dir,
+        {},
+        {"user": "ann"},
+        audit={"user": "ann", "action": "import", "detail": {"file": "a.csv"}},
+    )
+    entry = json.loads((fresh_data_dir / "versions" / v / store.AUDIT_FILE).read_text("utf-8"))
+    assert entry["user"] == "ann"
+    assert entry["action"] == "import"
+    assert entry["detail"] == {"file": "a.csv", "version": v, "base_version": "v0001"}
+    assert store.read_version_audit(fresh_data_dir) == [entry]
+
+
+def test_a_full_disk_gives_a_clear_error_and_keeps_the_previous_version(fresh_data_dir: Path) -> None:
+    """The file-size limit of a child process stands in for a full disk (writes fail with EFBIG)."""
+    script = textwrap.dedent(
+        f"""
+        import resource, signal, sys
+        from pathlib import Path
+        import pandas as pd
+        from geo import store
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write, do not kill the process
+        d = Path({str(fresh_data_dir)!r})
+        big = pd.concat([store.read_table(d, "checkins")] * 3, ignore_index=True)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+        try:
+            store.write_version(d, {{"checkins": big}}, {{}})
+        except store.WriteError as exc:
+            print(exc)
+            sys.exit(3)
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[1],
+        check=False,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert "disk may be full" in proc.stdout
+    assert "version v0001 is still in use" in proc.stdout
+    assert "Traceback" not in proc.stderr
+    assert store.current_version(fresh_data_dir) == "v0001"
+    assert store.list_version_ids(fresh_data_dir) == ["v0001"]
+    assert not [p for p in (fresh_data_dir / "versions").iterdir() if p.name.startswith(".tmp")]
+    for name in TABLES:
+        assert len(store.read_table(fresh_data_dir, name)) > 0

@@ -521,7 +521,7 @@ def nearest_map(here: tuple[float, float] | None, records: list[dict[str, Any]],
 
 
 def submit_report(station_id: str, problem: str, text: str) -> bool:
-    """Store a courier's problem report (one per station per session per hour); False if limited."""
+    """Store a courier's problem report (limited per station, client address, session); False if limited."""
     import datetime as dt
     import uuid
 
@@ -529,7 +529,10 @@ def submit_report(station_id: str, problem: str, text: str) -> bool:
 
     problem, text = navigation.clean_report(problem, text)
     session = st.session_state.setdefault("report_session", uuid.uuid4().hex)
-    return store.insert_report(data_dir(), str(station_id), problem, text, session, dt.datetime.now(dt.UTC))
+    ip = getattr(st.context, "ip_address", None)  # None on loopback: then the session is the client
+    client = store.client_id(data_dir(), ip) if isinstance(ip, str) and ip else ""
+    now = dt.datetime.now(dt.UTC)
+    return store.insert_report(data_dir(), str(station_id), problem, text, session, now, client=client)
 
 
 # ---- 覆盖规划 / coverage planning (views/coverage.py; geo.coverage, geo.siting, geo.planning) --
@@ -701,7 +704,12 @@ def _coverage_sites(
 ) -> dict[str, Any]:
     from geo import planning
 
-    user = planning.read_candidates(candidates_csv) if candidates_csv else None
+    s = settings()
+    user = None
+    if candidates_csv:  # through the importer: GBK/UTF-8, row limit, coordinate checks
+        user = planning.read_candidates(
+            candidates_csv, max_rows=s.max_import_rows, max_bytes=s.max_upload_mb * 1024 * 1024
+        )
     wp = table(key, directory, "workplaces")
     out = planning.site_and_recount(wp, _distance(key, directory, q), q, sq, user)
     return {**out.result.to_dict(), "recomputed": out.workers_covered_recounted}

@@ -7,6 +7,7 @@ is refused when the data changed since the user looked at it.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pandas as pd
@@ -41,9 +42,23 @@ tabs = dict(zip(names, st.tabs([tr(f"data.tab_{n}") for n in names]), strict=Tru
 
 def done(message: str, kind: str = "success") -> None:
     """Show ``message`` after a rerun that shows the new version everywhere (caption included)."""
+    if kind == "success" and cfg.keep_versions > 0:
+        try:  # old versions go after each change (settings keep_versions)
+            store.prune_versions(ddir, cfg.keep_versions)
+        except (GeoError, OSError):
+            logging.getLogger(__name__).exception("pruning old versions of %s failed", ddir)
     st.session_state["data_flash"] = (kind, message)
     st.session_state.pop("data_prepared", None)
     st.rerun()
+
+
+def write_failed(exc: Exception) -> str:
+    """The message of a write that failed (a full disk...): the previous version stays in use."""
+    logging.getLogger(__name__).error("writing to %s failed: %s", ddir, exc)
+    if isinstance(exc, store.WriteError | OSError):
+        detail = exc.detail if isinstance(exc, store.WriteError) else str(exc.strerror or exc)
+        return tr("data.write_failed", detail=detail, version=store.current_version(ddir) or "–")
+    return str(exc)
 
 
 def field_choice(field: str) -> str:
@@ -144,9 +159,30 @@ if "import" in tabs:
             key=f"data_upload_{st.session_state.get('data_uploads', 0)}",
         )
         data = upload.getvalue() if upload is not None else b""
+        # Each different file a session has checked costs a full read: bounded per session.
+        checked: dict[str, int] = st.session_state.setdefault("data_checked_files", {})
+        budget_mb = ingest.SESSION_MAX_UPLOAD_FACTOR * cfg.max_upload_mb
+        digest = store.sha256_of(data) if upload is not None else ""
         if len(data) > cfg.max_upload_mb * 1024 * 1024:  # enforced here too, not only by the server
             st.error(tr("data.too_big", size=f"{len(data) / 1048576:.1f}", mb=cfg.max_upload_mb))
+        elif upload is not None and not ingest.upload_fits(
+            checked,
+            digest,
+            len(data),
+            max_files=ingest.SESSION_MAX_UPLOADS,
+            max_bytes=budget_mb * 1024 * 1024,
+        ):
+            st.error(
+                tr(
+                    "data.upload_budget",
+                    n=len(checked),
+                    mb=f"{sum(checked.values()) / 1048576:.1f}",
+                    max_n=ingest.SESSION_MAX_UPLOADS,
+                    max_mb=budget_mb,
+                )
+            )
         elif upload is not None:
+            checked[digest] = len(data)
             sheet = sheet_choice(data, table)
             map_key = f"data_map_{store.sha256_of(data)[:16]}_{table}_{sheet}"
             overrides = st.session_state.get(map_key, {})
@@ -219,6 +255,8 @@ if "import" in tabs:
                             committed = ingest.commit(ddir, prepared, auth_ui.user_name())
                         except store.StaleBaseError:  # checked again against the data now in use
                             done(tr("data.changed"), "error")
+                        except (GeoError, OSError) as exc:  # a full disk: a message, not a traceback
+                            done(write_failed(exc), "error")
                         else:
                             st.session_state["data_uploads"] = st.session_state.get("data_uploads", 0) + 1
                             done(tr("data.imported", version=committed.version, n=f"{committed.accepted:,}"))
@@ -264,6 +302,8 @@ if "versions" in tabs:
                     now = ingest.rollback(ddir, target, auth_ui.user_name(), expect_current=seen)
                 except store.StaleBaseError:
                     st.error(tr("data.changed_retry"))
+                except (GeoError, OSError) as exc:
+                    st.error(write_failed(exc))
                 else:
                     done(tr("data.rolled_back", version=now))
 
@@ -303,7 +343,7 @@ with tabs["stations"]:
     hours0 = (
         "08:00-20:00"
         if row is None
-        else ("24小时" if bool(row["open_24h"]) else f"{row['opens']}-{row['closes']}")
+        else ("24小时" if bool(row["open_24h"]) else ingest.hours_text(row["opens"], row["closes"]) or "")
     )
     shown: dict[str, Any] = {
         "name": "" if row is None else str(row["name"]),
@@ -369,6 +409,8 @@ with tabs["stations"]:
             rep = ingest.save_station(ddir, values, auth_ui.user_name(), crs=form_crs, base_version=seen)
         except store.StaleBaseError:
             st.error(tr("data.changed_retry"))
+        except (GeoError, OSError) as exc:
+            st.error(write_failed(exc))
         else:
             if rep.version:
                 done(tr("data.saved", version=rep.version))
@@ -386,6 +428,8 @@ with tabs["stations"]:
                 version = ingest.close_station(ddir, sid, auth_ui.user_name(), reason, base_version=seen)
             except store.StaleBaseError:
                 st.error(tr("data.changed_retry"))
+            except (GeoError, OSError) as exc:
+                st.error(write_failed(exc))
             else:
                 done(tr("data.closed", version=version))
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import io
+from urllib.parse import urlsplit
 
+import segno
 import streamlit as st
 from streamlit_folium import st_folium
 
@@ -31,6 +34,24 @@ def set_here(lat: float, lng: float, label: str) -> None:
 st.title(tr("nearest.title"))
 st.caption(tr("nearest.intro"))
 common.dataset_caption()
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def qr_png(url: str) -> bytes:
+    """PNG of a QR code for ``url`` (error correction M: survives a scuffed poster)."""
+    out = io.BytesIO()
+    segno.make(url, error="m").save(out, kind="png", scale=8, border=2)
+    return out.getvalue()
+
+
+# ---- the phone app at /m/ (same server), and its QR code for posters at stations ----------
+_page = urlsplit(st.context.url or "http://localhost:8501/")
+app_url = f"{_page.scheme}://{_page.netloc}/m/" + ("?lang=en" if lang == "en" else "")
+st.link_button(tr("courier.page_link"), app_url, width="stretch")
+with st.expander(tr("courier.qr_title")):
+    st.image(qr_png(app_url), caption=tr("courier.qr_caption", url=app_url), width=240)
+    if _page.hostname in ("localhost", "127.0.0.1", "::1"):
+        st.caption(tr("courier.qr_loopback"))
 
 # ---- where am I: browser location, place search, typed coordinates, a tap on the map -------
 st.subheader(tr("nearest.where"))
@@ -74,7 +95,12 @@ st.caption(tr("nearest.tap_hint"))
 
 # ---- filters -------------------------------------------------------------------------------
 with st.expander(tr("nearest.filters")):
-    open_only = st.toggle(tr("nearest.open_now_only"), value=True, key="nearest_open_only")
+    open_only = st.toggle(
+        tr("nearest.open_now_only"),
+        value=True,
+        key="nearest_open_only",
+        help=tr("nearest.open_now_only_help"),
+    )
     needs = st.pills(
         tr("nearest.need"),
         [a for a in AMENITIES.values if a != "other"],  # "other services" is no need a courier can name
@@ -113,6 +139,8 @@ else:
 
 
 def status_text(r: dict) -> str:
+    if r.get("hours_known") is False:
+        return tr("nearest.hours_unknown")
     if r["open_24h"]:
         return tr("nearest.open_24h")
     if r["open_now"]:

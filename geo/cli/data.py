@@ -1,4 +1,4 @@
-"""Data commands: ``generate``, ``info``, ``versions``, ``rollback``."""
+"""Data commands: ``generate``, ``info``, ``versions``, ``rollback``, ``prune``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pandas as pd
 from geo import ingest, store, synth
 from geo.cli import command, interactive, progress_bar
 from geo.cli.ingest import os_user
+from geo.errors import InputError
 from geo.schema import CHECKINS
 from geo.settings import Settings
 
@@ -122,6 +123,18 @@ def _rollback(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     return {"current": now, "from": before}
 
 
+def _prune(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    keep = args.keep if args.keep is not None else settings.keep_versions
+    if keep < 1:
+        raise InputError(f"--keep {keep}: keep at least 1 version (or set GEO_KEEP_VERSIONS)")
+    removed = store.prune_versions(settings.data_dir, keep, dry_run=args.dry_run)
+    return {
+        "removed" if not args.dry_run else "would_remove": removed,
+        "kept": store.list_version_ids(settings.data_dir) if not args.dry_run else None,
+        "protected": sorted(store.protected_versions(settings.data_dir)),
+    }
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the data commands."""
     p = command(sub, "generate", _generate, "generate the deterministic national demo dataset")
@@ -144,7 +157,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     command(sub, "info", _info, "show the manifest of the dataset in use")
     command(sub, "versions", _versions, "list dataset versions")
     p = command(sub, "rollback", _rollback, "make an earlier dataset version current")
-    p.add_argument("version", help="version id, e.g. v0001")
+    p.add_argument("version", help="version id, e.g. v0001 (see `versions`)")
     p.add_argument(
         "--user", default=os_user(), help="who rolls back (recorded in the audit log; default $USER)"
     )
+    p = command(
+        sub,
+        "prune",
+        _prune,
+        "remove old dataset versions (never the current one, its base, or one listed in PINNED)",
+    )
+    p.add_argument(
+        "--keep",
+        type=int,
+        default=None,
+        metavar="N",
+        help="keep the newest N versions (default: keep_versions)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="only list what would be removed")

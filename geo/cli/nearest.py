@@ -37,8 +37,8 @@ def nearest(args: argparse.Namespace, settings: Settings) -> Any:  # noqa: ANN40
         return "no station matches"
     lines = [f"# {navigation.ESTIMATE_NOTE}"]
     for r in records:
-        state = "open" if r["open_now"] else "closed"
-        hours_text = "24h" if r["open_24h"] else f"{r['opens']}-{r['closes']}"
+        state = "open" if r["open_now"] else "closed" if r["open_now"] is False else "?"
+        hours_text = "24h" if r["open_24h"] else f"{r['opens']}-{r['closes']}" if r["opens"] else "hours ?"
         lines.append(
             f"{r['distance_m']:>9.0f} m  walk ~{r['walk_min']:.0f} min  ride ~{r['ride_min']:.0f} min  "
             f"{state:<6} {hours_text:<11} {r['station_id']}  {r['name']}  {r['address']}"

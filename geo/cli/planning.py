@@ -109,6 +109,18 @@ def _gaps(args: argparse.Namespace, settings: Settings) -> list[dict[str, Any]]:
     return records(cells)
 
 
+def _user_candidates(args: argparse.Namespace, settings: Settings) -> pd.DataFrame | None:
+    """``--candidates``, read through the importer: GBK/UTF-8, row limit, coordinate checks, datum."""
+    if not args.candidates:
+        return None
+    return planning.read_candidates(
+        args.candidates,
+        crs=args.candidates_crs,
+        max_rows=settings.max_import_rows,
+        max_bytes=settings.max_upload_mb * 1024 * 1024,
+    )
+
+
 def _site_access(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     """``site --objective access``: lift the most workers to the 2SFCA accessibility threshold."""
     q = coverage_query(args, settings)
@@ -126,7 +138,7 @@ def _site_access(args: argparse.Namespace, settings: Settings) -> dict[str, Any]
         threshold,
         seats_per_site=args.seats,
         station_mask=mask,
-        user_candidates=planning.read_candidates(args.candidates) if args.candidates else None,
+        user_candidates=_user_candidates(args, settings),
         only_user_candidates=sq.only_user_candidates,
         quota=sq.quota,
         quota_level=sq.quota_level,
@@ -158,7 +170,7 @@ def _site(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     if args.objective == "access":
         return _site_access(args, settings)
     _, workplaces, _, distance, q = _prepare(args, settings)
-    user = planning.read_candidates(args.candidates) if args.candidates else None
+    user = _user_candidates(args, settings)
     sq = SitingQuery(args.new, args.quota, args.quota_level, args.only_candidates)
     verified = planning.site_and_recount(workplaces, distance, q, sq, user)
     result, recomputed = verified.result, verified.workers_covered_recounted
@@ -235,6 +247,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--quota", type=int, default=None, help="at most this many sites per region")
     p.add_argument("--quota-level", choices=list(coverage.LEVEL_KEYS), default="province")
     p.add_argument("--candidates", default=None, help="CSV of extra candidate sites (lat,lng[,name])")
+    p.add_argument(
+        "--candidates-crs", default="wgs84", choices=("wgs84", "gcj02", "bd09"), help="datum of --candidates"
+    )
     p.add_argument("--only-candidates", action="store_true", help="choose among --candidates only")
     p.add_argument(
         "--objective",

