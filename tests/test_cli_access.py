@@ -132,3 +132,36 @@ def test_site_with_the_access_objective_is_verified_by_a_recount(capsys, demo_da
     assert out["workers_reaching_before"] == p[acc * 1000 >= 10.0].sum()
     plain = run_json(capsys, "site", "--data-dir", str(demo_data_dir), "--new", "2")
     assert "workers_covered_after" in plain  # the coverage objective stays the default
+
+
+def test_site_for_access_reads_candidates_through_the_importer(capsys, demo_data_dir, demo_tables, tmp_path):
+    from geo import datums
+
+    wp = demo_tables["workplaces"].head(3)
+    g_lat, g_lng = datums.wgs84_to_gcj02(wp["lat"].to_numpy(), wp["lng"].to_numpy())
+    csv = tmp_path / "cand.csv"
+    rows = "".join(f"{a},{b},工会大楼{i}\n" for i, (a, b) in enumerate(zip(g_lat, g_lng, strict=True)))
+    csv.write_bytes(("lat,lng,name\n" + rows).encode("gbk"))  # GBK and GCJ-02: the importer's job
+    out = run_json(
+        capsys,
+        "site",
+        "--data-dir",
+        str(demo_data_dir),
+        "--objective",
+        "access",
+        "--new",
+        "2",
+        "--radius-m",
+        "1000",
+        "--candidates",
+        str(csv),
+        "--candidates-crs",
+        "gcj02",
+        "--only-candidates",
+    )
+    assert out["verified"] is True
+    assert out["candidates"] == 3
+    assert out["sites"]
+    assert {s["source"] for s in out["sites"]} <= {"user"}
+    for s in out["sites"]:  # back on WGS-84: within a metre of a workplace
+        assert min(haversine_m(s["lat"], s["lng"], a, b) for a, b in zip(wp.lat, wp.lng, strict=True)) < 1.0
