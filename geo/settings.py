@@ -74,6 +74,13 @@ class Settings:
         Comma-separated addresses or networks of reverse proxies whose ``X-Forwarded-For``
         the API believes (``GEO_TRUSTED_PROXIES``, e.g. ``127.0.0.1``); empty: none, the
         peer address is the client.
+    crowded_workers_per_seat : float
+        A station is crowded above this many workers in its catchment per seat
+        (``GEO_CROWDED_WORKERS_PER_SEAT``; :mod:`geo.access`).
+    access_threshold_seats_per_1000 : float
+        Workers with fewer seats per 1,000 workers in reach count as under-served, and
+        siting with the access objective lifts workers to it
+        (``GEO_ACCESS_THRESHOLD_SEATS_PER_1000``; :mod:`geo.access`).
     """
 
     data_dir: Path = Path("data")
@@ -96,6 +103,9 @@ class Settings:
     report_client_per_hour: int = 10
     report_station_per_hour: int = 20
     trusted_proxies: str = ""
+    # accessibility and crowding (geo.access): one threshold per side, 100 workers per seat ⇔ 10 per 1,000
+    crowded_workers_per_seat: float = 100.0
+    access_threshold_seats_per_1000: float = 10.0
 
     def with_overrides(self, **kwargs: Any) -> Settings:  # noqa: ANN401 - typed per field
         """Return a copy with the given fields replaced (``None`` values are ignored)."""
@@ -176,6 +186,11 @@ def _coerce(values: Mapping[str, Any]) -> Settings:
     s = replace(s, demo_admin=_DEMO_ADMIN[s.demo_admin.strip().lower()])
     if min(s.report_client_per_hour, s.report_station_per_hour) < 1:
         raise InputError("settings report_client_per_hour and report_station_per_hour must be at least 1")
+    if not (s.crowded_workers_per_seat > 0 and s.access_threshold_seats_per_1000 > 0):
+        raise InputError(
+            "settings crowded_workers_per_seat and access_threshold_seats_per_1000 must be positive; "
+            "fix GEO_CROWDED_WORKERS_PER_SEAT / GEO_ACCESS_THRESHOLD_SEATS_PER_1000"
+        )
     return s
 
 

@@ -20,6 +20,10 @@ maximise the workers newly covered — workers whose workplace is not yet within
 
 :func:`covered_with_sites` recomputes coverage independently (a fresh station index over
 the new sites), so the figures can be checked rather than trusted.
+
+A second objective, :func:`site_for_access`, lifts the most workers to a 2SFCA
+accessibility threshold (seats per 1,000 workers within reach, :mod:`geo.access`) with
+:func:`greedy_access`; :func:`reaching_with_sites` recounts it with a full 2SFCA.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from geo import coverage, hexes
+from geo import access, coverage, hexes, validate
 from geo.distance import arc_m_to_chord, chord_to_arc_m, latlng_to_xyz
 from geo.errors import InputError, SchemaError
 
@@ -148,9 +152,9 @@ def candidate_sites(
     """
     unc = np.asarray(uncovered, dtype=bool)
     rows = np.flatnonzero(unc)
-    ints = hexes.h3_to_int(workplaces["h3_9"].iloc[rows])
+    ints = hexes.str_to_int(workplaces["h3_9"].iloc[rows])
     cells, first = np.unique(ints, return_index=True)
-    h3_text = hexes.int_to_h3(cells)
+    h3_text = hexes.int_to_str(cells)
     lat, lng = hexes.cells_to_latlng(h3_text) if len(cells) else (np.empty(0), np.empty(0))
     out = pd.DataFrame({"lat": lat, "lng": lng, "h3": h3_text, "source": "cell", "name": ""})
     tag_rows = rows[first]
@@ -170,7 +174,7 @@ def _user_candidates(df: pd.DataFrame) -> pd.DataFrame:
         raise SchemaError("candidate sites need columns lat and lng (WGS-84 degrees)")
     lat = pd.to_numeric(df["lat"], errors="coerce").to_numpy(dtype=np.float64)
     lng = pd.to_numeric(df["lng"], errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~((np.abs(lat) <= 90) & (np.abs(lng) <= 180))
+    bad = ~validate.valid_latlng(lat, lng)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InputError(
@@ -205,7 +209,7 @@ def candidates_outside(user_candidates: pd.DataFrame, parent: str) -> NDArray[np
     """
     if len(user_candidates) == 0:
         return np.zeros(0, dtype=bool)
-    return ~coverage._inside(_user_candidates(user_candidates), parent)
+    return ~validate.region_mask(_user_candidates(user_candidates), parent)
 
 
 # ---------------------------------------------------------------- coverage sets and greedy
@@ -362,19 +366,19 @@ def site_stations(
         The sites and before/after figures (fewer sites than ``n_new`` when no candidate
         covers anyone further).
     """
-    r = coverage._check_radius(radius_m)
+    r = validate.check_radius_m(radius_m)
     if isinstance(n_new, bool) or not isinstance(n_new, int | np.integer) or not 1 <= n_new <= MAX_NEW_SITES:
         raise InputError(f"n_new={n_new!r}: ask for a whole number of sites from 1 to {MAX_NEW_SITES}")
     if quota is not None and (isinstance(quota, bool) or int(quota) < 1):
         raise InputError(f"quota={quota!r}: give at least 1 site per region, or no quota")
-    coverage._check_level(quota_level)
-    coverage._check_columns(workplaces, ("lat", "lng", "workers", "h3_9"), "workplaces")
+    validate.check_level(quota_level)
+    validate.check_columns(workplaces, ("lat", "lng", "workers", "h3_9"), "workplaces")
     cov = np.asarray(covered, dtype=bool).reshape(-1)
     if len(cov) != len(workplaces):
         raise InputError(f"covered has {len(cov)} values but workplaces has {len(workplaces)} rows")
     sel = coverage.occupation_mask(workplaces, occupations)
     if parent:
-        sel = sel & coverage._inside(workplaces, parent)
+        sel = sel & validate.region_mask(workplaces, parent)
     w_all = workplaces["workers"].to_numpy(dtype=np.int64)
     total = int(w_all[sel].sum())
     before = int(w_all[sel & cov].sum())
@@ -464,3 +468,432 @@ def covered_with_sites(
     )
     dist = coverage.nearest_distance_m(workplaces, StationIndex.from_frame(stations), radius_m=radius_m)
     return cov | (dist <= radius_m)
+
+
+# ---------------------------------------------------------------- objective: accessibility (2SFCA)
+
+OBJECTIVES: Final = ("coverage", "access")
+"""Siting objectives: workers newly covered (MCLP), or workers lifted to an accessibility threshold."""
+
+ACCESS_SITE_COLUMNS: Final = (
+    "rank",
+    "lat",
+    "lng",
+    "h3",
+    "source",
+    "name",
+    "province_adcode",
+    "province",
+    "city_adcode",
+    "city",
+    "adcode",
+    "county",
+    "seats",
+    "workers_in_reach",
+    "workers_newly_reaching",
+    "workers_reaching_cum",
+    "share_cum",
+)
+"""Columns of :attr:`AccessSitingResult.sites`."""
+
+
+@dataclass(frozen=True)
+class AccessSitingResult:
+    """Proposed sites and the workers reaching the accessibility threshold before and after.
+
+    Attributes
+    ----------
+    sites : pandas.DataFrame
+        One row per site in the order chosen, columns :data:`ACCESS_SITE_COLUMNS`: ``seats``
+        of the new station, ``workers_in_reach`` (all workers within the radius: its 2SFCA
+        demand), ``workers_newly_reaching`` the threshold thanks to it (not counting earlier
+        sites), ``workers_reaching_cum`` and ``share_cum`` after adding it.
+    radius_m : float
+        Catchment radius, metres.
+    threshold_per_1000 : float
+        Accessibility threshold, seats per 1,000 workers.
+    seats_per_site : float
+        Seats of each new station.
+    workers_total : int
+        Workers counted (after the region and occupation filters).
+    workers_reaching_before, workers_reaching_after : int
+        Counted workers whose 2SFCA accessibility reaches the threshold without / with the sites.
+    candidates : int
+        Candidate sites considered.
+    """
+
+    sites: pd.DataFrame
+    radius_m: float
+    threshold_per_1000: float
+    seats_per_site: float
+    workers_total: int
+    workers_reaching_before: int
+    workers_reaching_after: int
+    candidates: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary (the CLI's ``site --objective access --json`` output)."""
+        total = self.workers_total
+        return {
+            "objective": "access",
+            "radius_m": self.radius_m,
+            "threshold_seats_per_1000": self.threshold_per_1000,
+            "seats_per_site": self.seats_per_site,
+            "workers_total": total,
+            "workers_reaching_before": self.workers_reaching_before,
+            "workers_reaching_after": self.workers_reaching_after,
+            "share_before": self.workers_reaching_before / total if total else float("nan"),
+            "share_after": self.workers_reaching_after / total if total else float("nan"),
+            "candidates": self.candidates,
+            "sites": self.sites,
+        }
+
+
+def _access_scores(
+    sets: sparse.csr_matrix,
+    rows: NDArray[np.int64],
+    add: NDArray[np.float64],
+    need: NDArray[np.float64],
+    workers: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Workers a candidate lifts over the threshold, and its fractional progress, for ``rows``.
+
+    ``need`` is what each workplace still lacks (seats per worker, ``<= 0`` once reached);
+    candidate ``c`` adds ``add[c]`` to every workplace in its set. Progress counts each
+    workplace's workers times the part of its need that the candidate fills (0–1).
+    """
+    sub = sets[rows]
+    owner = np.repeat(np.arange(len(rows)), np.diff(sub.indptr))
+    cols = sub.indices
+    a = add[rows][owner]
+    nd = need[cols]
+    alive = nd > 0
+    safe = np.where(alive, nd, 1.0)
+    lifted = alive & (a >= nd)
+    progress = np.where(alive, np.minimum(a, safe) / safe, 0.0)
+    p = workers[cols]
+    gain = np.bincount(owner, weights=p * lifted, minlength=len(rows)).astype(np.float64)
+    prog = np.bincount(owner, weights=p * progress, minlength=len(rows)).astype(np.float64)
+    return gain, prog
+
+
+def greedy_access(
+    sets: sparse.csr_matrix,
+    add_per_worker: ArrayLike,
+    need: ArrayLike,
+    workers: ArrayLike,
+    n_sites: int,
+    *,
+    group: ArrayLike | None = None,
+    quota: int | None = None,
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Greedy threshold covering: each step lifts the most workers to the threshold.
+
+    Parameters
+    ----------
+    sets : scipy.sparse.csr_matrix
+        ``(m, n)`` bool: workplaces (below the threshold) within reach of each candidate.
+    add_per_worker : array_like
+        Accessibility a candidate adds to each workplace in its set, seats per worker
+        (its 2SFCA ratio ``seats / workers in reach``), shape ``(m,)``.
+    need : array_like
+        Accessibility each workplace lacks, seats per worker (``> 0``), shape ``(n,)``.
+    workers : array_like
+        Workers per workplace, shape ``(n,)``.
+    n_sites : int
+        Most sites to choose.
+    group, quota
+        At most ``quota`` sites per group code (``-1`` = none), as in :func:`greedy_max_cover`.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Chosen candidates in order and the workers each lifted over the threshold.
+
+    Notes
+    -----
+    The score is the workers lifted, ties (notably when no single site lifts anyone)
+    broken by fractional progress (workers × share of their remaining need filled), so
+    several sites can together lift a workplace no single one could. The objective is not
+    submodular, so lazy evaluation does not apply; instead the update is *incremental*:
+    a pick changes the need of its own workplaces only, so only the candidates sharing a
+    workplace with it (within ``2 · d0``) are re-scored. Stops when no candidate helps anyone.
+    """
+    csr = sparse.csr_matrix(sets, dtype=bool)
+    csc = csr.tocsc()
+    add = np.asarray(add_per_worker, dtype=np.float64)
+    nd = np.asarray(need, dtype=np.float64).copy()
+    p = np.asarray(workers, dtype=np.float64)
+    m = csr.shape[0]
+    if quota is not None and group is None:
+        raise InputError("a quota needs a region for every candidate")
+    grp = None if group is None else np.asarray(group, dtype=np.int64)
+    gain, prog = _access_scores(csr, np.arange(m), add, nd, p)
+    dead = np.zeros(m, dtype=bool)
+    used: dict[int, int] = {}
+    chosen: list[int] = []
+    gains: list[int] = []
+
+    def take(c: int) -> None:
+        cols = csr.indices[csr.indptr[c] : csr.indptr[c + 1]]
+        chosen.append(c)
+        gains.append(round(gain[c]))
+        nd[cols] -= add[c]
+        dead[c] = True
+        if quota is not None and grp is not None and grp[c] >= 0:
+            used[int(grp[c])] = used.get(int(grp[c]), 0) + 1
+            if used[int(grp[c])] >= quota:
+                dead[grp == grp[c]] = True
+        # Only candidates sharing a workplace with the pick (within 2 · d0 of it) change.
+        touched = np.unique(csc[:, cols].indices)
+        touched = touched[~dead[touched]]
+        if len(touched):
+            gain[touched], prog[touched] = _access_scores(csr, touched, add, nd, p)
+
+    while m and len(chosen) < n_sites:
+        # Lexicographic (gain, progress): the progress term stays below one worker.
+        score = np.where(dead, -1.0, gain + prog / (prog.max() + 1.0))
+        c = int(np.argmax(score))
+        if score[c] <= 0:
+            break
+        if quota is None and n_sites - len(chosen) >= 2:
+            per_site, bundle = _best_bundle(
+                csr, csc, np.where(dead, -1.0, prog), add, nd, p, n_sites - len(chosen)
+            )
+            if per_site > gain[c]:
+                for b in bundle:
+                    take(b)
+                continue
+        take(c)
+    return np.asarray(chosen, dtype=np.int64), np.asarray(gains, dtype=np.int64)
+
+
+BUNDLE_SHORTLIST: Final = 24
+"""Seeds from which :func:`greedy_access` grows bundles."""
+
+BUNDLE_POOL: Final = 2_000
+"""Candidates of most progress among which :func:`greedy_access` looks for bundle seeds."""
+
+BUNDLE_MAX_SITES: Final = 6
+"""Most sites in one bundle of :func:`greedy_access`."""
+
+
+def _best_bundle(
+    csr: sparse.csr_matrix,
+    csc: sparse.csc_matrix,
+    progress: NDArray[np.float64],
+    add: NDArray[np.float64],
+    need: NDArray[np.float64],
+    workers: NDArray[np.float64],
+    budget: int,
+) -> tuple[float, list[int]]:
+    """Most workers lifted per site by a small bundle of neighbouring candidates.
+
+    Sites that lift no one alone may together (accessibility adds up), which a one-step
+    greedy never sees. Seeds are the :data:`BUNDLE_SHORTLIST` candidates that could lift
+    the most workers per site if their partners were like them; from each seed a bundle
+    grows greedily among the candidates sharing a workplace with it (most workers lifted,
+    then most progress), up to :data:`BUNDLE_MAX_SITES` and ``budget`` sites.
+
+    Returns
+    -------
+    (float, list of int)
+        Workers lifted per site of the best bundle, and its candidates in order.
+    """
+    alive = np.flatnonzero(progress > 0)
+    # Seeds come from the candidates of most progress (all of them on a small instance).
+    alive = np.sort(alive[np.argsort(-progress[alive], kind="stable")[:BUNDLE_POOL]])
+    top_k = min(budget, BUNDLE_MAX_SITES)
+    if len(alive) < 2 or top_k < 2:
+        return 0.0, []
+    eff = np.zeros(len(alive))
+    for copies in range(2, top_k + 1):
+        lifted_k, _ = _access_scores(csr, alive, add * copies, need, workers)
+        eff = np.maximum(eff, lifted_k / copies)
+    seeds = alive[np.lexsort((-progress[alive], -eff))[:BUNDLE_SHORTLIST]]
+    seeds = seeds[eff[np.searchsorted(alive, seeds)] > 0]
+    best, best_sites = 0.0, []
+    for seed in seeds.tolist():
+        own = csr.indices[csr.indptr[seed] : csr.indptr[seed + 1]]
+        neigh = np.unique(csc[:, own].indices)
+        neigh = neigh[progress[neigh] > 0]
+        cols = own  # only the seed's workplaces: the bundle lifts them together
+        contrib = csr[neigh][:, cols].toarray() * add[neigh][:, None]
+        nd, p = need[cols], workers[cols]
+        open_ = nd > 0
+        safe = np.where(open_, nd, 1.0)
+        at = int(np.searchsorted(neigh, seed))
+        cur, sites, used = contrib[at].copy(), [seed], np.zeros(len(neigh), dtype=bool)
+        used[at] = True
+        for size in range(2, top_k + 1):
+            tot = cur[None, :] + contrib
+            lifted = ((tot >= nd) & open_).astype(np.float64) @ p
+            prog = (np.minimum(tot, safe) / safe * open_) @ p
+            score = np.where(used, -1.0, lifted + prog / (prog.max() + 1.0))
+            nxt = int(np.argmax(score))
+            if score[nxt] <= 0:
+                break
+            used[nxt] = True
+            cur += contrib[nxt]
+            sites.append(int(neigh[nxt]))
+            if lifted[nxt] / size > best:
+                best, best_sites = float(lifted[nxt] / size), list(sites)
+    return best, best_sites
+
+
+def site_for_access(
+    stations: pd.DataFrame,
+    workplaces: pd.DataFrame,
+    n_new: int,
+    radius_m: float,
+    threshold_per_1000: float,
+    *,
+    seats_per_site: float | None = None,
+    station_mask: ArrayLike | None = None,
+    user_candidates: pd.DataFrame | None = None,
+    only_user_candidates: bool = False,
+    quota: int | None = None,
+    quota_level: str = "province",
+    parent: str | None = None,
+    occupations: str | Iterable[str] | None = (),
+) -> AccessSitingResult:
+    """Propose ``n_new`` stations that lift the most workers to an accessibility threshold.
+
+    Accessibility is 2SFCA (:func:`geo.access.two_step_fca`). Adding a station ``c`` with
+    ``s`` seats leaves every existing ratio ``R_j`` unchanged (a ratio depends only on the
+    demand around its own station) and adds ``R_c = s / D_c`` to the accessibility of
+    each workplace within ``radius_m`` of ``c`` (``D_c`` = all workers within the radius).
+    The problem is therefore linear — choose ``x_c ∈ {0, 1}``, ``Σ x_c <= n`` to maximise
+    ``Σ_i P_i y_i`` subject to ``A_i + Σ_c R_c x_c [d_ic <= d0] >= τ y_i`` — an exact MILP
+    that ``tests/test_siting.py`` solves with PuLP/CBC to compare; this function runs
+    :func:`greedy_access` on it.
+
+    Parameters
+    ----------
+    stations : pandas.DataFrame
+        Existing stations (``lat``, ``lng``, ``seats``).
+    workplaces : pandas.DataFrame
+        Workplaces (``lat``, ``lng``, ``workers``, ``h3_9``, region tags).
+    n_new : int
+        Number of sites (1 to :data:`MAX_NEW_SITES`).
+    radius_m : float
+        Catchment radius ``d0``, great-circle metres.
+    threshold_per_1000 : float
+        Seats per 1,000 workers a worker should reach (setting ``access_threshold_seats_per_1000``).
+    seats_per_site : float, optional
+        Seats of each new station; default the median seats of the qualifying stations.
+    station_mask : array_like of bool, optional
+        Existing stations that take part (e.g. open at a time of day).
+    user_candidates, only_user_candidates, quota, quota_level, parent, occupations
+        As for :func:`site_stations`; the candidate cells are those holding counted
+        workplaces below the threshold.
+
+    Returns
+    -------
+    AccessSitingResult
+        Fewer sites than ``n_new`` when no candidate helps any counted worker further.
+    """
+    r = validate.check_radius_m(radius_m)
+    if isinstance(n_new, bool) or not isinstance(n_new, int | np.integer) or not 1 <= n_new <= MAX_NEW_SITES:
+        raise InputError(f"n_new={n_new!r}: ask for a whole number of sites from 1 to {MAX_NEW_SITES}")
+    if quota is not None and (isinstance(quota, bool) or int(quota) < 1):
+        raise InputError(f"quota={quota!r}: give at least 1 site per region, or no quota")
+    tau = float(threshold_per_1000)
+    if not (tau > 0 and np.isfinite(tau)):
+        raise InputError(f"threshold_per_1000={threshold_per_1000!r}: give a positive number of seats")
+    validate.check_level(quota_level)
+    validate.check_columns(workplaces, ("lat", "lng", "workers", "h3_9"), "workplaces")
+    base = access.two_step_fca(stations, workplaces, r, station_mask=station_mask)
+    if seats_per_site is None:
+        known = base.seats[base.qualifying & np.isfinite(base.seats)]
+        seats_per_site = float(np.median(known)) if len(known) else 1.0
+    seats = float(seats_per_site)
+    if not (seats > 0 and np.isfinite(seats)):
+        raise InputError(f"seats_per_site={seats_per_site!r}: give a positive number of seats")
+    sel = coverage.occupation_mask(workplaces, occupations)
+    if parent:
+        sel = sel & validate.region_mask(workplaces, parent)
+    reached = access.reaches(base.accessibility, tau)
+    p_all = workplaces["workers"].to_numpy(dtype=np.float64)
+    total = int(p_all[sel].sum())
+    before = int(p_all[sel & reached].sum())
+    below = np.flatnonzero(sel & ~reached)
+
+    cands = candidate_sites(workplaces, sel & ~reached, user_candidates=user_candidates)
+    if only_user_candidates:
+        cands = cands[cands["source"] == "user"].reset_index(drop=True)
+    c_lat, c_lng = cands["lat"].to_numpy(dtype=np.float64), cands["lng"].to_numpy(dtype=np.float64)
+    lat, lng = workplaces["lat"].to_numpy(dtype=np.float64), workplaces["lng"].to_numpy(dtype=np.float64)
+    # Each candidate's 2SFCA demand counts every worker in reach, counted or not.
+    demand = access.station_demand_partial(lat, lng, p_all, c_lat, c_lng, r)
+    add = np.nan_to_num(access.station_ratio(np.full(len(cands), seats), demand), nan=0.0)
+    sets = coverage_sets(c_lat, c_lng, lat[below], lng[below], r)
+    need = tau / access.PER_1000 * (1.0 - access.REACH_RTOL) - base.accessibility[below]
+    group = None
+    if quota is not None:
+        group, _ = pd.factorize(pd.Series(cands[coverage.LEVEL_KEYS[quota_level][0]], dtype="string"))
+    chosen, gains = greedy_access(sets, add, need, p_all[below], n_new, group=group, quota=quota)
+
+    sites = cands.iloc[chosen].reset_index(drop=True)
+    sites.insert(0, "rank", np.arange(1, len(sites) + 1, dtype=np.int64))
+    sites["seats"] = seats
+    sites["workers_in_reach"] = demand[chosen].round().astype(np.int64)
+    sites["workers_newly_reaching"] = gains
+    sites["workers_reaching_cum"] = before + np.cumsum(gains)
+    sites["share_cum"] = sites["workers_reaching_cum"] / total if total else np.nan
+    return AccessSitingResult(
+        sites=sites[list(ACCESS_SITE_COLUMNS)],
+        radius_m=r,
+        threshold_per_1000=tau,
+        seats_per_site=seats,
+        workers_total=total,
+        workers_reaching_before=before,
+        workers_reaching_after=before + int(gains.sum()),
+        candidates=len(cands),
+    )
+
+
+def reaching_with_sites(
+    stations: pd.DataFrame,
+    workplaces: pd.DataFrame,
+    sites: pd.DataFrame,
+    radius_m: float,
+    threshold_per_1000: float,
+    *,
+    station_mask: ArrayLike | None = None,
+) -> NDArray[np.bool_]:
+    """Recompute who reaches the threshold with the new sites, from scratch.
+
+    A full :func:`geo.access.two_step_fca` over the existing stations plus the sites (with
+    their ``seats``, taking part at any time), independent of the greedy arithmetic.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``bool`` per workplace: accessibility reaches ``threshold_per_1000``.
+    """
+    mask = (
+        np.ones(len(stations), dtype=bool) if station_mask is None else np.asarray(station_mask, dtype=bool)
+    )
+    both = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "lat": stations["lat"].to_numpy(dtype=np.float64),
+                    "lng": stations["lng"].to_numpy(dtype=np.float64),
+                    "seats": pd.to_numeric(stations["seats"], errors="coerce").to_numpy(dtype=np.float64),
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "lat": sites["lat"].to_numpy(dtype=np.float64),
+                    "lng": sites["lng"].to_numpy(dtype=np.float64),
+                    "seats": sites["seats"].to_numpy(dtype=np.float64),
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    full_mask = np.concatenate([mask, np.ones(len(sites), dtype=bool)])
+    result = access.two_step_fca(both, workplaces, radius_m, station_mask=full_mask)
+    return access.reaches(result.accessibility, threshold_per_1000)

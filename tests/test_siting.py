@@ -10,7 +10,7 @@ import pulp
 import pytest
 from spopt.locate import MCLP
 
-from geo import coverage, hexes, siting
+from geo import access, coverage, hexes, siting
 from geo.distance import haversine_m
 from geo.errors import InputError, SchemaError
 from geo.nearest import StationIndex
@@ -293,3 +293,110 @@ def test_candidates_outside_a_region_are_flagged_by_their_location():
     cands = pd.DataFrame({"lat": [30.593, 39.909, 20.0], "lng": [114.305, 116.397, 125.0]})
     assert siting.candidates_outside(cands, "420000").tolist() == [False, True, True]
     assert siting.candidates_outside(cands.iloc[:0], "420000").tolist() == []
+
+
+# ---------------------------------------------------------------- objective: accessibility (2SFCA)
+
+
+def exact_access_milp(wp, st, cands, n_new, radius_m, tau_per_1000, seats):
+    """Optimal workers lifted to the threshold: the linear MILP of site_for_access, by CBC.
+
+    Adding a station changes no existing 2SFCA ratio and adds seats / (workers in reach) to
+    every workplace in reach, so ``y_i <= [A_i + Σ_c add_c x_c >= τ]`` is linear. Distances
+    and the base accessibility are computed here from the dense haversine matrix.
+    """
+    lat, lng, p = wp["lat"].to_numpy(), wp["lng"].to_numpy(), wp["workers"].to_numpy(float)
+    in_st = haversine_m(lat[:, None], lng[:, None], st["lat"].to_numpy(), st["lng"].to_numpy()) <= radius_m
+    dem = p @ in_st
+    a0 = in_st @ np.where(dem > 0, st["seats"].to_numpy() / np.where(dem > 0, dem, 1), 0.0)
+    in_c = (
+        haversine_m(lat[:, None], lng[:, None], cands["lat"].to_numpy(), cands["lng"].to_numpy()) <= radius_m
+    )
+    dc = p @ in_c
+    add = np.where(dc > 0, seats / np.where(dc > 0, dc, 1), 0.0)
+    tau = tau_per_1000 / 1000
+    below = np.flatnonzero(a0 < tau)
+    prob = pulp.LpProblem("access_siting", pulp.LpMaximize)
+    x = [pulp.LpVariable(f"x{c}", cat="Binary") for c in range(len(cands))]
+    y = {i: pulp.LpVariable(f"y{i}", cat="Binary") for i in below}
+    prob += pulp.lpSum(p[i] * y[i] for i in below)
+    for i in below:
+        prob += pulp.lpSum(add[c] * x[c] for c in np.flatnonzero(in_c[i])) >= (tau - a0[i]) * y[i]
+    prob += pulp.lpSum(x) <= n_new
+    prob.solve(pulp.PULP_CBC_CMD(msg=False))
+    assert pulp.LpStatus[prob.status] == "Optimal"
+    return int(p[a0 >= tau].sum()), round(pulp.value(prob.objective) or 0)
+
+
+def access_instance(seed):
+    wp, st_pts = make_instance(seed, n_wp=70, n_st=6)
+    return wp, pd.DataFrame({"lat": st_pts[:, 0], "lng": st_pts[:, 1], "seats": 10.0})
+
+
+@pytest.mark.parametrize("seed", range(1, 13))
+@pytest.mark.parametrize("n_new", [2, 4])
+def test_access_greedy_is_within_90_percent_of_the_milp_optimum(seed, n_new):
+    # One new station can lift its workplaces alone (threshold 10 per 1,000, 10 seats).
+    wp, st = access_instance(seed)
+    res = siting.site_for_access(st, wp, n_new, 800.0, 10.0, seats_per_site=10.0)
+    below = ~access.reaches(access.two_step_fca(st, wp, 800.0).accessibility, 10.0)
+    before, opt_new = exact_access_milp(wp, st, siting.candidate_sites(wp, below), n_new, 800.0, 10.0, 10.0)
+    assert res.workers_reaching_before == before
+    new = res.workers_reaching_after - before
+    assert new <= opt_new
+    assert new >= 0.9 * opt_new
+
+
+def test_access_greedy_finds_sites_that_only_lift_workers_together():
+    # A threshold of 60 per 1,000 with 8 seats a site: most workers need 2-6 new sites at once.
+    ratios, totals = [], []
+    for seed in range(1, 13):
+        for n_new in (2, 4):
+            wp, st = access_instance(seed)
+            res = siting.site_for_access(st, wp, n_new, 800.0, 60.0, seats_per_site=8.0)
+            below = ~access.reaches(access.two_step_fca(st, wp, 800.0).accessibility, 60.0)
+            before, opt = exact_access_milp(
+                wp, st, siting.candidate_sites(wp, below), n_new, 800.0, 60.0, 8.0
+            )
+            new = res.workers_reaching_after - before
+            assert new <= opt
+            ratios.append(new / opt if opt else 1.0)
+            totals.append(new)
+    assert min(ratios) >= 0.8
+    assert np.mean(ratios) >= 0.95
+    assert sum(totals) > 0
+
+
+@pytest.mark.parametrize(("tau", "seats"), [(10.0, 10.0), (60.0, 8.0)])
+def test_access_siting_recount_agrees_and_sites_are_ranked(tau, seats):
+    wp, st = access_instance(3)
+    res = siting.site_for_access(st, wp, 4, 800.0, tau, seats_per_site=seats)
+    after = siting.reaching_with_sites(st, wp, res.sites, 800.0, tau)
+    assert wp["workers"].to_numpy()[after].sum() == res.workers_reaching_after
+    assert list(res.sites.columns) == list(siting.ACCESS_SITE_COLUMNS)
+    assert res.sites["workers_reaching_cum"].iloc[-1] == res.workers_reaching_after
+    assert (res.sites["seats"] == seats).all()
+
+
+def test_access_siting_on_the_demo_data_recounts_and_defaults_to_the_median_seats(tables):
+    stations, wp = tables
+    res = siting.site_for_access(stations, wp, 15, 1000.0, 10.0)
+    assert res.seats_per_site == float(np.median(stations["seats"]))
+    assert res.workers_reaching_after > res.workers_reaching_before
+    after = siting.reaching_with_sites(stations, wp, res.sites, 1000.0, 10.0)
+    assert wp["workers"].to_numpy()[after].sum() == res.workers_reaching_after
+    d = res.to_dict()
+    assert d["objective"] == "access"
+    assert d["share_after"] > d["share_before"]
+
+
+def test_access_siting_quota_and_region(tables):
+    stations, wp = tables
+    prov = wp["province_adcode"].value_counts().index[0]
+    res = siting.site_for_access(stations, wp, 6, 1000.0, 10.0, quota=1, quota_level="county", parent=prov)
+    assert res.sites["adcode"].is_unique
+    assert res.workers_total == wp.loc[wp["province_adcode"] == prov, "workers"].sum()
+    with pytest.raises(InputError, match="threshold"):
+        siting.site_for_access(stations, wp, 3, 1000.0, 0.0)
+    with pytest.raises(InputError, match="seats_per_site"):
+        siting.site_for_access(stations, wp, 3, 1000.0, 10.0, seats_per_site=-1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -865,3 +866,54 @@ def _coverage_top_gaps(
 def coverage_top_gaps(q: CoverageQuery, res: int, top: int = 100) -> pd.DataFrame:
     """The ``top`` gap cells of the region at exactly ``res`` (for the ranked table and exports)."""
     return _coverage_top_gaps(data_key(), str(data_dir()), q.checked(), int(res), int(top), engine())
+
+
+# ---- 拥挤度 / crowding view of the coverage page (geo.access) ---------------------------------
+
+
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _access_result(key: str, directory: str, q: CoverageQuery, method: str, eng: engines.Engine) -> Any:
+    from geo import access, coverage
+
+    mask = coverage.qualifying_mask(_station_index(key, directory), **q.station_filters())
+    st_, wp = table(key, directory, "stations"), table(key, directory, "workplaces")
+    return access.two_step_fca(st_, wp, q.radius_m, method=method, station_mask=mask, engine=eng)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _coverage_access(
+    key: str, directory: str, q: CoverageQuery, method: str, thr: float, crowded: float, eng: engines.Engine
+) -> dict:
+    from geo import access, maps
+
+    # Occupations and region only select whose figures are summed: one computation for all of them.
+    result = _access_result(key, directory, replace(q, occupations=(), region=None), method, eng)
+    st_, wp = table(key, directory, "stations"), table(key, directory, "workplaces")
+    kw = {"parent": q.region, "occupations": q.occupations}
+    cells, res = pd.DataFrame(), 8
+    for res in (8, 7, 6, 5, 4):  # the finest cells that stay a light map
+        cells = access.cell_access(wp, result, res, thr, **kw)
+        if len(cells) <= maps.MAX_HEX_CELLS // 2:
+            break
+    level = coverage_child_level(q.region or "")
+    return {
+        "summary": access.access_summary(st_, wp, result, thr, crowded, **kw),
+        "regions": access.region_access(st_, wp, result, level, thr, crowded, **kw),
+        "stations": access.station_table(st_, result, crowded, parent=q.region, top=1000),
+        "cells": cells,
+        "res": res,
+    }
+
+
+def coverage_access(q: CoverageQuery, method: str) -> dict[str, Any]:
+    """2SFCA figures of the query's region: summary, regions inside it, most loaded stations, H3 cells."""
+    s = settings()
+    return _coverage_access(
+        data_key(),
+        str(data_dir()),
+        q.checked(),
+        method,
+        s.access_threshold_seats_per_1000,
+        s.crowded_workers_per_seat,
+        engine(),
+    )

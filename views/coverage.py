@@ -18,7 +18,7 @@ from geo.coverage import RADIUS_PRESETS_M, TIMES_OF_DAY_MIN
 from geo.errors import GeoError
 from geo.query import CoverageQuery, SitingQuery
 from geo.schema import AMENITIES, OCCUPATIONS, REPORT_PROBLEMS, STATION_KINDS, Enum
-from views import common, map_export_ui
+from views import common, coverage_crowding, map_export_ui
 
 tr, lang = common.tr, common.lang()
 MAP_WIDTH_PX = 760  # a map opens at the zoom that fits its region in this width (a laptop's page)
@@ -65,18 +65,34 @@ EXPORT_LABELS = {
     "city_adcode": "col_city_adcode",
     "city": "col_city",
     "county": "col_county",
+    # the crowding view (views/coverage_crowding.py)
+    "station": "col_station",
+    "station_id": "col_station_id",
+    "seats": "access.col_seats",
+    "workers_in_reach": "access.col_in_reach",
+    "load_workers_per_seat": "access.col_load",
+    "crowded": "access.col_crowded",
+    "seats_per_1000": "access.col_seats_per_1000",
+    "workers_below": "access.col_below",
+    "share_below_pct": "access.col_share_below",
+    "stations_crowded": "access.col_stations_crowded",
 }
+
+
+def label(k: str) -> str:
+    """Heading of an export or table column: a coverage key, or a full key of another block."""
+    return tr(k if "." in k else f"coverage.{k}")
 
 
 def downloads(df: pd.DataFrame, name: str, key: str) -> None:
     """CSV and XLSX with headings in the user's language; GeoJSON (column codes) for GIS tools."""
     # Shares as percentages, named so: a bare 0.78 in a spreadsheet reads as 0.78 %.
-    pct = {c: f"{c}_pct" for c in ("share", "share_cum") if c in df.columns}
+    pct = {c: f"{c}_pct" for c in ("share", "share_cum", "share_below") if c in df.columns}
     data = df.assign(**{c: df[c] * 100 for c in pct}).rename(columns=pct)
     table = pd.DataFrame(data.drop(columns="geometry", errors="ignore"))
     if "name" in table.columns and "source" in table.columns:  # a proposed site's own name
         table = table.rename(columns={"name": tr("coverage.col_site_name")})
-    table = table.rename(columns={c: tr(f"coverage.{k}") for c, k in EXPORT_LABELS.items()})
+    table = table.rename(columns={c: label(k) for c, k in EXPORT_LABELS.items()})
     c1, c2, c3 = st.columns(3)
     c1.download_button("CSV", export.to_csv_bytes(table), f"{name}.csv", "text/csv", key=f"{key}_csv")
     c2.download_button("XLSX", export.to_xlsx_bytes(table, name), f"{name}.xlsx", key=f"{key}_xlsx")
@@ -93,7 +109,7 @@ def keep_valid(key: str, valid: object) -> None:
 
 
 def labelled(df: pd.DataFrame, cols: dict[str, str]) -> pd.DataFrame:
-    return df[list(cols)].rename(columns={c: tr(f"coverage.{k}") for c, k in cols.items()})
+    return df[list(cols)].rename(columns={c: label(k) for c, k in cols.items()})
 
 
 def remember_view(map_key: str) -> None:
@@ -196,7 +212,7 @@ for k, valid in {
     "cov_kinds": STATION_KINDS.values,
     "cov_occ": OCCUPATIONS.values,
     "cov_prov": ["", *provs.index],
-    "cov_view": ["cov", "gap", "site", "rep"],
+    "cov_view": ["cov", "gap", "site", "acc", "rep"],
     "cov_res": [7, 8],
     "cov_quota_level": ["province", "city", "county"],
 }.items():
@@ -302,6 +318,7 @@ VIEWS = {
     "cov": "coverage.tab_coverage",
     "gap": "coverage.tab_gaps",
     "site": "coverage.tab_siting",
+    "acc": "access.tab",
     "rep": "coverage.tab_reports",
 }
 # One view per run (not st.tabs): a map in a hidden tab has no size and Leaflet cannot fit it.
@@ -520,6 +537,9 @@ if view == "site":
             width="stretch",
         )
         downloads(r["sites"], "proposed_sites", "dl_sites")
+
+if view == "acc":
+    coverage_crowding.render(q, lang, labelled, downloads)
 
 if view == "rep":
     reports = common.coverage_reports_in(region)

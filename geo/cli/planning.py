@@ -1,4 +1,7 @@
-"""Planning commands: ``coverage``, ``gaps``, ``site`` (see :mod:`geo.coverage`, :mod:`geo.siting`)."""
+"""Planning commands: ``coverage``, ``gaps``, ``site`` (see :mod:`geo.coverage`, :mod:`geo.siting`).
+
+:func:`coverage_query` and :func:`region_tags` are shared with the ``access`` command (:mod:`geo.cli.access`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo import coverage, engines, hours, levels, planning, siting, store
+from geo import coverage, engines, hours, levels, planning, siting, store, validate
 from geo.cli import command
 from geo.cli.engine import add_engine_options, with_engine
 from geo.errors import GeoError
@@ -25,13 +28,13 @@ def _load(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     return stations, workplaces
 
 
-def _tags(stations: pd.DataFrame, workplaces: pd.DataFrame) -> pd.DataFrame:
+def region_tags(stations: pd.DataFrame, workplaces: pd.DataFrame) -> pd.DataFrame:
     """Region codes of every workplace and station: what decides a region's level."""
     cols = list(levels.LEVEL_CODE_COLUMNS.values())
     return pd.concat([workplaces[cols], stations[cols]], ignore_index=True)
 
 
-def _query(args: argparse.Namespace, settings: Settings) -> CoverageQuery:
+def coverage_query(args: argparse.Namespace, settings: Settings) -> CoverageQuery:
     """Return the coverage query of the command line (radius default: setting ``coverage_radius_m``)."""
     exclude: list[str] = []
     if getattr(args, "exclude_reported_closed", False):
@@ -50,9 +53,9 @@ def _query(args: argparse.Namespace, settings: Settings) -> CoverageQuery:
 def _prepare(
     args: argparse.Namespace, settings: Settings
 ) -> tuple[pd.DataFrame, pd.DataFrame, StationIndex, np.ndarray, CoverageQuery]:
-    q = _query(args, settings)
+    q = coverage_query(args, settings)
     stations, workplaces = _load(settings)
-    levels.region_level(q.region, _tags(stations, workplaces))  # refuses a code no row carries
+    levels.region_level(q.region, region_tags(stations, workplaces))  # refuses a code no row carries
     index = StationIndex.from_frame(stations)
     distance = coverage.nearest_distance_m(
         workplaces, index, **q.station_filters(), engine=engines.from_settings(settings)
@@ -72,7 +75,7 @@ def _coverage(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         stations=stations,
         **q.station_filters(),
     )
-    level = args.level or levels.child_level(q.region, _tags(stations, workplaces))
+    level = args.level or levels.child_level(q.region, region_tags(stations, workplaces))
     table = coverage.region_stats(
         stations,
         workplaces,
@@ -106,16 +109,68 @@ def _gaps(args: argparse.Namespace, settings: Settings) -> list[dict[str, Any]]:
     return records(cells)
 
 
-def _site(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    _, workplaces, _, distance, q = _prepare(args, settings)
-    user = None
-    if args.candidates:  # through the importer: GBK/UTF-8, row limit, coordinate checks, datum
-        user = planning.read_candidates(
-            args.candidates,
-            crs=args.candidates_crs,
-            max_rows=settings.max_import_rows,
-            max_bytes=settings.max_upload_mb * 1024 * 1024,
+def _user_candidates(args: argparse.Namespace, settings: Settings) -> pd.DataFrame | None:
+    """``--candidates``, read through the importer: GBK/UTF-8, row limit, coordinate checks, datum."""
+    if not args.candidates:
+        return None
+    return planning.read_candidates(
+        args.candidates,
+        crs=args.candidates_crs,
+        max_rows=settings.max_import_rows,
+        max_bytes=settings.max_upload_mb * 1024 * 1024,
+    )
+
+
+def _site_access(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """``site --objective access``: lift the most workers to the 2SFCA accessibility threshold."""
+    q = coverage_query(args, settings)
+    sq = SitingQuery(args.new, args.quota, args.quota_level, args.only_candidates).checked()
+    stations = store.read_table(settings.data_dir, "stations", columns=[*coverage.STATION_COLUMNS, "seats"])
+    workplaces = store.read_table(settings.data_dir, "workplaces", columns=coverage.WORKPLACE_COLUMNS)
+    levels.region_level(q.region, region_tags(stations, workplaces))  # refuses a code no row carries
+    mask = coverage.qualifying_mask(StationIndex.from_frame(stations), **q.station_filters())
+    threshold = settings.access_threshold_seats_per_1000 if args.threshold is None else args.threshold
+    result = siting.site_for_access(
+        stations,
+        workplaces,
+        sq.n_new,
+        q.radius_m,
+        threshold,
+        seats_per_site=args.seats,
+        station_mask=mask,
+        user_candidates=_user_candidates(args, settings),
+        only_user_candidates=sq.only_user_candidates,
+        quota=sq.quota,
+        quota_level=sq.quota_level,
+        parent=q.region,
+        occupations=q.occupations,
+    )
+    # Recompute independently (a full 2SFCA over stations + sites) and report that figure.
+    after = siting.reaching_with_sites(
+        stations, workplaces, result.sites, q.radius_m, threshold, station_mask=mask
+    )
+    sel = coverage.occupation_mask(workplaces, q.occupations) & validate.region_mask(workplaces, q.region)
+    recomputed = int(workplaces["workers"].to_numpy(dtype=np.int64)[after & sel].sum())
+    if recomputed != result.workers_reaching_after:
+        raise GeoError(
+            f"site: the independent 2SFCA recount lifts {recomputed} workers to the threshold but the greedy "
+            f"search counted {result.workers_reaching_after}; the proposed sites were not verified, so none "
+            "are printed. Report this with the command line used"
         )
+    out = result.to_dict()
+    out["method"] = "2sfca"
+    out["sites"] = records(result.sites)
+    out["verified"] = True
+    out["at"] = args.at
+    out["region"] = q.region
+    return {k: clean(v) for k, v in out.items()}
+
+
+def _site(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    if args.objective == "access":
+        return _site_access(args, settings)
+    _, workplaces, _, distance, q = _prepare(args, settings)
+    user = _user_candidates(args, settings)
     sq = SitingQuery(args.new, args.quota, args.quota_level, args.only_candidates)
     verified = planning.site_and_recount(workplaces, distance, q, sq, user)
     result, recomputed = verified.result, verified.workers_covered_recounted
@@ -196,3 +251,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--candidates-crs", default="wgs84", choices=("wgs84", "gcj02", "bd09"), help="datum of --candidates"
     )
     p.add_argument("--only-candidates", action="store_true", help="choose among --candidates only")
+    p.add_argument(
+        "--objective",
+        choices=siting.OBJECTIVES,
+        default="coverage",
+        help="coverage: most workers newly within the radius (default); access: most workers lifted to the "
+        "2SFCA accessibility threshold (seats per 1,000 workers within the radius)",
+    )
+    p.add_argument(
+        "--seats",
+        type=float,
+        default=None,
+        help="--objective access: seats of each new station (default: median seats of the stations)",
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="--objective access: seats per 1,000 workers to reach (default: setting "
+        "access_threshold_seats_per_1000)",
+    )

@@ -256,3 +256,61 @@ def test_choices_survive_a_language_switch(app: AppTest) -> None:
     assert not app.exception, app.exception
     assert app.selectbox(key="cov_radius__en").value == 3000.0
     assert app.selectbox(key="cov_prov__en").value == "420000"
+
+
+def dense_access(demo_tables: dict, radius_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """2SFCA from the full distance matrix: accessibility per workplace, load per station."""
+    st, wp = demo_tables["stations"], demo_tables["workplaces"]
+    d = haversine_m(
+        wp["lat"].to_numpy()[:, None],
+        wp["lng"].to_numpy()[:, None],
+        st["lat"].to_numpy(),
+        st["lng"].to_numpy(),
+    )
+    within = d <= radius_m
+    p = wp["workers"].to_numpy(float)
+    demand = p @ within
+    seats = st["seats"].to_numpy(float)
+    return within @ np.where(demand > 0, seats / np.where(demand > 0, demand, 1), 0.0), demand / seats
+
+
+def test_crowding_view_matches_a_dense_2sfca(app: AppTest, demo_tables: dict) -> None:
+    app.segmented_control(key="cov_view__zh").set_value("acc").run()
+    assert not app.exception, app.exception
+    acc, load = dense_access(demo_tables, 1000.0)
+    p = demo_tables["workplaces"]["workers"].to_numpy()
+    assert metric(app, "每千名劳动者可达座位") == f"{(p * acc).sum() / p.sum() * 1000:.1f}"
+    assert metric(app, "可达性不足的劳动者") == i18n.format_count(int(p[acc * 1000 < 10].sum()), "zh")
+    assert metric(app, "半径内没有座位的劳动者") == i18n.format_count(int(p[acc == 0].sum()), "zh")
+    crowded = int((load > 100).sum())
+    assert metric(app, "拥挤驿站") == i18n.format_count(crowded, "zh")
+    stations, regions = app.dataframe[0].value, app.dataframe[1].value
+    assert stations["负载(人/座)"].iloc[0] == round(load.max(), 1)
+    assert stations["负载(人/座)"].is_monotonic_decreasing
+    assert len(regions) == demo_tables["workplaces"]["province_adcode"].nunique()
+    assert any("2SFCA" in c.value for c in app.caption)  # the one-sentence explanation
+    labels = [b.label for b in app.get("download_button")]
+    assert labels.count("GeoJSON") >= 2
+
+
+def test_crowding_view_e2sfca_region_and_english(app: AppTest, demo_tables: dict) -> None:
+    app.segmented_control(key="cov_view__zh").set_value("acc").run()
+    mean, top_load = metric(app, "每千名劳动者可达座位"), app.dataframe[0].value["负载(人/座)"].iloc[0]
+    app.radio(key="cov_access_method__zh").set_value("e2sfca").run()
+    assert not app.exception, app.exception
+    # Seats are conserved by both methods, so the mean is the same; decayed loads are lower.
+    assert metric(app, "每千名劳动者可达座位") == mean
+    assert app.dataframe[0].value["负载(人/座)"].iloc[0] < top_load
+    app.selectbox(key="cov_prov__zh").set_value("420000").run()
+    assert not app.exception, app.exception
+    wp = demo_tables["workplaces"]
+    cities = set(wp.loc[wp["province_adcode"] == "420000", "city"]) | set(
+        demo_tables["stations"].loc[demo_tables["stations"]["province_adcode"] == "420000", "city"]
+    )
+    assert set(app.dataframe[1].value.iloc[:, 0]) <= cities
+    app.session_state["lang"] = "en"
+    app.run()
+    assert not app.exception, app.exception
+    assert app.radio(key="cov_access_method__en").value == "e2sfca"
+    metric(app, "Seats per 1,000 workers")
+    assert "Load (workers/seat)" in app.dataframe[0].value.columns
