@@ -169,10 +169,3 @@ def cells_to_polygons(cells: Sequence[str] | np.ndarray) -> np.ndarray:
 def average_hexagon_area_km2(res: int) -> float:
     """Return the average area of an H3 hexagon at ``res``, km² (h3-py: ``average_hexagon_area``)."""
     return float(h3.average_hexagon_area(_check_res(res), unit="km^2"))
-
-
-# Old names, kept while modules edited in parallel (geo.store, geo.siting) still use them.
-h3_to_int = str_to_int
-"""Deprecated: use :func:`str_to_int`."""
-int_to_h3 = int_to_str
-"""Deprecated: use :func:`int_to_str`."""

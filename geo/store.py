@@ -304,7 +304,7 @@ SORTED_BY_KEY: Final = b"geo_sorted_by"
 def _stored_form(df: pd.DataFrame, table: Table) -> pd.DataFrame:
     """``df`` as the file keeps it: with :data:`H3_INT_COLUMN` if the table has one, in ``sort_by`` order."""
     if table.h3_int:
-        df = df.assign(**{H3_INT_COLUMN: hexes.h3_to_int(df["h3_9"])})
+        df = df.assign(**{H3_INT_COLUMN: hexes.str_to_int(df["h3_9"])})
     if table.sort_by:
         # The integer sorts like the text (one resolution, 15 digits) and much faster.
         keys = [H3_INT_COLUMN if c == "h3_9" and table.h3_int else c for c in table.sort_by]
