@@ -255,7 +255,7 @@ def overview_province_map(province_adcode: str, lang_code: str) -> Any:
     )
 
 
-# ---- campaign dashboard 送温暖看板 (geo.campaign; every figure passes its suppression) ----------
+# ---- campaign dashboard 送温暖看板 (geo.publication: one suppression for all shown together) -----
 # A campaign query is the plain tuple (year, date_from ISO, date_to ISO, categories, region adcode).
 CampaignQuery = tuple[int, str, str, tuple[str, ...], str]
 
@@ -270,44 +270,25 @@ def _campaign_filters(q: CampaignQuery) -> Any:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _campaign_cached(key: str, directory: str, k: int, what: str, q: CampaignQuery, extra: tuple) -> Any:
-    from geo import campaign
+    from geo import campaign, publication
 
     f = _campaign_filters(q)
     d = Path(directory)
-    if what == "kpis":
-        return campaign.kpis(d, f, k=k)
-    if what == "daily":
-        return campaign.published_daily(d, f, k=k)
-    if what == "completion":
-        return campaign.published_completion(d, f, k=k)
-    if what == "regions":
+    if what == "view":  # everything the dashboard shows together, suppressed together
         level, res = extra
-        return campaign.publish(d, level, f, k=k, res=res)["rows"]
-    if what == "frames":
-        unit, res = extra
-        if unit == "hex":
-            return campaign.published_hex_days(d, f, k=k, res=res)
-        return campaign.publish(d, [unit, "day"], f, k=k)["rows"], res
-    if what == "cells":
+        return publication.campaign_view(d, f, k=k, region_level=level, res=res)
+    if what == "checkins":
         (res,) = extra
-        return campaign.published_cells(d, f, k=k, res=res)
-    if what == "checkin_frames":
-        res, by_day = extra
         lo, hi = campaign.checkin_window()
         start, end = max(f.date_from or lo, lo), min(f.date_to or hi, hi)
         if start > end:
-            return pd.DataFrame(columns=["h3", "date", "visits", "stations", "suppressed"])
-        return campaign.published_checkins(
-            d, k=k, res=res, by_day=by_day, date_from=start, date_to=end, region=f.region
-        )
-    if what == "busiest":
-        (res,) = extra
-        return campaign.busiest_cells(d, k=k, res=res, region=f.region, top=15)
+            return None
+        return publication.checkins_view(d, k=k, res=res, date_from=start, date_to=end, region=f.region)
     raise ValueError(what)
 
 
 def campaign_data(what: str, q: CampaignQuery, *extra: Any) -> Any:
-    """Published (suppressed) campaign figures; ``what`` names the geo.campaign output."""
+    """Published campaign figures (geo.publication: suppressed together); ``what`` = view or checkins."""
     return _campaign_cached(data_key(), str(data_dir()), int(settings().k_anonymity), what, q, tuple(extra))
 
 
