@@ -11,20 +11,22 @@ Rule
 ----
 * **Primary suppression**: a row whose count is at least 1 and below ``k`` is withheld
   (count and every measure null, ``withheld`` true). Rows with a count of 0 are published.
-* **Complementary suppression**: rows of ``k`` or more are withheld as well until the
-  published figures admit *one* set of atom values that matches every published row,
-  gives every withheld row at least 1 and every primary-withheld row at least ``k``
-  (a linear program, solved with scipy's HiGHS). Such a point shows that a reader who
-  knows every published figure, that counts are not negative and that every shown row
-  has at least one person, cannot prove any primary-withheld count to be below ``k``.
-  One point for all primaries at once is stricter than needed (a reader maximises one
-  value at a time), so this withholds more than the minimum, in exchange for a check
-  that costs one linear program per round.
-* Which rows to add is found in two steps: a fast pass over every pair of nested tables
-  (a published parent row must hold enough withheld mass in its children: ``k`` per
-  primary child and 1 per other), then, if the linear program still finds a shortfall,
-  the smallest published sibling of every primary row left short, in every table above
-  it. When no published row is left to add, everything is withheld.
+* **Complementary suppression, relation rules** (every publication): for every pair of
+  nested tables (a parent row and the rows it sums: a cell over the range and its days,
+  a day and its cells, a region and its days, the total and everything), a published
+  parent must never hold exactly one withheld child, and when a withheld child is small
+  its withheld mass minus 1 for each other withheld child must reach ``k`` — the largest
+  value that one relation lets a reader give the small one. Otherwise the smallest
+  published child is withheld too (or, with none left, the parent); repeated until no
+  relation is short.
+* **Linear-program check** (publications with up to :data:`MAX_CHECKED` small rows — the
+  thin selections, where recovery is likely): relations are not read one at a time by a
+  careful reader. For each small withheld row, a linear program finds the largest value
+  its atoms can take given every published figure, counts ≥ 0 and every shown row ≥ 1.
+  Below ``k``, a child of the published rows that limit it (non-zero duals) is withheld
+  and the check runs again; when nothing is left to withhold, everything is.
+  Larger publications (all of China by day at the demo's scale) rely on the relation
+  rules alone: their small rows sit among many large ones.
 * A reader is not told *why* a value is withheld: every withheld figure carries the same
   label.
 
@@ -47,8 +49,8 @@ from scipy.sparse.csgraph import connected_components
 
 MAX_ROUNDS: Final = 40
 """Most rounds of complementary suppression before everything is withheld."""
-MAX_CHECKED_ATOMS: Final = 20_000
-"""Most atoms (in withheld rows) checked by the linear program; beyond, the relation rules only."""
+MAX_CHECKED: Final = 400
+"""Most primary rows checked by linear programs; beyond, the relation rules only."""
 _TOL: Final = 1e-6
 
 
@@ -112,16 +114,17 @@ def _nested_pass(
     """Withhold rows until every published parent holds enough withheld mass; True if any was added."""
     added = False
     n = len(lay.value)
-    need_row = np.where(primary, float(k), 1.0)
     for _ in range(n + 1):
         changed = False
         for child, parent in relations:
             w = withheld[child]
             mass = np.bincount(parent, np.where(w, lay.value[child], 0.0), n)
-            need = np.bincount(parent, np.where(w, need_row[child], 0.0), n)
             n_hidden = np.bincount(parent, w, n)
-            # A published parent with one withheld child gives that child away.
-            short = ~withheld & ((mass < need - _TOL) | (n_hidden == 1))
+            small = np.bincount(parent, w & primary[child], n) > 0
+            # The parent minus its published children is the withheld mass; with the other
+            # withheld children at 1 each, a small one can be as large as mass - (n - 1): that
+            # must reach k. And one withheld child alone is given away.
+            short = ~withheld & ((small & (mass - (n_hidden - 1) < k - _TOL)) | (n_hidden == 1))
             if not short.any():
                 continue
             changed = True
@@ -159,30 +162,29 @@ def _protection_shortfall(
     primary: NDArray[np.bool_],
     k: int,
     block: NDArray[np.int64] | None = None,
-) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
-    """Return, per row, how far below ``k`` the best common point leaves each primary row.
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Find the primary rows a reader can prove to be below ``k``, by linear programs.
 
-    Solves: find atom values ``y ≥ 0`` matching every published row, with every withheld
-    row ``≥ 1`` and every primary row ``≥ k - s``, minimising ``Σ s`` (``0 ≤ s ≤ k``).
-    Atoms in published rows only are held at their true values, and so is the part of
-    a published row that falls in each ``block`` of atoms (blocks joined by a withheld
-    row are one): both only make the check stricter, and blocks make one large program
-    many small ones. All zero: one point protects every primary row at once.
+    For each primary row: the largest value of its atoms' sum over atom values ``y ≥ 0``
+    that match every published row and give every withheld row at least 1. Atoms in
+    published rows only are held at their true values, and so is the part of a published
+    row that falls in each ``block`` of atoms (blocks joined by a withheld row are one):
+    both only make the check stricter, and blocks make one large program many small ones.
 
     Returns
     -------
-    (numpy.ndarray of float, numpy.ndarray of bool), shape (n_rows,) each
-        The slack ``s`` of each primary row (0 elsewhere), and the published rows whose
-        figure limits the protection (non-zero dual value): withholding one of their
-        children, or them, frees mass.
+    (numpy.ndarray of bool, numpy.ndarray of bool), shape (n_rows,) each
+        The primary rows left short (largest value below ``k``), and the published rows
+        that limit them (non-zero dual value): withholding one of their children, or
+        them, frees mass.
     """
     n_rows = len(lay.value)
-    out = np.zeros(n_rows)
+    short = np.zeros(n_rows, dtype=bool)
     binding = np.zeros(n_rows, dtype=bool)
     rows_of = np.stack([lay.atom_row[t] for t in lay.names], axis=1)  # (n_atoms, n_tables)
     free = withheld[rows_of].any(axis=1)
     if not primary.any() or not free.any():
-        return out, binding
+        return short, binding
     fr, count = rows_of[free], atom_count[free]
     blk = (
         np.zeros(len(fr), dtype=np.int64) if block is None else pd.factorize(block[free])[0].astype(np.int64)
@@ -205,29 +207,24 @@ def _protection_shortfall(
         touched[rows_g.ravel()] = True
         eq_rows = np.flatnonzero(touched & ~withheld)
         ub_rows = np.flatnonzero(touched & withheld)
-        prim = ub_rows[primary[ub_rows]]
-        if not len(prim):
-            continue
-        n_s = len(prim)
-        slack = sp.csr_matrix(
-            (np.ones(n_s), (np.searchsorted(ub_rows, prim), np.arange(n_s))), shape=(len(ub_rows), n_s)
-        )
-        res = linprog(
-            np.r_[np.zeros(n_var), np.ones(n_s)],
-            A_ub=-sp.hstack([m[ub_rows], slack], format="csr"),
-            b_ub=-np.where(primary[ub_rows], float(k), 1.0),
-            A_eq=sp.hstack([m[eq_rows], sp.csr_matrix((len(eq_rows), n_s))], format="csr"),
-            b_eq=part[eq_rows],
-            bounds=[(0.0, None)] * n_var + [(0.0, float(k))] * n_s,
-            method="highs",
-        )
-        if res.status != 0:  # cannot happen (the true values are feasible with s = k - x); be safe
-            out[prim] = float(k)
-            binding[eq_rows] = True
-            continue
-        out[prim] = np.maximum(res.x[n_var:], 0.0)
-        binding[eq_rows] |= np.abs(res.eqlin.marginals) > _TOL
-    return out, binding
+        a_eq, b_eq = m[eq_rows], part[eq_rows]
+        a_ub, b_ub = -m[ub_rows], -np.ones(len(ub_rows))
+        for p in ub_rows[primary[ub_rows]]:
+            res = linprog(
+                -m[p].toarray().ravel(),
+                A_ub=a_ub,
+                b_ub=b_ub,
+                A_eq=a_eq,
+                b_eq=b_eq,
+                bounds=(0, None),
+                method="highs",
+            )
+            if res.status == 3:  # unbounded: nothing limits it
+                continue
+            if res.status != 0 or -res.fun < k - _TOL:
+                short[p] = True
+                binding[eq_rows] |= True if res.status != 0 else np.abs(res.eqlin.marginals) > _TOL
+    return short, binding
 
 
 def withheld_rows(
@@ -238,7 +235,7 @@ def withheld_rows(
     count_col: str = "people",
     block: str | None = None,
     max_rounds: int = MAX_ROUNDS,
-    max_checked_atoms: int = MAX_CHECKED_ATOMS,
+    max_checked: int = MAX_CHECKED,
 ) -> dict[str, tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.bool_]]]:
     """Decide which rows of tables published together are withheld.
 
@@ -258,9 +255,9 @@ def withheld_rows(
         large publications fast and may withhold a little more.
     max_rounds : int
         Rounds of the linear-program check before withholding everything.
-    max_checked_atoms : int
-        Largest number of atoms in withheld rows for the linear-program check; larger
-        publications (all of China by day) get the relation rules only.
+    max_checked : int
+        Most primary rows checked one by one by a linear program; publications with more
+        (all of China by day) get the relation rules only.
 
     Returns
     -------
@@ -278,11 +275,10 @@ def withheld_rows(
         blocks = None if block is None else pd.factorize(atoms[block])[0].astype(np.int64)
         for _ in range(max_rounds):
             _nested_pass(lay, relations, withheld, primary, k)
-            rows_of = np.stack([lay.atom_row[t] for t in lay.names], axis=1)
-            if int(withheld[rows_of].any(axis=1).sum()) > max_checked_atoms:
-                break  # too large for the linear program in a page's time: the relation rules only
+            if int(primary.sum()) > max_checked:
+                break  # too many for the linear programs in a page's time: the relation rules only
             short, binding = _protection_shortfall(lay, count, withheld, primary, k, blocks)
-            if not (short > _TOL).any():
+            if not short.any():
                 break
             before = int(withheld.sum())
             has_child = np.zeros(len(withheld), dtype=bool)

@@ -208,10 +208,14 @@ def test_checkins_per_cell_match_pandas_join(demo_data_dir: Path, demo_tables: d
 def test_empty_selection_gives_zero_totals_and_no_rows(demo_data_dir: Path) -> None:
     f = c.Filters(2025, dt.date(2030, 1, 1), dt.date(2030, 1, 2))
     assert c.campaign_total(demo_data_dir, f) == {"people": 0, "events": 0, "funds_yuan": 0.0}
-    out = c.publish(demo_data_dir, "county", f, k=K)
+    out = publication.publish(demo_data_dir, "county", f, k=K)
     assert out["rows"].empty
     assert out["total"]["people"] == 0
-    assert not out["total"]["suppressed"]
+    assert not out["total"]["withheld"]
+    view = publication.campaign_view(demo_data_dir, f, k=K)
+    assert view.total["people"] == 0
+    assert view.hex_frames.empty
+    assert view.regions.empty
 
 
 @pytest.mark.parametrize(
@@ -287,11 +291,10 @@ def test_nothing_is_withheld_when_all_counts_reach_k_or_are_zero() -> None:
     assert not out["total"]["withheld"].any()
 
 
-def test_total_is_withheld_when_no_row_can_protect_a_small_one() -> None:
-    out = _rows_and_total([9, 9])  # 18 = 9 + 9 only
+def test_two_small_rows_beside_their_total_are_withheld_and_the_total_stays() -> None:
+    out = _rows_and_total([9, 9])  # 18 = 9 + 9: a reader can only say each is 1..17
     assert out["rows"]["withheld"].all()
-    assert out["total"]["withheld"].all()
-    assert out["total"]["people"].isna().all()
+    assert out["total"]["people"].tolist() == [18]
 
 
 def test_small_total_is_withheld() -> None:
@@ -440,19 +443,32 @@ def _tiny_sources(tmp_path: Path, demo_data_dir: Path, rows: list[tuple[str, int
     return c.Sources(path, base.targets, base.checkins, base.stations)
 
 
-def test_total_is_withheld_when_the_category_split_beside_it_cannot_be_protected(
+def test_small_categories_beside_their_total_are_withheld_everywhere_on_the_page(
     tmp_path: Path, demo_data_dir: Path
 ) -> None:
     src = _tiny_sources(tmp_path, demo_data_dir, [("hardship", 9), ("model", 9)])  # 18 = 9 + 9 only
     out = publication.publish(src, "province", c.Filters(2025), k=K)
+    assert out["total"]["people"] == 18
+    assert all(v["people"] is None and v["withheld"] for v in out["total"]["by_category"].values())
+    view = publication.campaign_view(src, c.Filters(2025), k=K)
+    assert view.total["people"] == 18
+    assert all(v["people"] is None for v in view.by_category.values())
+    assert view.completion == pytest.approx(18 / view.target_people)
+
+
+def test_a_small_selection_withholds_its_total_completion_and_every_row(
+    tmp_path: Path, demo_data_dir: Path
+) -> None:
+    src = _tiny_sources(tmp_path, demo_data_dir, [("hardship", 4), ("model", 3)])
+    out = publication.publish(src, "province", c.Filters(2025), k=K)
     assert out["total"]["people"] is None
     assert out["total"]["withheld"]
-    assert all(v["people"] is None for v in out["total"]["by_category"].values())
     view = publication.campaign_view(src, c.Filters(2025), k=K)
     assert view.total["people"] is None
     assert view.completion is None
-    assert view.regions["withheld"].all(), "the one province would equal the total"
-    assert view.daily["withheld"].any()
+    assert view.regions["withheld"].all()
+    assert view.hex_frames["withheld"].all()
+    assert view.daily["withheld"].all()
 
 
 def test_one_small_category_beside_a_large_one_is_protected(tmp_path: Path, demo_data_dir: Path) -> None:
