@@ -36,9 +36,16 @@ def test_kpis_show_the_true_totals_in_chinese_units(app: AppTest, demo_data_dir:
     assert any("送温暖看板" in t.value for t in app.title)
 
 
-def test_tables_show_no_count_below_k_and_label_withheld_figures_as_withheld(app: AppTest) -> None:
-    app.selectbox(key="campaign_province__zh").set_value("630000").run()  # 青海: thin
-    app.multiselect(key="campaign_cats__zh").set_value(["hardship"]).run()
+def test_tables_show_no_count_below_k_and_label_withheld_figures_as_withheld(
+    app: AppTest, demo_tables: dict
+) -> None:
+    ev = demo_tables["campaign"]
+    ev = ev[ev["year"].astype(int) == 2025]
+    by_city = ev.groupby(["province_adcode", "category", "city_adcode"])["people"].sum().reset_index()
+    small = by_city[(by_city["people"] < 10) & (by_city["province_adcode"] != by_city["city_adcode"])]
+    province, category = small.iloc[0][["province_adcode", "category"]]  # a thin selection
+    app.selectbox(key="campaign_province__zh").set_value(str(province)).run()
+    app.multiselect(key="campaign_cats__zh").set_value([str(category)]).run()
     assert not app.exception
     people = app.dataframe[0].value.iloc[:, 1].tolist()
     assert "已隐去" in people, "a thin selection has withheld rows"
