@@ -11,6 +11,7 @@ import os
 import streamlit as st
 
 from geo import i18n, store, synth
+from geo.errors import GeoError
 from views import auth_ui, common
 
 st.set_page_config(page_title="驿站图 Station Atlas", page_icon="🏠", layout="wide")
@@ -29,6 +30,13 @@ with st.sidebar:
         key="lang",
     )
 tr = common.tr
+
+# ---- a half-written [auth] stops the app (naming the missing keys), never falls back to demo -----
+try:
+    auth_ui.mode()
+except GeoError as exc:
+    st.error(tr("auth.config_error", message=common.escape_markdown(str(exc))))
+    st.stop()
 
 # ---- first run: generate the demo dataset with visible progress -----------------------------
 if not store.has_data(common.data_dir()):
@@ -56,7 +64,8 @@ PAGES = [
     ("views/nearest.py", "nav.nearest", "📍", "nav.public", None),
     ("views/coverage.py", "nav.coverage", "🧭", "nav.planning", "planner"),
     ("views/campaign.py", "nav.campaign", "🧧", "nav.planning", "leader"),
-    # planners add / edit / close single stations there; imports and rollbacks need admin
+    # planners add / edit / close single stations there; imports and rollbacks need admin. In demo
+    # mode (no users) pages needing admin stay closed unless GEO_DEMO_ADMIN=local (views/auth_ui.py)
     ("views/data.py", "nav.data", "🗂️", "nav.admin", ("planner", "admin")),
 ]
 
@@ -73,7 +82,7 @@ with st.sidebar:
     st.markdown(f"### {tr('app.title')}")
     st.caption(tr("app.subtitle"))
 
-# ---- sign-in: protected pages run only for a user with the role (pages/auth_ui.py) ----------
+# ---- sign-in: protected pages run only for a user with the role (views/auth_ui.py) ----------
 chosen = st.navigation(sections)
 auth_ui.sidebar()
 if auth_ui.gate(role_needed.get(id(chosen), "admin")):  # unknown page: fail closed

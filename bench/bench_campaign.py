@@ -30,7 +30,8 @@ import pandas as pd
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.results import bench_data_dir, best_of, peak_rss_mb, row, write_section  # noqa: E402
-from geo import campaign, hexes, publication, store, synth  # noqa: E402
+from geo import campaign, engines, hexes, publication, store, synth  # noqa: E402
+from geo.settings import load_settings  # noqa: E402
 
 TITLE = "Campaign (bench_campaign.py)"
 N_EVENTS = 10_000_000
@@ -105,17 +106,20 @@ def _pandas_hex_day(path: Path, res: int):
 
 def _slider_move(data_dir: Path) -> tuple[float, int]:
     """Time one slider move: pick a day of the cached frames, shared classes, build and render the map."""
-    from geo import maps
-    from views import common
+    from geo import campaign_maps, maps
 
+    settings = load_settings()
+    tiles = {"tiles": settings.tiles, "tianditu_key": settings.tianditu_key}
     f = campaign.Filters(2025).checked()
-    frames = publication.campaign_view(data_dir, f, k=10, res=campaign.res_for_region("nation")).hex_frames
+    frames = publication.campaign_view(
+        data_dir, f, k=10, res=campaign.res_for_region("nation"), engine=engines.from_settings(settings)
+    ).hex_frames
     days = sorted(frames["date"].unique())
 
     def move(i: int) -> int:
         frame = frames[frames["date"] == days[i]]
         bins = campaign.locked_bins(frames["people"])
-        m = common.campaign_map(frame, "hex", "people", bins, "慰问人数(人)", "已隐去", "")
+        m = campaign_maps.frame_map(frame, "hex", "people", bins, "慰问人数(人)", "已隐去", "", **tiles)
         return maps.payload_bytes(m)
 
     move(0)  # warm: boundaries simplified and cached as in a running app
@@ -208,8 +212,13 @@ def main() -> list[dict]:
         n = duckdb.execute("SELECT count(*) FROM read_parquet(?)", [str(big.campaign)]).fetchone()
         n_events = int(n[0]) if n else 0
         f = campaign.Filters(2025)
-        t_duck, got = best_of(lambda: campaign.campaign_by(big, ["day", "hex"], f, res=7), repeat=3)
-        t_hex_first, by_cell = best_of(lambda: campaign.campaign_by(big, ["hex", "day"], f, res=7), repeat=3)
+        engine = engines.from_settings(load_settings())
+        t_duck, got = best_of(
+            lambda: campaign.campaign_by(big, ["day", "hex"], f, res=7, engine=engine), repeat=3
+        )
+        t_hex_first, by_cell = best_of(
+            lambda: campaign.campaign_by(big, ["hex", "day"], f, res=7, engine=engine), repeat=3
+        )
         t_sql, by_sql = best_of(lambda: _general_path(big.campaign, f), repeat=1)
         t_slider, payload = _slider_move(data_dir)
         t_cold, t_warm = _dashboard(data_dir)

@@ -78,7 +78,7 @@ def plain_greedy(sets: sparse.csr_matrix, w: np.ndarray, n: int) -> int:
 
 
 def page_timings(data_dir: Path) -> list[tuple[str, float]]:
-    """Warm page updates of pages/coverage.py in AppTest (the script run, not the browser)."""
+    """Warm page updates of views/coverage.py in AppTest (the script run, not the browser)."""
     from streamlit.testing.v1 import AppTest  # noqa: TID251 - the bench drives the page
 
     root = Path(__file__).parents[1]

@@ -77,8 +77,10 @@ AGG_CHILD = """
 import json, sys, threading, time
 from bench.results import peak_rss_mb
 import psutil
-from geo import campaign, dask_engine
-engine, d, version, kw = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+from geo import campaign, engines
+from geo.engines import dask as dask_engine
+name, d, version, kw = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+engine = engines.by_name(name)
 src = campaign.Sources.from_data_dir(d, version)
 me = psutil.Process()
 peak = {"driver": 0.0, "worker": 0.0}
@@ -92,9 +94,9 @@ def sample():
         except psutil.Error:
             pass
         time.sleep(0.1)
-if engine == "dask":
+if name == "dask":
     dask_engine.client("")
-    campaign.stations_per_cell(src, 7, engine="dask")  # warm the workers (imports) before timing
+    campaign.stations_per_cell(src, 7, engine=engine)  # warm the workers (imports) before timing
 threading.Thread(target=sample, daemon=True).start()
 t = time.perf_counter()
 out = campaign.checkins_by(src, **kw, engine=engine)
@@ -128,7 +130,8 @@ def _coverage_runs(data_dir: Path) -> list[dict[str, Any]]:
     """Nearest and coverage timings at 10 %, 30 %, 100 % of the stations and workplaces."""
     import numpy as np
 
-    from geo import coverage, dask_engine, store
+    from geo import coverage, engines, store
+    from geo.engines import dask as dask_engine
     from geo.nearest import StationIndex
 
     st_all = store.read_table(data_dir, "stations", store.list_version_ids(data_dir)[0])
@@ -143,7 +146,8 @@ def _coverage_runs(data_dir: Path) -> list[dict[str, Any]]:
         t = time.perf_counter()
         index = StationIndex.from_frame(st)
         t_index = time.perf_counter() - t
-        for engine in ("duckdb", "dask"):
+        for name in engines.ENGINES:
+            engine = engines.by_name(name)
             coverage.nearest_distance_m(wp.head(1000), index, engine=engine)  # warm (dask: ship index)
             t = time.perf_counter()
             dist = coverage.nearest_distance_m(wp, index, engine=engine)
@@ -157,7 +161,7 @@ def _coverage_runs(data_dir: Path) -> list[dict[str, Any]]:
             out.append(
                 {
                     "frac": frac,
-                    "engine": engine,
+                    "engine": name,
                     "stations": len(st),
                     "workplaces": len(wp),
                     "index_s": t_index,

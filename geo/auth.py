@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import threading
 import time
 from collections import deque
@@ -37,7 +38,9 @@ from typing import Any, Final
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from geo.errors import InputError
+from geo import hosts
+from geo.errors import GeoError, InputError
+from geo.settings import Settings, load_settings
 
 ROLES: Final = ("viewer", "planner", "leader", "admin")
 """Known roles; ``admin`` may do everything."""
@@ -46,11 +49,22 @@ USER_NAME_RE: Final = re.compile(r"^[A-Za-z0-9_.\-@一-鿿]{1,64}$")
 MIN_PASSWORD_CHARS: Final = 8
 """Shortest password :func:`hash_password` accepts."""
 MAX_FAILURES: Final = 5
-"""Failed sign-ins allowed per user and client within :data:`FAILURE_WINDOW_S`."""
+"""Failed sign-ins allowed per client (whatever the user names) within :data:`FAILURE_WINDOW_S`."""
 FAILURE_WINDOW_S: Final = 15 * 60.0
-"""Length of the rate-limit window, seconds."""
+"""Length of the per-client rate-limit window, seconds."""
+MAX_FAILURES_GLOBAL: Final = 50
+"""Failed sign-ins allowed from all clients together within :data:`GLOBAL_WINDOW_S`."""
+GLOBAL_WINDOW_S: Final = 5 * 60.0
+"""Length of the global rate-limit window, seconds."""
+KNOWN_CLIENT_S: Final = 30 * 24 * 3600.0
+"""A client that signed in successfully within this many seconds is exempt from the global limit."""
+MAX_CONCURRENT_HASHES: Final = 2
+"""Argon2 verifications run at once at most (each takes ≈ 64 MiB and ≈ 0.1 s of one core)."""
 OIDC_KEYS: Final = ("redirect_uri", "cookie_secret")
 """Keys of Streamlit's ``[auth]`` section that mean an identity provider is configured."""
+OIDC_PROVIDER_KEYS: Final = ("client_id", "client_secret", "server_metadata_url")
+"""Keys every identity provider (``[auth]`` itself or ``[auth.<name>]``) needs."""
+_OUR_AUTH_KEYS: Final = ("users", "roles")
 
 _HASHER: Final = PasswordHasher()
 # Verified when the user is unknown, so a wrong name costs as long as a wrong password.
@@ -235,6 +249,85 @@ def roles_for_email(role_map: Mapping[str, Any] | None, email: str | None) -> fr
     return check_roles([roles] if isinstance(roles, str) else roles, f"[auth.roles] {email}")
 
 
+class AuthConfigError(InputError):
+    """Streamlit's ``[auth]`` section is half written (the message names the missing keys)."""
+
+
+def auth_config_problems(auth_section: Mapping[str, Any] | None) -> list[str]:
+    """Return the missing keys (``auth.cookie_secret``, ``auth.corp.client_secret``…) of ``[auth]``.
+
+    Empty when ``[auth]`` configures no identity provider at all (only ``users`` /
+    ``roles``, or nothing) or configures one completely.
+    """
+    section = dict(auth_section or {})
+    sign_in = {k: v for k, v in section.items() if k not in _OUR_AUTH_KEYS}
+    if not any(v not in (None, "") for v in sign_in.values()):
+        return []
+    missing = [f"auth.{k}" for k in OIDC_KEYS if not section.get(k)]
+    named = {str(k): v for k, v in sign_in.items() if isinstance(v, Mapping)}
+    top = any(k in section for k in OIDC_PROVIDER_KEYS)
+    if top or not named:
+        missing += [f"auth.{k}" for k in OIDC_PROVIDER_KEYS if not section.get(k)]
+    for name, provider in sorted(named.items()):
+        missing += [f"auth.{name}.{k}" for k in OIDC_PROVIDER_KEYS if not provider.get(k)]
+    return missing
+
+
+def check_auth_section(auth_section: Mapping[str, Any] | None) -> None:
+    """Raise :class:`AuthConfigError` naming the missing keys if ``[auth]`` is half written.
+
+    A half-written identity-provider configuration must stop the app, never fall back to
+    the demo mode (which would open pages the configuration meant to protect).
+    """
+    missing = auth_config_problems(auth_section)
+    if missing:
+        raise AuthConfigError(
+            "[auth] in .streamlit/secrets.toml is incomplete: missing "
+            + ", ".join(missing)
+            + ". Add them (see Streamlit's st.login documentation), or remove the identity-provider "
+            "keys from [auth] to use password users (python -m geo add-user NAME --role admin)."
+        )
+
+
+def _claim_true(value: object) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def roles_for_claims(role_map: Mapping[str, Any] | None, claims: Mapping[str, Any]) -> frozenset[str]:
+    """Return the roles of an identity-provider user from the ID-token ``claims``.
+
+    Only an email the provider says it verified (``email_verified`` true) is looked up in
+    ``[auth.roles]``; without that claim, or with it false, the user is a ``viewer`` —
+    signed in, but with no elevated role (anyone may claim any address at some providers).
+    """
+    email = str(claims.get("email") or "")
+    if not email:
+        return frozenset()
+    if not _claim_true(claims.get("email_verified")):
+        return frozenset({"viewer"})
+    return roles_for_email(role_map, email)
+
+
+def session_expired(
+    signed_in_at_s: float | None, last_seen_s: float | None, now_s: float, idle_s: float, max_s: float
+) -> bool:
+    """Return whether a password sign-in has ended.
+
+    Parameters
+    ----------
+    signed_in_at_s, last_seen_s : float or None
+        When the user signed in and was last active, seconds (any clock, same as ``now_s``);
+        ``None`` (not recorded) counts as expired.
+    now_s : float
+        The time now, seconds.
+    idle_s, max_s : float
+        Idle timeout and absolute lifetime, seconds.
+    """
+    if signed_in_at_s is None or last_seen_s is None:
+        return True
+    return now_s - last_seen_s > idle_s or now_s - signed_in_at_s > max_s
+
+
 class RateLimiter:
     """Counts failed sign-ins per key (user + client) in a sliding window; thread-safe.
 
@@ -307,13 +400,79 @@ class RateLimitedError(InputError):
         super().__init__(f"too many failed sign-ins; try again in {max(1, round(retry_after_s / 60))} min")
 
 
+class BusyError(InputError):
+    """Every password-check slot is in use; try again in a moment."""
+
+    def __init__(self) -> None:
+        super().__init__("the server is busy checking other sign-ins; try again in a moment")
+
+
+class SignInGuard:
+    """What limits password guessing: per client, globally, and how many hashes run at once.
+
+    Nothing here is keyed on the user name, so strangers cannot lock a user out: a client
+    that fails :data:`MAX_FAILURES` times (whatever names it tries) waits; when all clients
+    together fail :data:`MAX_FAILURES_GLOBAL` times, clients that have not signed in
+    successfully before wait too (those that have are exempt for :data:`KNOWN_CLIENT_S`).
+
+    Parameters
+    ----------
+    clock : callable
+        Monotonic time in seconds; injectable for tests.
+    max_concurrent_hashes : int
+        Argon2 verifications allowed at once; more sign-ins are told the server is busy.
+    busy_wait_s : float
+        How long a sign-in waits for a free hash slot before it is told so, seconds.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        max_concurrent_hashes: int = MAX_CONCURRENT_HASHES,
+        busy_wait_s: float = 2.0,
+    ) -> None:
+        self.per_client = RateLimiter(MAX_FAILURES, FAILURE_WINDOW_S, clock)
+        self.overall = RateLimiter(MAX_FAILURES_GLOBAL, GLOBAL_WINDOW_S, clock)
+        self.hash_slots = threading.BoundedSemaphore(max_concurrent_hashes)
+        self.busy_wait_s = busy_wait_s
+        self._clock = clock
+        self._known: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def _is_known(self, client: str) -> bool:
+        with self._lock:
+            seen = self._known.get(client)
+            return seen is not None and self._clock() - seen <= KNOWN_CLIENT_S
+
+    def retry_after_s(self, client: str) -> float:
+        """Seconds until ``client`` may try to sign in (``0`` = now)."""
+        wait = self.per_client.retry_after_s(client)
+        if not self._is_known(client):
+            wait = max(wait, self.overall.retry_after_s("*"))
+        return wait
+
+    def record(self, client: str, success: bool) -> None:
+        """Count one sign-in of ``client`` (a failure, or a success that makes it known)."""
+        if success:
+            with self._lock:
+                if len(self._known) > 10_000:  # bound memory: forget the oldest
+                    for k in sorted(self._known, key=self._known.__getitem__)[:5_000]:
+                        del self._known[k]
+                self._known[client] = self._clock()
+            return
+        self.per_client.record_failure(client)
+        self.overall.record_failure("*")
+
+    def clear(self) -> None:
+        """Forget every failure and known client (tests; or an admin lifting all blocks)."""
+        self.per_client.clear()
+        self.overall.clear()
+        with self._lock:
+            self._known.clear()
+
+
 def authenticate(
-    users: Mapping[str, User],
-    name: str,
-    password: str,
-    limiter: RateLimiter,
-    client: str = "",
-    overall: RateLimiter | None = None,
+    users: Mapping[str, User], name: str, password: str, guard: SignInGuard, client: str = ""
 ) -> User | None:
     """Check a name and password; return the user, or ``None`` when they do not match.
 
@@ -323,36 +482,115 @@ def authenticate(
         From :func:`load_users`.
     name, password : str
         What was typed.
-    limiter : RateLimiter
-        Counts failures per ``name`` + ``client``.
+    guard : SignInGuard
+        The limits (per client, global, hash concurrency), one per server process.
     client : str
-        Who is trying (e.g. the browser's IP address or session id).
-    overall : RateLimiter, optional
-        Counts failures per ``name`` from any client (a looser limit, so rotating
-        clients does not allow unlimited guesses).
+        Who is trying: the TCP peer address (``""`` when unknown; all unknown clients share it).
 
     Raises
     ------
     RateLimitedError
-        If this name has failed too often recently; the password is not checked then.
+        If this client (or, for a client never signed in, everyone) failed too often
+        recently; no password is checked then.
+    BusyError
+        If :data:`MAX_CONCURRENT_HASHES` checks are running already.
     """
-    name = str(name).strip()
-    key = f"{name}|{client}"
-    wait = limiter.retry_after_s(key)
-    if overall is not None:
-        wait = max(wait, overall.retry_after_s(name))
+    wait = guard.retry_after_s(client)
     if wait > 0:
         raise RateLimitedError(wait)
-    user = users.get(name)
-    # An unknown name is checked against a dummy hash: it takes as long as a wrong password.
-    matched = verify_password(user.password_hash if user else _DUMMY_HASH, password)
-    if matched and user is not None:
-        limiter.reset(key)
-        return user
-    limiter.record_failure(key)
-    if overall is not None:
-        overall.record_failure(name)
-    return None
+    user = users.get(str(name).strip())
+    if (
+        not guard.hash_slots.acquire(timeout=guard.busy_wait_s)
+        if guard.busy_wait_s > 0
+        else not guard.hash_slots.acquire(blocking=False)
+    ):
+        raise BusyError
+    try:
+        # An unknown name is checked against a dummy hash: it takes as long as a wrong password.
+        matched = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    finally:
+        guard.hash_slots.release()
+    ok = matched and user is not None
+    guard.record(client, ok)
+    return user if ok else None
+
+
+def describe_mode(
+    providers: Iterable[str | None], n_users: int, demo_admin: str, allowed_hosts: Iterable[str]
+) -> str:
+    """Return the one line the server prints at start-up: who may do what, which hosts answer.
+
+    Parameters
+    ----------
+    providers : iterable
+        From :func:`oidc_providers` (empty: no identity provider).
+    n_users : int
+        Password users configured.
+    demo_admin : str
+        ``Settings.demo_admin`` (``local`` or empty).
+    allowed_hosts : iterable of str
+        Host names the server answers to.
+    """
+    names = [p or "default" for p in providers]
+    if names:
+        how = f"sign-in through identity provider(s) {', '.join(names)}; roles from [auth.roles]"
+    elif n_users:
+        how = f"password sign-in, {n_users} user(s); data management needs a signed-in admin or planner"
+    elif demo_admin == "local":
+        how = (
+            "DEMO with GEO_DEMO_ADMIN=local: no users; a browser on this computer "
+            "(http://localhost, no proxy) manages data as local-demo, everyone else reads only"
+        )
+    else:
+        how = (
+            "DEMO: no users; public pages open, planning pages read-only on demo data; data management "
+            "CLOSED (create a user: python -m geo add-user NAME --role admin, or set GEO_DEMO_ADMIN=local)"
+        )
+    return f"驿站图 Station Atlas: {how}. Allowed hosts: {', '.join(allowed_hosts)}"
+
+
+def _plain(v: Any) -> Any:  # noqa: ANN401 - secrets sections (AttrDicts) to plain dicts
+    return {str(k): _plain(x) for k, x in v.items()} if hasattr(v, "items") else v
+
+
+def startup(secrets: Any, env: Mapping[str, str] | None = None) -> Settings:  # noqa: ANN401 - st.secrets
+    """Check the sign-in configuration once at server start and print the mode it gives.
+
+    Called by ``asgi.py`` (``make run``) with ``st.secrets``. Exits with a message naming
+    the missing keys when ``[auth]`` is half written, or naming the entry when a user or
+    a setting is malformed.
+
+    Parameters
+    ----------
+    secrets : mapping
+        ``.streamlit/secrets.toml`` as Streamlit reads it (``st.secrets``).
+    env : mapping, optional
+        Environment (``GEO_*``, ``GEO_USERS``); default :data:`os.environ`.
+
+    Returns
+    -------
+    geo.settings.Settings
+        The settings (``[geo]`` in secrets.toml, then ``GEO_*`` env vars) the server uses.
+    """
+    env = os.environ if env is None else env
+    try:
+        section = dict(_plain(secrets.get("auth", {}) or {}))
+        geo_section = {
+            k: v for k, v in _plain(secrets.get("geo", {}) or {}).items() if not isinstance(v, dict)
+        }
+    except (FileNotFoundError, KeyError, AttributeError):
+        section, geo_section = {}, {}
+    try:
+        settings = load_settings(geo_section, env=env)
+        check_auth_section(section)
+        found = load_users(section.get("users") or {}, env=env)
+    except GeoError as exc:
+        raise SystemExit(f"驿站图 Station Atlas cannot start: {exc}") from None
+    line = describe_mode(
+        oidc_providers(section), len(found), settings.demo_admin, hosts.allowed_hosts(settings.allowed_hosts)
+    )
+    print(line, file=sys.stderr, flush=True)  # the start-up line `make run` shows
+    return settings
 
 
 def toml_snippet(name: str, password_hash: str, roles: Iterable[str]) -> str:

@@ -2,10 +2,12 @@
 
 Two layers, kept apart so that another engine can replace the first one:
 
-1. **Query layer** (``_sql_*`` builders and :func:`_run`): every SQL statement is built
-   in this module from fixed fragments; user values (dates, categories, adcodes,
-   resolutions, file paths) only ever travel as DuckDB ``$name`` parameters. The
-   parquet files are scanned where they lie (``read_parquet``), never loaded whole.
+1. **Query layer** (``_sql_*`` builders, run by :func:`geo.engines.local.run_sql`): every
+   SQL statement is built in this module from fixed fragments; user values (dates,
+   categories, adcodes, resolutions, file paths) only ever travel as DuckDB ``$name``
+   parameters. The parquet files are scanned where they lie (``read_parquet``), never
+   loaded whole. On an engine that is not embedded (Dask) the same aggregations run as
+   partial sums (:mod:`geo.partials`); every aggregation takes ``engine=``.
 2. **Aggregations** (:func:`campaign_by`, :func:`campaign_total`, :func:`daily_yoy`,
    :func:`checkins_by_cell` ...): plain values in, small pandas frames out, *not*
    suppressed. They are for the library's own use and for tests.
@@ -21,20 +23,24 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from geo import hexes, store
+from geo import hexes, partials, store, validate
+from geo.engines import LOCAL, Engine
+from geo.engines.local import run_sql as _run
 from geo.errors import InputError
-from geo.schema import CAMPAIGN, CATEGORIES, CHECKIN_WINDOW, H3_INT_COLUMN, SPRING_FESTIVAL
+from geo.query import REGION_GROUP_COLUMNS, Filters, as_date, spring_festival
+from geo.schema import CAMPAIGN, CHECKIN_WINDOW, H3_INT_COLUMN, SPRING_FESTIVAL
+
+__all__ = ["Filters", "spring_festival"]  # the campaign query, defined in geo.query, re-exported here
 
 MIN_HEX_RES: Final = 4
 """Coarsest H3 resolution offered for campaign maps (cells of ~1,770 km²)."""
@@ -48,8 +54,6 @@ MAX_MAP_CELLS: Final = 8_000
 """Most H3 cells drawn in one map frame (~250 bytes each keeps a map well under 3 MB)."""
 DEFAULT_RES: Final[Mapping[str, int]] = {"nation": 5, "province": 7, "city": 8, "county": 8}
 """H3 resolution following the region shown (coarsened further when over :data:`MAX_MAP_CELLS`)."""
-
-_INF: Final = float("inf")
 
 
 # ------------------------------------------------------------------------------- inputs
@@ -87,101 +91,8 @@ def _src(data: DataSource) -> Sources:
     return data if isinstance(data, Sources) else Sources.from_data_dir(data)
 
 
-def _on_dask(engine: str | None) -> bool:
-    """Whether to run on Dask: ``engine``, else the one in effect (settings ``engine`` by default)."""
-    from geo import dask_engine  # imported late: it builds on this module; dask itself stays optional
-
-    return dask_engine.resolve_engine(engine) == "dask"
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What part of a campaign to count.
-
-    Attributes
-    ----------
-    year : int
-        Campaign year (the Spring Festival it leads up to), e.g. 2025.
-    date_from, date_to : datetime.date or None
-        Inclusive date range; ``None`` leaves that side open.
-    categories : tuple of str or None
-        Category codes (:data:`geo.schema.CATEGORIES`); ``None`` or empty means all.
-    region : str or None
-        Adcode of a province, city or county (6 digits); ``None`` means all of China.
-    """
-
-    year: int = 2025
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
-    categories: tuple[str, ...] | None = None
-    region: str | None = None
-    _checked: bool = field(default=False, repr=False, compare=False)
-
-    def checked(self) -> Filters:
-        """Return a validated copy (raises :class:`InputError` naming the bad field)."""
-        if self._checked:
-            return self
-        spring_festival(self.year)  # refuses years without data
-        cats = tuple(self.categories or ()) or None
-        for c in cats or ():
-            if c not in CATEGORIES:
-                raise InputError(f"category {c!r} is unknown: use one of {', '.join(CATEGORIES.values)}")
-        df, dt_ = _as_date(self.date_from, "date_from"), _as_date(self.date_to, "date_to")
-        if df is not None and dt_ is not None and df > dt_:
-            raise InputError(f"date range {df} .. {dt_} is empty: --from must not be after --to")
-        region = None if self.region in (None, "") else str(self.region).strip()
-        if region is not None and not (region.isdigit() and len(region) == 6):
-            raise InputError(f"region {region!r} is not a 6-digit adcode (e.g. 440000, 440300, 440305)")
-        return Filters(int(self.year), df, dt_, cats, region, True)
-
-    def shifted_to(self, year: int) -> Filters:
-        """Return the same filter for another campaign ``year``, dates aligned on the Spring Festival.
-
-        A date ``d`` becomes ``SF[year] + (d - SF[self.year])``: "ten days before the
-        festival" stays ten days before the festival.
-        """
-        f = self.checked()
-        sf_from, sf_to = spring_festival(f.year), spring_festival(year)
-        move = sf_to - sf_from
-        return Filters(
-            year,
-            None if f.date_from is None else f.date_from + move,
-            None if f.date_to is None else f.date_to + move,
-            f.categories,
-            f.region,
-            True,
-        )
-
-
-def _as_date(value: object, name: str) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise InputError(f"{name} {value!r} is not a date: write it as YYYY-MM-DD") from exc
-
-
-def spring_festival(year: int) -> dt.date:
-    """Return the Spring Festival date of a campaign ``year`` (raises for unknown years)."""
-    try:
-        return SPRING_FESTIVAL[int(year)]
-    except KeyError:
-        raise InputError(
-            f"campaign year {year} is unknown: the data covers {', '.join(map(str, SPRING_FESTIVAL))}"
-        ) from None
-
-
 def _check_res(res: int) -> int:
-    if not MIN_HEX_RES <= int(res) <= MAX_HEX_RES:
-        raise InputError(
-            f"H3 resolution {res} is out of range for campaign maps: use {MIN_HEX_RES}–{MAX_HEX_RES}"
-        )
-    return int(res)
+    return validate.check_res(res, MIN_HEX_RES, MAX_HEX_RES, "campaign maps")
 
 
 # ------------------------------------------------------------------------------- query layer
@@ -198,21 +109,7 @@ _H3_PARENT: Final = f"lower(hex({_H3_PARENT_INT}))"
 # Cells of one resolution all print as 15 hex digits, so text order is numeric order.
 
 _CAMPAIGN_KEYS: Final[Mapping[str, Sequence[tuple[str, str]]]] = {
-    "province": (("province_adcode", "adcode"), ("province", "name")),
-    "city": (
-        ("city_adcode", "adcode"),
-        ("city", "name"),
-        ("province_adcode", "province_adcode"),
-        ("province", "province"),
-    ),
-    "county": (
-        ("adcode", "adcode"),
-        ("county", "name"),
-        ("city_adcode", "city_adcode"),
-        ("city", "city"),
-        ("province_adcode", "province_adcode"),
-        ("province", "province"),
-    ),
+    **REGION_GROUP_COLUMNS,
     "hex": ((_H3_PARENT_INT, "h3"),),  # grouped as integers, printed once per group
     "category": (("category", "category"),),
     "day": (("date", "date"),),
@@ -317,17 +214,6 @@ _SQL_TARGETS: Final = (
 )
 
 
-def _run(sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
-    """Run one statement in a fresh in-memory DuckDB and return the result as a frame."""
-    con = duckdb.connect()
-    try:
-        con.execute("SET enable_progress_bar = false")
-        used = {k: v for k, v in params.items() if f"${k}" in sql}
-        return con.execute(sql, used).df()
-    finally:
-        con.close()
-
-
 # ------------------------------------------------------------------------------- cell × day in one pass
 # The store keeps campaign events sorted by year, day and cell (schema ``sort_by``) with the
 # cell as an integer beside its text. Within a day, events of one parent cell are then
@@ -422,7 +308,7 @@ def _runs(batch: pa.RecordBatch, before: pa.RecordBatch | None, res: int) -> _Ru
     return _Runs(
         run_day,
         cells,
-        hexes.int_to_h3_bytes(cells),
+        hexes.int_to_str_bytes(cells),
         np.add.reduceat(batch.column(2).to_numpy(), starts, dtype=np.int64),
         np.diff(np.append(starts, len(day))),
         np.add.reduceat(batch.column(3).to_numpy(), starts),
@@ -473,7 +359,7 @@ def _hex_days_in_order(path: Path, f: Filters, res: int, *, hex_first: bool) -> 
         order = np.argsort(cells, kind="stable")
         days, text, people, events, funds = (a[order] for a in (days, text, people, events, funds))
     columns = {
-        "h3": hexes.h3_bytes_to_arrow(text).to_pandas(),
+        "h3": hexes.str_bytes_to_arrow(text).to_pandas(),
         "date": days.astype("datetime64[D]").astype("datetime64[us]"),
         "people": people,
         "events": events,
@@ -492,7 +378,7 @@ def campaign_by(
     filters: Filters | None = None,
     *,
     res: int = 7,
-    engine: str | None = None,
+    engine: Engine = LOCAL,
 ) -> pd.DataFrame:
     """Sum people, events and funds by one or more groupings (not suppressed).
 
@@ -506,9 +392,9 @@ def campaign_by(
         Year, date range, categories, region; default: all of 2025.
     res : int, default 7
         H3 resolution of ``"hex"`` (4–9; parents of ``h3_9``).
-    engine : {"duckdb", "dask"}, optional
-        Where to aggregate; default the one in effect (:func:`geo.dask_engine.using`, else
-        settings ``engine``). Both give the same frame.
+    engine : geo.engines.Engine, default :data:`geo.engines.LOCAL`
+        Where to aggregate (build it with :func:`geo.engines.from_settings`). Every engine
+        gives the same frame.
 
     Returns
     -------
@@ -518,10 +404,6 @@ def campaign_by(
         ``events`` (int64) and ``funds_yuan`` (float64, yuan). Groups with no event are
         absent.
     """
-    if _on_dask(engine):
-        from geo import dask_engine
-
-        return dask_engine.campaign_by(data, by, filters, res=res)
     keys = [by] if isinstance(by, str) else list(by)
     for b in keys:
         if b not in BY_CHOICES:
@@ -529,12 +411,15 @@ def campaign_by(
     if sum(b in ("province", "city", "county") for b in keys) > 1 or len(set(keys)) < len(keys):
         raise InputError(f"group by {keys}: use each grouping once and at most one region level")
     f = (filters or Filters()).checked()
+    r = _check_res(res) if "hex" in keys else 9
+    if not engine.embedded:
+        return partials.campaign_by(engine, _src(data).campaign, keys, f, r)
     if sorted(keys) == ["day", "hex"]:
-        fast = _hex_days_in_order(_src(data).campaign, f, _check_res(res), hex_first=keys[0] == "hex")
+        fast = _hex_days_in_order(_src(data).campaign, f, r, hex_first=keys[0] == "hex")
         if fast is not None:
             return fast
     sql, params = _sql_campaign(keys, f)
-    params.update(campaign=str(_src(data).campaign), res=_check_res(res) if "hex" in keys else 9)
+    params.update(campaign=str(_src(data).campaign), res=r)
     out = _run(sql, params)
     for col in ("people", "events"):
         out[col] = out[col].fillna(0).astype("int64")
@@ -542,9 +427,11 @@ def campaign_by(
     return out
 
 
-def campaign_total(data: DataSource, filters: Filters | None = None) -> dict[str, float]:
+def campaign_total(
+    data: DataSource, filters: Filters | None = None, *, engine: Engine = LOCAL
+) -> dict[str, float]:
     """Return the (unsuppressed) totals ``{"people", "events", "funds_yuan"}`` of a selection."""
-    row = campaign_by(data, [], filters).iloc[0]
+    row = campaign_by(data, [], filters, engine=engine).iloc[0]
     return {
         "people": int(row["people"]),
         "events": int(row["events"]),
@@ -559,7 +446,11 @@ def day_offsets(dates: pd.Series | np.ndarray, year: int) -> np.ndarray:
 
 
 def daily_yoy(
-    data: DataSource, filters: Filters | None = None, compare_year: int | None = None
+    data: DataSource,
+    filters: Filters | None = None,
+    compare_year: int | None = None,
+    *,
+    engine: Engine = LOCAL,
 ) -> pd.DataFrame:
     """Daily people this year and last, aligned on days to the Spring Festival (not suppressed).
 
@@ -572,6 +463,8 @@ def daily_yoy(
         dates moved by :meth:`Filters.shifted_to`.
     compare_year : int, optional
         Default ``filters.year - 1``.
+    engine : geo.engines.Engine
+        As in :func:`campaign_by`.
 
     Returns
     -------
@@ -582,11 +475,11 @@ def daily_yoy(
     """
     f = (filters or Filters()).checked()
     prev = f.year - 1 if compare_year is None else int(compare_year)
-    cur = campaign_by(data, "day", f)
+    cur = campaign_by(data, "day", f, engine=engine)
     cur["day_offset"] = day_offsets(cur["date"], f.year)
     frames = [cur.drop(columns="date")]
     if prev in SPRING_FESTIVAL:
-        last = campaign_by(data, "day", f.shifted_to(prev))
+        last = campaign_by(data, "day", f.shifted_to(prev), engine=engine)
         last["day_offset"] = day_offsets(last["date"], prev)
         frames.append(
             last.drop(columns="date").add_suffix("_last").rename(columns={"day_offset_last": "day_offset"})
@@ -606,7 +499,7 @@ def daily_yoy(
 
 
 def targets_by_province(
-    data: DataSource, filters: Filters | None = None, *, engine: str | None = None
+    data: DataSource, filters: Filters | None = None, *, engine: Engine = LOCAL
 ) -> pd.DataFrame:
     """Return ``adcode, name, target_people`` of the provinces with targets (empty when none).
 
@@ -614,11 +507,9 @@ def targets_by_province(
     and a region filter keeps the province that contains the region. ``engine`` as in
     :func:`campaign_by`.
     """
-    if _on_dask(engine):
-        from geo import dask_engine
-
-        return dask_engine.targets_by_province(data, filters)
     f = (filters or Filters()).checked()
+    if not engine.embedded:
+        return partials.targets_by_province(engine, _src(data).targets, f)
     params = {
         "targets": str(_src(data).targets),
         "year": f.year,
@@ -630,8 +521,12 @@ def targets_by_province(
     return out
 
 
-def completion_by_province(data: DataSource, filters: Filters | None = None) -> pd.DataFrame:
+def completion_by_province(
+    data: DataSource, filters: Filters | None = None, *, engine: Engine = LOCAL
+) -> pd.DataFrame:
     """People visited against targets per province, laggards first (not suppressed).
+
+    ``engine`` as in :func:`campaign_by`.
 
     Returns
     -------
@@ -641,11 +536,11 @@ def completion_by_province(data: DataSource, filters: Filters | None = None) -> 
         behind). Provinces without a target are left out.
     """
     f = (filters or Filters()).checked()
-    targets = targets_by_province(data, f)
+    targets = targets_by_province(data, f, engine=engine)
     region_f = Filters(
         f.year, f.date_from, f.date_to, f.categories, None if f.region is None else f.region[:2] + "0000"
     )
-    actual = campaign_by(data, "province", region_f)
+    actual = campaign_by(data, "province", region_f, engine=engine)
     out = targets.merge(actual.drop(columns="name"), on="adcode", how="left")
     for col in ("people", "events"):
         out[col] = out[col].fillna(0).astype("int64")
@@ -665,7 +560,7 @@ def checkins_by(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     region: str | None = None,
-    engine: str | None = None,
+    engine: Engine = LOCAL,
 ) -> pd.DataFrame:
     """Station visits per station or per H3 cell, optionally per day (not suppressed).
 
@@ -683,7 +578,7 @@ def checkins_by(
         Inclusive date range (the log covers :data:`geo.schema.CHECKIN_WINDOW`).
     region : str, optional
         Adcode of a province, city or county the stations lie in.
-    engine : {"duckdb", "dask"}, optional
+    engine : geo.engines.Engine
         As in :func:`campaign_by`.
 
     Returns
@@ -693,19 +588,26 @@ def checkins_by(
         ``stations`` (stations with a log row), ``days`` (days in the log) and
         ``visits_per_station_day`` = visits / (stations × days).
     """
-    if _on_dask(engine):
-        from geo import dask_engine
-
-        return dask_engine.checkins_by(
-            data, key, res=res, by_day=by_day, date_from=date_from, date_to=date_to, region=region
-        )
     if key not in ("cell", "station"):
         raise InputError(f"check-ins key {key!r} is unknown: use 'cell' or 'station'")
-    d_from, d_to = _as_date(date_from, "date_from"), _as_date(date_to, "date_to")
-    reg = Filters(region=region).checked().region
-    where, params = _checkin_where(d_from, d_to, reg)
+    d_from, d_to = as_date(date_from, "date_from"), as_date(date_to, "date_to")
+    reg = validate.check_adcode(region)
+    r = _check_res(res)
     s = _src(data)
-    params.update(checkins=str(s.checkins), stations=str(s.stations), res=_check_res(res))
+    if not engine.embedded:
+        return partials.checkins_by(
+            engine,
+            s.checkins,
+            s.stations,
+            key,
+            res=r,
+            by_day=by_day,
+            date_from=d_from,
+            date_to=d_to,
+            region=reg,
+        )
+    where, params = _checkin_where(d_from, d_to, reg)
+    params.update(checkins=str(s.checkins), stations=str(s.stations), res=r)
     out = _run(_sql_checkins(key, by_day, where), params)
     for col in ("visits", "stations", "days"):
         out[col] = out[col].astype("int64")
@@ -713,16 +615,15 @@ def checkins_by(
     return out
 
 
-def stations_per_cell(data: DataSource, res: int = 7, *, engine: str | None = None) -> pd.DataFrame:
+def stations_per_cell(data: DataSource, res: int = 7, *, engine: Engine = LOCAL) -> pd.DataFrame:
     """Return ``h3, stations``: how many stations each H3 cell at ``res`` holds.
 
-    ``engine`` as in :func:`campaign_by`.
+    ``engine`` as in :func:`campaign_by` (row order: by ``h3`` off the local engine, open on it).
     """
-    if _on_dask(engine):
-        from geo import dask_engine
-
-        return dask_engine.stations_per_cell(data, res)
-    params = {"stations": str(_src(data).stations), "res": _check_res(res)}
+    r = _check_res(res)
+    if not engine.embedded:
+        return partials.stations_per_cell(engine, _src(data).stations, r)
+    params = {"stations": str(_src(data).stations), "res": r}
     out = _run(_SQL_STATIONS_PER_CELL, params)
     out["stations"] = out["stations"].astype("int64")
     return out

@@ -17,6 +17,10 @@ Definitions (the figures a planner puts in a report):
 
 Distances come from the one station index (:class:`geo.nearest.StationIndex`); this module
 never builds another. Workplaces without a region tag count in the totals but in no region.
+
+Why one module of some 850 lines: summaries, region tables, gap cells and station reports
+are the four tables of one coverage run and share its definitions above; the checks live in
+:mod:`geo.validate`, the partial sums for other engines in :mod:`geo.partials`.
 """
 
 from __future__ import annotations
@@ -29,9 +33,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from geo import hexes
-from geo.errors import InputError, SchemaError
+from geo import hexes, partials, validate
+from geo.engines import LOCAL, Engine
+from geo.errors import InputError
 from geo.nearest import REQUIRED_COLUMNS as _INDEX_COLUMNS
+from geo.nearest import StationIndex
 from geo.schema import OCCUPATIONS, REGION_COLUMNS
 
 STATION_COLUMNS: Final = [*_INDEX_COLUMNS, *REGION_COLUMNS]
@@ -82,42 +88,15 @@ _WORKPLACE_COLUMNS: Final = ("lat", "lng", "workers")
 # ---------------------------------------------------------------- helpers
 
 
-def _on_dask(engine: str | None) -> bool:
-    """Whether to run on Dask: ``engine``, else the one in effect (settings ``engine`` by default)."""
-    from geo import dask_engine  # imported late: it builds on this module; dask itself stays optional
-
-    return dask_engine.resolve_engine(engine) == "dask"
-
-
-def _check_level(level: str) -> str:
-    if level not in LEVEL_KEYS:
-        raise InputError(f"level={level!r}: choose one of {', '.join(LEVEL_KEYS)}")
-    return level
-
-
-def _check_radius(radius_m: float) -> float:
-    try:
-        r = float(radius_m)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"radius_m={radius_m!r}: give a positive distance in metres") from exc
-    if not (r > 0 and np.isfinite(r)):
-        raise InputError(f"radius_m={radius_m!r}: give a positive distance in metres")
-    return r
-
-
-def _check_columns(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise SchemaError(f"{what} table lacks column(s) {', '.join(missing)}; regenerate or re-import it")
+# Checks are written once, in geo.validate; these names stay for geo.siting (edited in parallel).
+_check_level = validate.check_level
+_check_radius = validate.check_radius_m
+_check_columns = validate.check_columns
+_inside = validate.region_mask
 
 
 def _aligned(values: ArrayLike | None, n: int, name: str, dtype: Any) -> NDArray[Any] | None:  # noqa: ANN401
-    if values is None:
-        return None
-    arr = np.asarray(values, dtype=dtype).reshape(-1)
-    if len(arr) != n:
-        raise InputError(f"{name} has {len(arr)} values but workplaces has {n} rows; pass one per workplace")
-    return arr
+    return None if values is None else validate.aligned(values, n, name, dtype)
 
 
 def occupation_mask(workplaces: pd.DataFrame, occupations: str | Iterable[str] | None) -> NDArray[np.bool_]:
@@ -143,7 +122,7 @@ def occupation_mask(workplaces: pd.DataFrame, occupations: str | Iterable[str] |
         raise InputError(
             f"occupations: unknown code(s) {unknown}; choose from {', '.join(OCCUPATIONS.values)}"
         )
-    _check_columns(workplaces, ["occupation"], "workplaces")
+    validate.check_columns(workplaces, ["occupation"], "workplaces")
     return np.array(workplaces["occupation"].isin(list(items)).to_numpy(dtype=bool, na_value=False))
 
 
@@ -204,14 +183,14 @@ def weighted_quantile_by_group(
 
 def nearest_distance_m(
     workplaces: pd.DataFrame,
-    index: Any,  # noqa: ANN401 - geo.nearest.StationIndex
+    index: StationIndex,
     *,
     amenities: str | Iterable[str] | None = (),
     kinds: str | Iterable[str] | None = (),
     open_at_min: int | None = None,
     exclude_ids: str | Iterable[str] | None = (),
     radius_m: float | None = None,
-    engine: str | None = None,
+    engine: Engine = LOCAL,
 ) -> NDArray[np.float64]:
     """Great-circle distance from each workplace to its nearest qualifying station.
 
@@ -225,10 +204,9 @@ def nearest_distance_m(
         Station filters, as for :meth:`geo.nearest.StationIndex.query_batch`.
     radius_m : float, optional
         Search no farther than this (faster); farther distances come back as ``inf``.
-    engine : {"duckdb", "dask"}, optional
-        ``"dask"`` queries chunks of workplaces on a Dask cluster (the index broadcast to
-        the workers); default the engine in effect (:func:`geo.dask_engine.using`, else
-        settings ``engine``). The same distances either way.
+    engine : geo.engines.Engine, default :data:`geo.engines.LOCAL`
+        Where to query: off the local engine, chunks of workplaces go to the workers (the
+        index broadcast to them once). The same distances on every engine.
 
     Returns
     -------
@@ -236,35 +214,25 @@ def nearest_distance_m(
         ``float64`` metres, shape ``(len(workplaces),)``; ``inf`` where no qualifying
         station exists (within ``radius_m``).
     """
-    if _on_dask(engine):
-        from geo import dask_engine
-
-        return dask_engine.nearest_distance_m(
-            workplaces,
-            index,
-            amenities=amenities,
-            kinds=kinds,
-            open_at_min=open_at_min,
-            exclude_ids=exclude_ids,
-            radius_m=radius_m,
-        )
-    _check_columns(workplaces, ("lat", "lng"), "workplaces")
-    dist, _ = index.query_batch(
-        workplaces["lat"].to_numpy(dtype=np.float64),
-        workplaces["lng"].to_numpy(dtype=np.float64),
-        k=1,
-        radius_m=radius_m,
-        amenities=amenities,
-        kinds=kinds,
-        open_at_min=open_at_min,
-        exclude_ids=exclude_ids,
-    )
+    validate.check_columns(workplaces, ("lat", "lng"), "workplaces")
+    lat = workplaces["lat"].to_numpy(dtype=np.float64)
+    lng = workplaces["lng"].to_numpy(dtype=np.float64)
+    filters: dict[str, Any] = {
+        "radius_m": radius_m,
+        "amenities": amenities,
+        "kinds": kinds,
+        "open_at_min": open_at_min,
+        "exclude_ids": exclude_ids,
+    }
+    if not engine.embedded:
+        return partials.nearest_distance_m(engine, lat, lng, index, filters)
+    dist, _ = index.query_batch(lat, lng, k=1, **filters)
     return np.asarray(dist[:, 0], dtype=np.float64)
 
 
 def coverage_summary(
     workplaces: pd.DataFrame,
-    index: Any,  # noqa: ANN401 - geo.nearest.StationIndex
+    index: StationIndex,
     radius_m: float,
     *,
     occupations: str | Iterable[str] | None = (),
@@ -275,6 +243,7 @@ def coverage_summary(
     distance_m: ArrayLike | None = None,
     parent: str | None = None,
     stations: pd.DataFrame | None = None,
+    engine: Engine = LOCAL,
 ) -> dict[str, Any]:
     """Count the workers covered by qualifying stations within ``radius_m``.
 
@@ -300,6 +269,9 @@ def coverage_summary(
         The stations of ``index``, same rows and order, with region tags
         (``province_adcode``, ``city_adcode``, ``adcode``); needed with ``parent`` to count
         the qualifying stations inside the region.
+    engine : geo.engines.Engine
+        Where to compute the distances when ``distance_m`` is not given (see
+        :func:`nearest_distance_m`).
 
     Returns
     -------
@@ -311,8 +283,8 @@ def coverage_summary(
         ``stations_qualifying`` (inside ``parent`` when given) and ``stations_per_10k``
         (qualifying stations per 10,000 counted workers, ``NaN`` with no workers).
     """
-    r = _check_radius(radius_m)
-    _check_columns(workplaces, _WORKPLACE_COLUMNS, "workplaces")
+    r = validate.check_radius_m(radius_m)
+    validate.check_columns(workplaces, _WORKPLACE_COLUMNS, "workplaces")
     if parent and stations is None:
         raise InputError(f"parent={parent!r}: pass the stations table too, to count the stations inside it")
     if stations is not None and len(stations) != index.n_stations:
@@ -322,9 +294,10 @@ def coverage_summary(
         )
     sel = occupation_mask(workplaces, occupations)
     if parent:
-        sel = sel & _inside(workplaces, parent)
-    dist = _aligned(distance_m, len(workplaces), "distance_m", np.float64)
-    if dist is None:
+        sel = sel & validate.region_mask(workplaces, parent)
+    if distance_m is not None:
+        dist = validate.aligned(distance_m, len(workplaces), "distance_m", np.float64)
+    else:
         dist = nearest_distance_m(
             workplaces,
             index,
@@ -332,6 +305,7 @@ def coverage_summary(
             kinds=kinds,
             open_at_min=open_at_min,
             exclude_ids=exclude_ids,
+            engine=engine,
         )
     d = dist[sel]
     w = workplaces["workers"].to_numpy(dtype=np.int64)[sel]
@@ -344,7 +318,7 @@ def coverage_summary(
         index, amenities=amenities, kinds=kinds, open_at_min=open_at_min, exclude_ids=exclude_ids
     )
     if parent and stations is not None:
-        qualifying = qualifying & _inside(stations, parent)
+        qualifying = qualifying & validate.region_mask(stations, parent)
     n_stations = int(qualifying.sum())
     return {
         "radius_m": r,
@@ -362,7 +336,7 @@ def coverage_summary(
 
 
 def qualifying_count(
-    index: Any,  # noqa: ANN401 - geo.nearest.StationIndex
+    index: StationIndex,
     *,
     amenities: str | Iterable[str] | None = (),
     kinds: str | Iterable[str] | None = (),
@@ -378,7 +352,7 @@ def qualifying_count(
 
 
 def qualifying_mask(
-    index: Any,  # noqa: ANN401 - geo.nearest.StationIndex
+    index: StationIndex,
     *,
     amenities: str | Iterable[str] | None = (),
     kinds: str | Iterable[str] | None = (),
@@ -394,7 +368,7 @@ def qualifying_mask(
 
 def coverage_by_time(
     workplaces: pd.DataFrame,
-    index: Any,  # noqa: ANN401 - geo.nearest.StationIndex
+    index: StationIndex,
     radius_m: float,
     times_min: Sequence[int] = TIMES_OF_DAY_MIN,
     **filters: Any,  # noqa: ANN401 - occupations, amenities, kinds, exclude_ids
@@ -474,16 +448,16 @@ def region_stats(
         followed by the parent columns (``province_adcode``, ``province`` for cities and
         counties; also ``city_adcode``, ``city`` for counties).
     """
-    _check_level(level)
+    validate.check_level(level)
     code_col, name_col = LEVEL_KEYS[level]
     parents = _PARENTS[level]
-    _check_columns(workplaces, ("workers", code_col, name_col, *parents), "workplaces")
-    _check_columns(stations, (code_col, name_col, *parents), "stations")
+    validate.check_columns(workplaces, ("workers", code_col, name_col, *parents), "workplaces")
+    validate.check_columns(stations, (code_col, name_col, *parents), "stations")
     n = len(workplaces)
     dist = _aligned(distance_m, n, "distance_m", np.float64)
     cov = _aligned(covered, n, "covered", bool)
     if cov is None and dist is not None and radius_m is not None:
-        cov = dist <= _check_radius(radius_m)
+        cov = dist <= validate.check_radius_m(radius_m)
     sel = occupation_mask(workplaces, occupations)
     st_sel = _aligned(station_mask, len(stations), "station_mask", bool)
     wp = workplaces.loc[sel, [code_col, name_col, *parents]]
@@ -491,9 +465,9 @@ def region_stats(
     if st_sel is not None:
         stn = stn.loc[st_sel]
     if parent:
-        wp = wp.loc[_inside(wp, parent)]
-        stn = stn.loc[_inside(stn, parent)]
-        sel_idx = np.flatnonzero(sel)[_inside(workplaces.loc[sel], parent)]
+        wp = wp.loc[validate.region_mask(wp, parent)]
+        stn = stn.loc[validate.region_mask(stn, parent)]
+        sel_idx = np.flatnonzero(sel)[validate.region_mask(workplaces.loc[sel], parent)]
     else:
         sel_idx = np.flatnonzero(sel)
     workers = workplaces["workers"].to_numpy(dtype=np.int64)[sel_idx]
@@ -547,15 +521,6 @@ def _ratio(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.flo
     return np.divide(num, den, out=np.full(len(num), np.nan), where=den > 0)
 
 
-def _inside(df: pd.DataFrame, parent: str) -> NDArray[np.bool_]:
-    """Rows whose province, city or county code equals ``parent``."""
-    hit = np.zeros(len(df), dtype=bool)
-    for col in ("province_adcode", "city_adcode", "adcode"):
-        if col in df.columns:
-            hit |= (df[col] == parent).to_numpy(dtype=bool, na_value=False)
-    return hit
-
-
 # ---------------------------------------------------------------- gaps
 
 
@@ -567,7 +532,7 @@ def gap_cells(
     top: int | None = None,
     parent: str | None = None,
     occupations: str | Iterable[str] | None = (),
-    engine: str | None = None,
+    engine: Engine = LOCAL,
 ) -> pd.DataFrame:
     """H3 cells ranked by uncovered workers.
 
@@ -585,8 +550,9 @@ def gap_cells(
         Only workplaces inside this region (adcode of any level).
     occupations : str or iterable of str, optional
         Only workplaces of these occupations.
-    engine : {"duckdb", "dask"}, optional
-        As in :func:`nearest_distance_m` (``"dask"`` sums workplace chunks on the cluster).
+    engine : geo.engines.Engine, default :data:`geo.engines.LOCAL`
+        As in :func:`nearest_distance_m` (off the local engine, workplace chunks are summed
+        per cell on the workers; the ranking is the same code either way).
 
     Returns
     -------
@@ -597,49 +563,68 @@ def gap_cells(
         uncovered workplace in table order; a cell on a border may hold workplaces of two counties).
         Only cells with uncovered workers; ties ordered by ``h3``.
     """
-    if _on_dask(engine):
-        from geo import dask_engine
-
-        return dask_engine.gap_cells(
-            workplaces, covered, res, top=top, parent=parent, occupations=occupations
-        )
-    if not 0 <= int(res) <= 9:
-        raise InputError(f"res={res!r}: gap cells are res 0–9 parents of the stored res-9 cells")
-    _check_columns(workplaces, ("h3_9", "workers"), "workplaces")
-    cov = _aligned(covered, len(workplaces), "covered", bool)
-    assert cov is not None
+    validate.check_res(res, 0, 9, "gap cells (parents of the stored res-9 cells)")
+    validate.check_columns(workplaces, ("h3_9", "workers"), "workplaces")
+    cov = validate.aligned(covered, len(workplaces), "covered", bool)
     sel = occupation_mask(workplaces, occupations)
     if parent:
-        sel = sel & _inside(workplaces, parent)
+        sel = sel & validate.region_mask(workplaces, parent)
     rows = np.flatnonzero(sel)
     w = workplaces["workers"].to_numpy(dtype=np.int64)[rows]
     unc = ~cov[rows]
-    cells = hexes.cells_to_parent_int(hexes.h3_to_int(workplaces["h3_9"].iloc[rows]), int(res))
-    # Rank the cells holding uncovered workplaces; np.unique also gives each cell's first row.
+    if not engine.embedded:
+        h3_9 = workplaces["h3_9"].iloc[rows].reset_index(drop=True)
+        uniq, sums = partials.gap_sums(engine, h3_9, w, unc, rows, int(res))
+    else:
+        uniq, sums = _gap_sums(workplaces["h3_9"].iloc[rows], w, unc, rows, int(res))
+    return _rank_gap_cells(workplaces, uniq, sums, top)
+
+
+def _gap_sums(
+    h3_9: pd.Series, w: NDArray[np.int64], unc: NDArray[np.bool_], rows: NDArray[np.int64], res: int
+) -> tuple[NDArray[np.uint64], dict[str, NDArray[np.int64]]]:
+    """Per-cell gap sums in this process, as :func:`geo.partials.gap_sums` gives them."""
+    cells = hexes.cells_to_parent_int(hexes.str_to_int(h3_9), res)
+    # Cells holding uncovered workplaces; np.unique also gives each cell's first such row.
     uniq, first, inverse = np.unique(cells[unc], return_index=True, return_inverse=True)
     workers_unc = np.bincount(inverse, weights=w[unc], minlength=len(uniq)).astype(np.int64)
     workplaces_unc = np.bincount(inverse, minlength=len(uniq)).astype(np.int64)
     pos = np.minimum(np.searchsorted(uniq, cells), max(len(uniq) - 1, 0))
     hit = (uniq[pos] == cells) if len(uniq) else np.zeros(len(cells), dtype=bool)
     workers_all = np.bincount(pos[hit], weights=w[hit], minlength=len(uniq)).astype(np.int64)
+    return uniq, {
+        "workers_uncovered": workers_unc,
+        "workplaces_uncovered": workplaces_unc,
+        "workers": workers_all,
+        "first": rows[np.flatnonzero(unc)[first]],
+    }
+
+
+def _rank_gap_cells(
+    workplaces: pd.DataFrame,
+    cells: NDArray[np.uint64],
+    sums: dict[str, NDArray[np.int64]],
+    top: int | None,
+) -> pd.DataFrame:
+    """Rank cells by their sums (:data:`geo.partials.GAP_SUMS`) into the :func:`gap_cells` frame."""
     # Same-length hex strings sort like their integers, so ties go by the h3 text.
-    order = np.lexsort((uniq, -workers_unc))
+    order = np.lexsort((cells, -sums["workers_uncovered"]))
     if top is not None:
         order = order[: max(int(top), 0)]
-    first_row = rows[np.flatnonzero(unc)[first[order]]]
     out = pd.DataFrame(
         {
             "rank": np.arange(1, len(order) + 1, dtype=np.int64),
-            "h3": hexes.int_to_h3(uniq[order]),
-            "workers_uncovered": workers_unc[order],
-            "workplaces_uncovered": workplaces_unc[order],
-            "workers": workers_all[order],
+            "h3": hexes.int_to_str(cells[order]),
+            "workers_uncovered": sums["workers_uncovered"][order],
+            "workplaces_uncovered": sums["workplaces_uncovered"][order],
+            "workers": sums["workers"][order],
         }
     )
     lat, lng = (
         hexes.cells_to_latlng(out["h3"].to_numpy(dtype=object)) if len(out) else (np.empty(0), np.empty(0))
     )
     out["lat"], out["lng"] = lat, lng
+    first_row = sums["first"][order]
     for col in ("adcode", "county", "city", "province"):
         if col in workplaces.columns:
             out[col] = workplaces[col].iloc[first_row].to_numpy(dtype=object)
@@ -656,6 +641,7 @@ def gap_cells_for_map(
     occupations: str | Iterable[str] | None = (),
     bbox: Sequence[float] | None = None,
     min_res: int | None = None,
+    engine: Engine = LOCAL,
 ) -> tuple[pd.DataFrame, int, bool]:
     """Gap cells small enough to draw: coarser resolutions if needed, then the top cells.
 
@@ -666,10 +652,12 @@ def gap_cells_for_map(
     max_cells : int
         Most cells to return (:data:`GAP_MAX_CELLS_DEFAULT` keeps a map under 3 MB).
     bbox : sequence of float, optional
-        ``(south, west, north, east)`` WGS-84 degrees: only workplaces inside it (the map's
-        view), so a zoomed-in map can show the chosen resolution.
+        ``(west, south, east, north)`` WGS-84 degrees (:class:`geo.validate.BBox`): only
+        workplaces inside it (the map's view), so a zoomed-in map can show the chosen resolution.
     min_res : int, optional
         Coarsen one level at a time, no further than this resolution (default ``res - 1``).
+    engine : geo.engines.Engine
+        As in :func:`gap_cells`.
 
     Returns
     -------
@@ -680,47 +668,48 @@ def gap_cells_for_map(
     """
     r = int(res)
     wp = workplaces
-    cov = _aligned(covered, len(workplaces), "covered", bool)
-    assert cov is not None
+    cov = validate.aligned(covered, len(workplaces), "covered", bool)
     if bbox is not None:
         keep = inside_bbox(workplaces, bbox, "workplaces")
         wp, cov = workplaces.loc[keep], cov[keep]
-    cells = gap_cells(wp, cov, r, parent=parent, occupations=occupations)
+    cells = gap_cells(wp, cov, r, parent=parent, occupations=occupations, engine=engine)
     floor = max(int(res) - 1 if min_res is None else int(min_res), 0)
     while len(cells) > max_cells and r > floor:
         r -= 1
-        cells = gap_cells(wp, cov, r, parent=parent, occupations=occupations)
+        cells = gap_cells(wp, cov, r, parent=parent, occupations=occupations, engine=engine)
     truncated = len(cells) > max_cells
     return cells.head(max_cells).reset_index(drop=True), r, truncated
 
 
 def inside_bbox(df: pd.DataFrame, bbox: Sequence[float], what: str = "points") -> NDArray[np.bool_]:
-    """Return which rows of ``df`` (``lat``, ``lng``) lie in ``bbox`` = (south, west, north, east)."""
-    south, west, north, east = (float(v) for v in bbox)
-    if not (south <= north and west <= east):
-        raise InputError(f"bbox={tuple(bbox)!r}: give (south, west, north, east) in WGS-84 degrees")
-    _check_columns(df, ("lat", "lng"), what)
-    lat = df["lat"].to_numpy(dtype=np.float64)
-    lng = df["lng"].to_numpy(dtype=np.float64)
-    return (lat >= south) & (lat <= north) & (lng >= west) & (lng <= east)
+    """Return which rows of ``df`` (``lat``, ``lng``) lie in ``bbox`` = (west, south, east, north)."""
+    box = validate.check_bbox(bbox)
+    validate.check_columns(df, ("lat", "lng"), what)
+    return validate.in_bbox(df["lat"].to_numpy(dtype=np.float64), df["lng"].to_numpy(dtype=np.float64), box)
 
 
-def bbox_of_view(
-    south: float, west: float, north: float, east: float, pad: float = 0.0
-) -> tuple[float, float, float, float]:
+def bbox_of_view(bbox: Sequence[float], pad: float = 0.0) -> validate.BBox:
     """Pad a map view's bounds by ``pad`` times its size on each side, clipped to the globe.
+
+    Parameters
+    ----------
+    bbox : sequence of float
+        The view, ``(west, south, east, north)`` WGS-84 degrees.
+    pad : float
+        Share of the view's width (height) added on the west and east (south and north).
 
     Returns
     -------
-    tuple of float
-        ``(south, west, north, east)``, WGS-84 degrees.
+    geo.validate.BBox
+        ``(west, south, east, north)``, WGS-84 degrees.
     """
-    dlat, dlng = (north - south) * pad, (east - west) * pad
-    return (
-        max(south - dlat, -90.0),
-        max(west - dlng, -180.0),
-        min(north + dlat, 90.0),
-        min(east + dlng, 180.0),
+    b = validate.check_bbox(bbox)
+    dlat, dlng = (b.north - b.south) * pad, (b.east - b.west) * pad
+    return validate.BBox(
+        max(b.west - dlng, -validate.LNG_MAX),
+        max(b.south - dlat, -validate.LAT_MAX),
+        min(b.east + dlng, validate.LNG_MAX),
+        min(b.north + dlat, validate.LAT_MAX),
     )
 
 
@@ -750,15 +739,14 @@ def cell_workplaces(
         One row per occupation present: ``occupation``, ``workplaces``, ``workers``,
         ``workers_uncovered``; most uncovered first.
     """
-    cov = _aligned(covered, len(workplaces), "covered", bool)
-    assert cov is not None
+    cov = validate.aligned(covered, len(workplaces), "covered", bool)
     try:
         res = hexes.cell_resolution(cell)
     except Exception as exc:  # h3 raises its own error types for malformed cells
         raise InputError(f"cell {cell!r} is not an H3 cell") from exc
     if res > 9:
         raise InputError(f"cell {cell!r} is finer than the stored res-9 cells; choose a cell of res 0–9")
-    parents = hexes.cells_to_parent_int(hexes.h3_to_int(workplaces["h3_9"]), res)
+    parents = hexes.cells_to_parent_int(hexes.str_to_int(workplaces["h3_9"]), res)
     inside = (parents == np.uint64(int(cell, 16))) & occupation_mask(workplaces, occupations)
     w = workplaces["workers"].to_numpy(dtype=np.int64)[inside]
     frame = pd.DataFrame(
@@ -819,14 +807,14 @@ def reports_with_stations(
         ``county``, ``city``, ``province`` and the region codes added.
     """
     cols = ["station_id", "name", *REGION_COLUMNS]
-    _check_columns(stations, cols, "stations")
+    validate.check_columns(stations, cols, "stations")
     r = reports
     if "status" in r.columns:
         r = r[r["status"] == "open"]
     tags = stations[cols].astype({"station_id": "string"}).rename(columns={"name": "station_name"})
     j = r.astype({"station_id": "string"}).merge(tags, on="station_id", how="inner", sort=False)
     if parent:
-        j = j.loc[_inside(j, parent)]
+        j = j.loc[validate.region_mask(j, parent)]
     return j.reset_index(drop=True)
 
 
@@ -853,7 +841,7 @@ def reports_by_region(
         (total), ``stations_reported`` (distinct stations); most reports first. Reports of
         unknown stations are left out.
     """
-    _check_level(level)
+    validate.check_level(level)
     code_col, name_col = LEVEL_KEYS[level]
     if reports.empty:
         return pd.DataFrame(columns=["adcode", "name", "reports", "stations_reported"])
@@ -866,7 +854,7 @@ def reports_by_region(
     tags = stations[[c for c in tag_cols if c in stations.columns]].astype({"station_id": "string"})
     j = r.astype({"station_id": "string"}).merge(tags, on="station_id", how="inner")
     if parent:
-        j = j.loc[_inside(j, parent)]
+        j = j.loc[validate.region_mask(j, parent)]
     if j.empty:
         return pd.DataFrame(columns=["adcode", "name", "reports", "stations_reported"])
     wide = pd.crosstab([j[code_col], j[name_col]], j["problem"])

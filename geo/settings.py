@@ -8,8 +8,9 @@ which win over the defaults here.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,18 @@ class Settings:
     access_log : bool
         Log every HTTP request of the server (``GEO_ACCESS_LOG=1``); off by default, as
         Streamlit would otherwise log each request despite ``uvicorn --no-access-log``.
+    demo_admin : str
+        ``local``: with no users configured, a browser on this computer (a loopback TCP
+        peer, no proxy headers) may manage data as ``local-demo``; empty (default) or
+        ``off``: data management needs a signed-in admin or planner (``GEO_DEMO_ADMIN``).
+    allowed_hosts : tuple of str
+        Host names the server answers to (``GEO_ALLOWED_HOSTS``, comma-separated); empty
+        (default) = ``localhost``, ``127.0.0.1``, ``[::1]`` and this machine's own names and
+        addresses. ``*.example.cn`` allows sub-domains; ``*`` alone allows any host.
+    session_idle_min : float
+        A password sign-in ends after this many minutes without use (``GEO_SESSION_IDLE_MIN``).
+    session_max_h : float
+        A password sign-in ends this many hours after it began, used or not (``GEO_SESSION_MAX_H``).
     """
 
     data_dir: Path = Path("data")
@@ -62,6 +75,12 @@ class Settings:
     max_upload_mb: int = 50
     max_import_rows: int = 1_000_000
     access_log: bool = False
+    # ---- sign-in and hosts (geo/auth.py, geo/hosts.py) ----
+    demo_admin: str = ""
+    allowed_hosts: tuple[str, ...] = ()
+    session_idle_min: float = 30.0
+    session_max_h: float = 12.0
+    # ---- end sign-in and hosts ----
 
     def with_overrides(self, **kwargs: Any) -> Settings:  # noqa: ANN401 - typed per field
         """Return a copy with the given fields replaced (``None`` values are ignored)."""
@@ -85,6 +104,20 @@ def _bool(value: object) -> bool:
     raise ValueError(value)
 
 
+_HOST_RE = re.compile(r"^(\*|(\*\.)?[a-z0-9_.\-]+|\[[0-9a-f:.]+\])$")
+_DEMO_ADMIN = {"": "", "off": "", "local": "local"}
+
+
+def _hosts(value: str | Iterable[object]) -> tuple[str, ...]:
+    """Host names from ``"a.cn, b.cn"`` (env) or a list (secrets), lower case, checked."""
+    items = re.split(r"[,\s]+", value) if isinstance(value, str) else [str(v) for v in value]
+    hosts = tuple(h.strip().lower().rstrip(".") for h in items if h.strip())
+    bad = [h for h in hosts if not _HOST_RE.match(h)]
+    if bad:
+        raise ValueError(", ".join(bad))
+    return hosts
+
+
 def _coerce(values: Mapping[str, Any]) -> Settings:
     types = {f.name: f.type for f in fields(Settings)}
     out: dict[str, Any] = {}
@@ -99,6 +132,8 @@ def _coerce(values: Mapping[str, Any]) -> Settings:
                 out[name] = int(value)
             elif kind == "bool":
                 out[name] = _bool(value)
+            elif kind == "tuple[str, ...]":
+                out[name] = _hosts(value)
             else:
                 out[name] = str(value)
         except (TypeError, ValueError) as exc:
@@ -114,6 +149,14 @@ def _coerce(values: Mapping[str, Any]) -> Settings:
         raise InputError("setting k_anonymity must be at least 1")
     if s.coverage_radius_m <= 0:
         raise InputError("setting coverage_radius_m must be positive")
+    if s.demo_admin.strip().lower() not in _DEMO_ADMIN:
+        raise InputError(
+            f"setting GEO_DEMO_ADMIN={s.demo_admin!r}: use 'local' (this computer only) or leave it unset"
+        )
+    for name in ("session_idle_min", "session_max_h"):
+        if getattr(s, name) <= 0:
+            raise InputError(f"setting {name} must be positive; fix GEO_{name.upper()}")
+    s = replace(s, demo_admin=_DEMO_ADMIN[s.demo_admin.strip().lower()])
     return s
 
 

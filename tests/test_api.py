@@ -70,6 +70,7 @@ def test_repeated_and_comma_separated_amenities(api: str, demo_tables: dict) -> 
     b = nearest(api, lat=30.5, lng=114.3, k=5, amenities="hot_water,toilet", open_at="22:30")
     assert a[0] == b[0] == 200
     assert a[1]["results"] == b[1]["results"]
+    assert len(a[1]["results"]) > 0  # the checks below must not pass on an empty answer
     amen = st_.set_index("station_id")["amenities"]
     assert all({"hot_water", "toilet"} <= set(amen[r["station_id"]]) for r in a[1]["results"])
     assert all(r["open_now"] for r in a[1]["results"])
@@ -105,6 +106,7 @@ def test_crs_gcj02_and_bd09_give_the_same_answer(api: str) -> None:
     g = datums.wgs84_to_gcj02(lat, lng)
     b = datums.wgs84_to_bd09(lat, lng)
     ref = nearest(api, lat=lat, lng=lng, k=3, links="false")[1]["results"]
+    assert len(ref) == 3
     assert (
         nearest(api, lat=float(g[0]), lng=float(g[1]), crs="gcj02", k=3, links="false")[1]["results"] == ref
     )
@@ -123,3 +125,4 @@ def test_openapi_describes_the_routes(api: str) -> None:
 def test_the_app_is_served_by_the_same_process(api: str) -> None:
     with urllib.request.urlopen(api.replace("/api/v1", "/_stcore/health"), timeout=10) as r:
         assert r.status == 200
+        assert r.read().strip() == b"ok"

@@ -90,35 +90,116 @@ def test_users_from_secrets_and_env(users: dict[str, auth.User]) -> None:
     assert "plan-pass-1" not in repr(users["plan"])
 
 
-def test_authenticate_and_rate_limit(users: dict[str, auth.User]) -> None:
+@pytest.fixture
+def cheap(monkeypatch: pytest.MonkeyPatch) -> dict[str, auth.User]:
+    """Users with low-cost Argon2 parameters (read from each hash on verifying): the limit
+    tests below make hundreds of sign-in attempts, the cost itself is not what they test."""
+    from argon2 import PasswordHasher
+
+    fast = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+    monkeypatch.setattr(auth, "_DUMMY_HASH", fast.hash("dummy"))
+    roles = {"plan": "planner", "lead": "leader", "boss": "admin"}
+    return {n: auth.User(n, frozenset({r}), fast.hash(f"{n}-pass-1")) for n, r in roles.items()}
+
+
+def guard(clock: Clock, **kw: object) -> auth.SignInGuard:
+    return auth.SignInGuard(clock=clock, busy_wait_s=0, **kw)  # type: ignore[arg-type]
+
+
+def test_authenticate_and_per_client_limit(cheap: dict[str, auth.User]) -> None:
     clock = Clock()
-    lim = auth.RateLimiter(max_failures=5, window_s=900, clock=clock)
-    assert auth.authenticate(users, "plan", "plan-pass-1", lim, "1.2.3.4") == users["plan"]
-    for _ in range(5):
-        assert auth.authenticate(users, "plan", "wrong", lim, "1.2.3.4") is None
-    # the sixth try is refused without checking the password, even the right one
+    g = guard(clock)
+    assert auth.authenticate(cheap, "plan", "plan-pass-1", g, "1.2.3.4") == cheap["plan"]
+    for _ in range(auth.MAX_FAILURES):
+        assert auth.authenticate(cheap, "plan", "wrong", g, "1.2.3.4") is None
+    # the next try from that client is refused without checking the password, even the right one
     with pytest.raises(auth.RateLimitedError) as exc:
-        auth.authenticate(users, "plan", "plan-pass-1", lim, "1.2.3.4")
-    assert 899 <= exc.value.retry_after_s <= 900
-    # another client is not blocked by these failures
-    assert auth.authenticate(users, "plan", "plan-pass-1", lim, "5.6.7.8") == users["plan"]
-    clock.t += 901
-    assert auth.authenticate(users, "plan", "plan-pass-1", lim, "1.2.3.4") == users["plan"]
-    # unknown users fail the same way (and are limited too)
-    for _ in range(5):
-        assert auth.authenticate(users, "nobody", "x", lim, "c") is None
+        auth.authenticate(cheap, "plan", "plan-pass-1", g, "1.2.3.4")
+    assert auth.FAILURE_WINDOW_S - 1 <= exc.value.retry_after_s <= auth.FAILURE_WINDOW_S
+    # the user is not locked: the same account signs in from another client at once
+    assert auth.authenticate(cheap, "plan", "plan-pass-1", g, "5.6.7.8") == cheap["plan"]
+    clock.t += auth.FAILURE_WINDOW_S + 1
+    assert auth.authenticate(cheap, "plan", "plan-pass-1", g, "1.2.3.4") == cheap["plan"]
+
+
+def test_guesses_spread_over_many_user_names_are_limited_per_client(cheap: dict[str, auth.User]) -> None:
+    g = guard(Clock())
+    for i in range(auth.MAX_FAILURES):
+        assert auth.authenticate(cheap, f"user{i}", "guess-guess", g, "9.9.9.9") is None
     with pytest.raises(auth.RateLimitedError):
-        auth.authenticate(users, "nobody", "x", lim, "c")
+        auth.authenticate(cheap, "boss", "guess-guess", g, "9.9.9.9")
 
 
-def test_overall_limit_stops_rotating_clients(users: dict[str, auth.User]) -> None:
+def test_strangers_cannot_lock_out_a_user(cheap: dict[str, auth.User]) -> None:
+    """Many wrong passwords for the admin from rotating addresses do not block the admin."""
     clock = Clock()
-    per_client = auth.RateLimiter(5, 900, clock)
-    overall = auth.RateLimiter(20, 900, clock)
-    for i in range(20):
-        assert auth.authenticate(users, "boss", "guess", per_client, f"client{i}", overall) is None
-    with pytest.raises(auth.RateLimitedError):
-        auth.authenticate(users, "boss", "boss-pass-1", per_client, "fresh-client", overall)
+    g = guard(clock)
+    for i in range(4 * auth.MAX_FAILURES):  # what used to lock "boss" out for 15 minutes
+        assert auth.authenticate(cheap, "boss", "guess-guess", g, f"10.0.0.{i}") is None
+    assert auth.authenticate(cheap, "boss", "boss-pass-1", g, "192.168.1.20") == cheap["boss"]
+
+
+def test_failures_are_limited_globally_and_known_clients_still_sign_in(cheap: dict[str, auth.User]) -> None:
+    clock = Clock()
+    g = guard(clock)
+    assert auth.authenticate(cheap, "lead", "lead-pass-1", g, "172.16.0.9") == cheap["lead"]  # a regular
+    for i in range(auth.MAX_FAILURES_GLOBAL):
+        assert auth.authenticate(cheap, f"u{i % 7}", "guess-guess", g, f"10.1.{i // 250}.{i % 250}") is None
+    # a fresh address now waits (no Argon2 work is done for it) ...
+    with pytest.raises(auth.RateLimitedError) as exc:
+        auth.authenticate(cheap, "plan", "plan-pass-1", g, "203.0.113.7")
+    assert 0 < exc.value.retry_after_s <= auth.GLOBAL_WINDOW_S
+    # ... but a client that signed in successfully before is not shut out by strangers
+    assert auth.authenticate(cheap, "lead", "lead-pass-1", g, "172.16.0.9") == cheap["lead"]
+    clock.t += auth.GLOBAL_WINDOW_S + 1
+    assert auth.authenticate(cheap, "plan", "plan-pass-1", g, "203.0.113.7") == cheap["plan"]
+
+
+def test_argon2_work_is_capped_busy_beyond(cheap: dict[str, auth.User]) -> None:
+    g = guard(Clock(), max_concurrent_hashes=2)
+    assert g.hash_slots.acquire(blocking=False)
+    assert g.hash_slots.acquire(blocking=False)  # two sign-ins are hashing right now
+    calls: list[str] = []
+    real = auth.verify_password
+    try:
+        auth.verify_password = lambda h, p: calls.append(h) or real(h, p)  # type: ignore[assignment]
+        with pytest.raises(auth.BusyError, match="busy"):
+            auth.authenticate(cheap, "plan", "plan-pass-1", g, "1.2.3.4")
+        assert calls == []  # no third hash was started
+        g.hash_slots.release()
+        assert auth.authenticate(cheap, "plan", "plan-pass-1", g, "1.2.3.4") == cheap["plan"]
+    finally:
+        auth.verify_password = real  # type: ignore[assignment]
+        g.hash_slots.release()
+    assert not g.per_client.retry_after_s("1.2.3.4")  # "busy" is not counted as a failure
+
+
+def test_unknown_users_cost_one_hash_like_known_ones(
+    users: dict[str, auth.User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hashed: list[str] = []
+    real = auth.verify_password
+    monkeypatch.setattr(auth, "verify_password", lambda h, p: hashed.append(h) or real(h, p))
+    g = guard(Clock())
+    assert auth.authenticate(users, "nobody", "guess-guess", g, "c") is None
+    assert auth.authenticate(users, "plan", "guess-guess", g, "c") is None
+    assert len(hashed) == 2
+    assert hashed[0].startswith("$argon2id$")  # a dummy hash of the same kind was verified
+    assert hashed[0] != hashed[1]
+
+
+@pytest.mark.parametrize(
+    ("signed_in", "seen", "now", "expired"),
+    [
+        (0, 0, 29 * 60, False),
+        (0, 0, 31 * 60, True),  # idle for more than 30 min
+        (0, 11.9 * 3600, 11.95 * 3600, False),
+        (0, 11.9 * 3600, 12.01 * 3600, True),  # used a minute ago, but signed in over 12 h ago
+        (None, 0, 1, True),  # no sign-in time: never trusted
+    ],
+)
+def test_password_sessions_expire(signed_in: float | None, seen: float, now: float, expired: bool) -> None:
+    assert auth.session_expired(signed_in, seen, now, idle_s=30 * 60, max_s=12 * 3600) is expired
 
 
 def test_oidc_detection_and_email_roles() -> None:
@@ -151,3 +232,72 @@ def test_toml_snippet_quotes_names() -> None:
     assert tomllib.loads(snippet)["auth"]["users"]["王.li"]["roles"] == ["planner"]
     with pytest.raises(InputError):
         auth.toml_snippet('a"]\n[x', "$argon2id$abc", ["planner"])
+
+
+@pytest.mark.parametrize(
+    ("claims", "roles"),
+    [
+        ({"email": "li@union.cn", "email_verified": True}, {"admin"}),
+        ({"email": "li@union.cn", "email_verified": "true"}, {"admin"}),  # some providers send a string
+        ({"email": "li@union.cn"}, {"viewer"}),  # no email_verified: no elevated role
+        ({"email": "li@union.cn", "email_verified": False}, {"viewer"}),
+        ({"email": "zhang@union.cn", "email_verified": "false"}, {"viewer"}),
+        ({"email": "zhang@union.cn", "email_verified": 1}, {"viewer"}),
+        ({"email_verified": True}, set()),
+    ],
+)
+def test_oidc_roles_need_a_verified_email(claims: dict, roles: set[str]) -> None:
+    role_map = {"li@union.cn": ["admin"], "*@union.cn": ["planner"]}
+    assert auth.roles_for_claims(role_map, claims) == roles
+
+
+OIDC = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "c" * 32,
+    "client_id": "id",
+    "client_secret": "s",
+    "server_metadata_url": "https://idp/.well-known/openid-configuration",
+}
+
+
+@pytest.mark.parametrize(
+    ("section", "missing"),
+    [
+        ({k: v for k, v in OIDC.items() if k != "cookie_secret"}, ["auth.cookie_secret"]),
+        ({**OIDC, "redirect_uri": ""}, ["auth.redirect_uri"]),
+        ({"cookie_secret": "c" * 32, "users": {}}, ["auth.redirect_uri", "auth.client_id"]),
+        ({k: v for k, v in OIDC.items() if k != "client_secret"}, ["auth.client_secret"]),
+        (
+            {"redirect_uri": "u", "cookie_secret": "s", "corp": {"client_id": "id"}},
+            ["auth.corp.client_secret", "auth.corp.server_metadata_url"],
+        ),
+    ],
+)
+def test_a_partial_auth_section_is_an_error_naming_the_missing_keys(
+    section: dict, missing: list[str]
+) -> None:
+    with pytest.raises(auth.AuthConfigError) as exc:
+        auth.check_auth_section(section)
+    for key in missing:
+        assert key in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "section",
+    [None, {}, {"users": {"a": {}}}, {"roles": {"*@x.cn": "planner"}}, OIDC, {**OIDC, "roles": {}}],
+)
+def test_complete_or_absent_auth_sections_pass(section: dict | None) -> None:
+    auth.check_auth_section(section)
+
+
+def test_the_start_up_line_says_the_mode() -> None:
+    hosts = ("localhost", "127.0.0.1")
+    demo = auth.describe_mode([], 0, "", hosts)
+    assert "DEMO" in demo
+    assert "data management CLOSED" in demo
+    assert "python -m geo add-user" in demo
+    assert "GEO_DEMO_ADMIN=local" in demo
+    assert "localhost, 127.0.0.1" in demo
+    assert "manages data as local-demo" in auth.describe_mode([], 0, "local", hosts)
+    assert "password sign-in, 3 user(s)" in auth.describe_mode([], 3, "local", hosts)
+    assert "identity provider(s) default, corp" in auth.describe_mode([None, "corp"], 0, "", hosts)

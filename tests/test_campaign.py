@@ -56,6 +56,7 @@ def test_sums_by_grouping_match_pandas(demo_data_dir: Path, ev: pd.DataFrame, by
     key = "adcode" if by in ("province", "city", "county") else ("date" if by == "day" else by)
     want = _sums(ev[ev["year"] == 2025], [col]).rename(columns={col: key})
     merged = want.merge(got, on=key, how="outer", suffixes=("_want", ""), indicator=True)
+    assert len(got) > 0
     assert (merged["_merge"] == "both").all()
     for m in c.MEASURES:
         np.testing.assert_allclose(merged[m].astype(float), merged[f"{m}_want"].astype(float))
@@ -367,6 +368,7 @@ def test_hex_day_frames_respect_the_cell_cap_and_withhold(demo_data_dir: Path) -
     view = publication.campaign_view(demo_data_dir, c.Filters(2025), k=K, res=9, max_cells=50)
     rows = view.hex_frames
     assert view.frame_res < 9
+    assert len(rows) > 0
     assert rows.groupby("date").size().max() <= 50 or view.frame_res == c.MIN_HEX_RES
     assert rows.loc[rows["withheld"], "people"].isna().all()
     assert (rows["people"].dropna() >= K).all()
@@ -380,11 +382,13 @@ def test_checkin_cells_withhold_small_visit_counts(demo_data_dir: Path) -> None:
     )
     for out in (view.frames, view.cells):
         vis = out["visits"].dropna()
+        assert len(vis) > 0
         assert ((vis >= K) | (vis == 0)).all()
         assert out["withheld"].any()
         assert out.loc[out["withheld"], "visits_per_station_day"].isna().all()
     busy = view.busiest(5)
     assert 0 < len(busy) <= 5
+    assert busy["visits_per_station_day"].is_monotonic_decreasing
     assert busy["visits_per_station_day"].is_monotonic_decreasing
 
 

@@ -241,6 +241,7 @@ def test_region_stats_equal_a_pandas_groupby(tables, brute, level):
         assert row["median_distance_m"] == np.quantile(g["d"], 0.5, weights=w, method="inverted_cdf")
         assert row["p90_distance_m"] == np.quantile(g["d"], 0.9, weights=w, method="inverted_cdf")
     n_st = stations[code_col].value_counts()
+    assert len(n_st) > 0
     assert (got["stations"].reindex(n_st.index.astype(str)).to_numpy() == n_st.to_numpy()).all()
     with_workers = got[got["workers"] > 0]
     np.testing.assert_allclose(with_workers["share"], with_workers["covered"] / with_workers["workers"])
@@ -277,6 +278,7 @@ def test_covered_argument_wins_over_radius_and_missing_distances_give_nan(tables
     stations, wp = tables
     everyone = np.ones(len(wp), dtype=bool)
     got = coverage.region_stats(stations, wp, "province", covered=everyone)
+    assert (got["workers"] > 0).any()
     assert (got.loc[got["workers"] > 0, "share"] == 1.0).all()
     assert got["median_distance_m"].isna().all()
     bare = coverage.region_stats(stations, wp, "province")
@@ -347,7 +349,7 @@ def test_gap_cells_sum_uncovered_workers_per_parent_cell(tables, brute, res):
         .sum()
     )
     ref = ref[ref["wu"] > 0]
-    assert len(got) == len(ref)
+    assert len(got) == len(ref) > 0
     g = got.set_index("h3")
     assert (g["workers_uncovered"] == ref["wu"].reindex(g.index)).all()
     assert (g["workers"] == ref["w"].reindex(g.index)).all()
@@ -404,16 +406,26 @@ def test_gap_map_coarsens_as_far_as_allowed_until_the_cells_fit(tables, brute):
 
 def test_gap_map_of_a_view_keeps_only_workplaces_inside_it(tables, brute):
     _, wp = tables
-    box = (30.4, 114.0, 30.8, 114.6)  # around Wuhan
-    inside = wp["lat"].between(box[0], box[2]) & wp["lng"].between(box[1], box[3])
+    box = (114.0, 30.4, 114.6, 30.8)  # around Wuhan: west, south, east, north
+    inside = wp["lat"].between(box[1], box[3]) & wp["lng"].between(box[0], box[2])
     assert inside.any()
     unc = wp["workers"].to_numpy()[inside.to_numpy() & (brute > 1000)].sum()
+    assert unc > 0
     cells, res, truncated = coverage.gap_cells_for_map(wp, brute <= 1000, 8, bbox=box, max_cells=100_000)
     assert (res, truncated) == (8, False)
+    assert len(cells) > 0
     assert cells["workers_uncovered"].sum() == unc
-    assert cells["lat"].between(box[0] - 0.01, box[2] + 0.01).all()
+    assert cells["lat"].between(box[1] - 0.01, box[3] + 0.01).all()
+    assert cells["lng"].between(box[0] - 0.01, box[2] + 0.01).all()
     with pytest.raises(InputError, match="bbox"):
-        coverage.gap_cells_for_map(wp, brute <= 1000, 8, bbox=(31, 114, 30, 115))
+        coverage.gap_cells_for_map(wp, brute <= 1000, 8, bbox=(114, 31, 115, 30))  # south above north
+
+
+def test_a_view_is_padded_in_the_one_bbox_order() -> None:
+    padded = coverage.bbox_of_view((114.0, 30.0, 115.0, 32.0), pad=0.5)
+    assert padded == (113.5, 29.0, 115.5, 33.0)
+    assert (padded.west, padded.south, padded.east, padded.north) == padded
+    assert coverage.bbox_of_view((-179.0, -89.0, 179.0, 89.0), pad=1.0) == (-180.0, -90.0, 180.0, 90.0)
 
 
 def test_gap_map_payload_stays_under_3_mb(tables, brute):

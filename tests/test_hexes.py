@@ -46,7 +46,7 @@ def test_polygons_are_closed_hexagons_around_the_centre() -> None:
     assert len(poly.exterior.coords) == 7  # 6 vertices + closing point
     lat, lng = h3.cell_to_latlng(cell)
     assert poly.contains(__import__("shapely").Point(lng, lat))
-    assert hexes.cell_area_km2(7) == pytest.approx(h3.average_hexagon_area(7, unit="km^2"))
+    assert hexes.average_hexagon_area_km2(7) == pytest.approx(h3.average_hexagon_area(7, unit="km^2"))
 
 
 def test_empty_input_and_bad_resolution() -> None:
@@ -65,18 +65,18 @@ def test_integer_cells_round_trip_and_parents_match_h3py(
     lats: list[float], lngs: list[float], res: int
 ) -> None:
     cells = hexes.latlng_to_cells(lats, lngs[: len(lats)], 15)
-    ints = hexes.h3_to_int(cells)
+    ints = hexes.str_to_int(cells)
     assert [h3.str_to_int(c) for c in cells] == ints.tolist()
-    assert list(hexes.int_to_h3(ints)) == list(cells)
-    assert hexes.int_to_h3_arrow(ints).to_pylist() == list(cells)
-    parents = hexes.int_to_h3(hexes.cells_to_parent_int(ints, res))
+    assert list(hexes.int_to_str(ints)) == list(cells)
+    assert hexes.int_to_str_arrow(ints).to_pylist() == list(cells)
+    parents = hexes.int_to_str(hexes.cells_to_parent_int(ints, res))
     assert list(parents) == [h3.cell_to_parent(c, res) for c in cells]
 
 
 def test_integer_cells_of_nothing_and_of_missing_cells() -> None:
-    assert hexes.int_to_h3(np.empty(0, dtype=np.uint64)).shape == (0,)
-    assert hexes.int_to_h3_arrow([]).to_pylist() == []
-    assert hexes.h3_to_int(np.array(["8940d4208bbffff", None], dtype=object)).tolist() == [
+    assert hexes.int_to_str(np.empty(0, dtype=np.uint64)).shape == (0,)
+    assert hexes.int_to_str_arrow([]).to_pylist() == []
+    assert hexes.str_to_int(np.array(["8940d4208bbffff", None], dtype=object)).tolist() == [
         0x8940D4208BBFFFF,
         0,
     ]

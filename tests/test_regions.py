@@ -75,3 +75,36 @@ def test_simplified_boundaries_are_smaller_but_cover_the_same_regions() -> None:
 def test_unknown_level_is_an_error() -> None:
     with pytest.raises(GeoError, match="unknown region level"):
         regions.boundaries("village")
+
+
+def test_boundary_lines_are_kept_with_the_south_china_sea_line() -> None:
+    lines = regions.boundary_lines("province")
+    assert len(lines) == 8  # every 境界线 feature of province.geojson
+    assert set(lines.geom_type) == {"MultiLineString"}
+    assert lines.crs.to_epsg() == 4326
+    assert set(lines["line_type"]) <= set(regions.LINE_TYPES)
+    scs = lines[lines["line_type"] == "south_china_sea"]
+    assert len(scs) == 1
+    dashes = scs.geometry.iloc[0]
+    assert len(dashes.geoms) == 10  # the ten dashes (十段线, one east of Taiwan)
+    west, south, east, north = dashes.bounds
+    assert south < 4.0
+    assert north > 24.0
+    assert 108.0 < west < 109.0
+    assert 122.0 < east < 123.5
+    # the Qiongzhou Strait line lies between Hainan and Leizhou, in the water
+    water = lines[lines["line_type"] == "water"]
+    assert any(g.bounds[1] > 20.0 and g.bounds[3] < 20.5 for g in water.geometry)
+    assert len(regions.boundaries("province")) == 34  # the polygons stay as they were
+
+
+@pytest.mark.parametrize("level", ["city", "county"])
+def test_finer_levels_carry_their_own_boundary_lines(level: str) -> None:
+    lines = regions.boundary_lines(level)
+    assert len(lines) >= 7
+    assert (lines["line_type"] == "south_china_sea").sum() == 1
+
+
+def test_boundary_lines_reject_an_unknown_level() -> None:
+    with pytest.raises(GeoError, match="unknown region level"):
+        regions.boundary_lines("town")

@@ -12,7 +12,7 @@ from streamlit_folium import st_folium
 
 from geo import campaign, export, hexes, i18n, maps, regions
 from geo.schema import CATEGORIES, SPRING_FESTIVAL
-from views import common
+from views import common, map_export_ui
 
 tr, lang = common.tr, common.lang()
 k = int(common.settings().k_anonymity)
@@ -67,13 +67,13 @@ with st.sidebar:
         tr("campaign.dates"), lo, hi, (lo, hi), format="YYYY-MM-DD", key=f"campaign_dates_{year}"
     )
 region = city or province
-q: common.CampaignQuery = (year, d_from.isoformat(), d_to.isoformat(), tuple(cats), region)
+q = campaign.Filters(year, d_from, d_to, tuple(cats) or None, region or None).checked()
 child = common.campaign_child_level(region)
 map_res = campaign.res_for_region("county" if city else ("province" if province else "nation"))
 # Every figure below comes from this one publication step: suppressed together, so that
 # no withheld figure can be worked out from the others (geo.privacy).
-view = common.campaign_data("view", q, child, map_res)
-checkins = common.campaign_data("checkins", q, min(map_res, 7))  # None outside the check-in log
+view = common.campaign_view(q, child, map_res)
+checkins = common.campaign_checkins(q, min(map_res, 7))  # None outside the check-in log
 
 # ---- KPI cards --------------------------------------------------------------------------------
 total = view.total
@@ -185,10 +185,12 @@ def map_section() -> None:
             "text/html",
             key="campaign_dl_html",
         )
+        # The export draws the frame on screen: the published figures of the view above.
+        map_export_ui.campaign_buttons(frame, shown_as, value_col, bins, legend, HIDDEN, region, year, day)
     if shown_as == "hex":
         shown_res = whole_res if day == "all" else res
         key = "campaign.res_caption_all" if day == "all" else "campaign.res_caption"
-        st.caption(tr(key, res=shown_res, area=f"{hexes.cell_area_km2(shown_res):.1f}"))
+        st.caption(tr(key, res=shown_res, area=f"{hexes.average_hexagon_area_km2(shown_res):.1f}"))
     st.caption(tr("campaign.withheld_note", k=k))
     common.credit()
     if st.session_state.get("campaign_playing"):

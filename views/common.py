@@ -15,7 +15,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from geo import i18n, provenance, store
+from geo import engines, i18n, provenance, store
+from geo.nearest import StationIndex
+from geo.query import CoverageQuery, Filters, SitingQuery
 from geo.settings import Settings, load_settings
 
 
@@ -40,6 +42,11 @@ def settings() -> Settings:
 def data_dir() -> Path:
     """Return the data directory in use."""
     return settings().data_dir
+
+
+def engine() -> engines.Engine:
+    """Return the engine the settings choose (a plain value: part of every cache key it affects)."""
+    return engines.from_settings(settings())
 
 
 def lang() -> str:
@@ -102,13 +109,11 @@ def workplaces() -> pd.DataFrame:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _station_index(key: str, directory: str) -> Any:
-    from geo.nearest import StationIndex
-
+def _station_index(key: str, directory: str) -> StationIndex:
     return StationIndex.from_frame(table(key, directory, "stations"))
 
 
-def station_index() -> Any:
+def station_index() -> StationIndex:
     """Return the one station index of the dataset in use (built once, cached)."""
     return _station_index(data_key(), str(data_dir()))
 
@@ -162,42 +167,35 @@ def credit() -> None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def _nearest_distance_m(key: str, directory: str) -> Any:
+def _nearest_distance_m(key: str, directory: str, eng: engines.Engine) -> Any:
     from geo import coverage
 
-    return coverage.nearest_distance_m(table(key, directory, "workplaces"), _station_index(key, directory))
+    return coverage.nearest_distance_m(
+        table(key, directory, "workplaces"), _station_index(key, directory), engine=eng
+    )
 
 
 def nearest_distance_m() -> Any:
     """Great-circle distance (m) from every workplace to its nearest station (any station)."""
-    return _nearest_distance_m(data_key(), str(data_dir()))
+    return _nearest_distance_m(data_key(), str(data_dir()), engine())
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _overview_stats(key: str, directory: str, radius_m: float) -> dict[str, Any]:
-    from geo import coverage
+def _overview_stats(key: str, directory: str, radius_m: float, eng: engines.Engine) -> dict[str, Any]:
+    from geo import planning
 
-    st_ = table(key, directory, "stations")
-    wp = table(key, directory, "workplaces")
-    dist = _nearest_distance_m(key, directory)
-    covered = dist <= radius_m
-    return {
-        "stations": len(st_),
-        "stations_24h": int(st_["open_24h"].sum()),
-        "workplaces": len(wp),
-        "summary": {
-            "workers_total": int(wp["workers"].sum()),
-            "workers_covered": int(wp["workers"].to_numpy()[covered].sum()),
-            "share": float(wp["workers"].to_numpy()[covered].sum() / max(wp["workers"].sum(), 1)),
-        },
-        "provinces": coverage.region_stats(st_, wp, "province", distance_m=dist, covered=covered),
-        "counties": coverage.region_stats(st_, wp, "county", distance_m=dist, covered=covered),
-    }
+    return planning.overview_figures(
+        table(key, directory, "stations"),
+        table(key, directory, "workplaces"),
+        _station_index(key, directory),
+        _nearest_distance_m(key, directory, eng),
+        radius_m,
+    )
 
 
 def overview_stats(radius_m: float) -> dict[str, Any]:
     """National KPIs and province/county tables for the overview page."""
-    return _overview_stats(data_key(), str(data_dir()), float(radius_m))
+    return _overview_stats(data_key(), str(data_dir()), float(radius_m), engine())
 
 
 def _tiles() -> dict[str, str]:
@@ -219,7 +217,8 @@ def overview_nation_map(radius_m: float, lang_code: str) -> Any:
         "stations_per_10k",
         fmt="{:.2f}",
         legend_title=i18n.t("overview.legend_per10k", lang_code),
-        nodata_label="–",
+        nodata_label=i18n.t("maps.nodata", lang_code),
+        lang=lang_code,
         **_tiles(),
     )
 
@@ -249,71 +248,66 @@ def overview_province_map(province_adcode: str, lang_code: str) -> Any:
         "stations",
         outline=outline,
         legend_title=i18n.t(
-            "overview.legend_hex", lang_code, res=res, area=f"{hexes.cell_area_km2(res):.1f}"
+            "overview.legend_hex", lang_code, res=res, area=f"{hexes.average_hexagon_area_km2(res):.1f}"
         ),
+        lang=lang_code,
         **_tiles(),
     )
 
 
 # ---- campaign dashboard 送温暖看板 (geo.publication: one suppression for all shown together) -----
-# A campaign query is the plain tuple (year, date_from ISO, date_to ISO, categories, region adcode).
-CampaignQuery = tuple[int, str, str, tuple[str, ...], str]
-
-
-def _campaign_filters(q: CampaignQuery) -> Any:
-    from geo import campaign
-
-    year, date_from, date_to, cats, region = q
-    f = campaign.Filters(year, date_from or None, date_to or None, tuple(cats) or None, region or None)
-    return f.checked()
+# A campaign query is a checked geo.query.Filters (frozen: it is the cache key).
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _campaign_cached(key: str, directory: str, k: int, what: str, q: CampaignQuery, extra: tuple) -> Any:
+def _campaign_view(
+    key: str, directory: str, k: int, eng: engines.Engine, f: Filters, level: str, res: int
+) -> Any:
+    from geo import publication
+
+    return publication.campaign_view(Path(directory), f, k=k, region_level=level, res=res, engine=eng)
+
+
+def campaign_view(f: Filters, level: str, res: int) -> Any:
+    """Every figure the dashboard shows, suppressed together (:func:`geo.publication.campaign_view`)."""
+    return _campaign_view(
+        data_key(), str(data_dir()), int(settings().k_anonymity), engine(), f.checked(), level, res
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _campaign_checkins(key: str, directory: str, k: int, eng: engines.Engine, f: Filters, res: int) -> Any:
     from geo import campaign, publication
 
-    f = _campaign_filters(q)
-    d = Path(directory)
-    if what == "view":  # everything the dashboard shows together, suppressed together
-        level, res = extra
-        return publication.campaign_view(d, f, k=k, region_level=level, res=res)
-    if what == "checkins":
-        (res,) = extra
-        lo, hi = campaign.checkin_window()
-        start, end = max(f.date_from or lo, lo), min(f.date_to or hi, hi)
-        if start > end:
-            return None
-        return publication.checkins_view(d, k=k, res=res, date_from=start, date_to=end, region=f.region)
-    raise ValueError(what)
+    lo, hi = campaign.checkin_window()
+    start, end = max(f.date_from or lo, lo), min(f.date_to or hi, hi)
+    if start > end:
+        return None
+    return publication.checkins_view(
+        Path(directory), k=k, res=res, date_from=start, date_to=end, region=f.region, engine=eng
+    )
 
 
-def campaign_data(what: str, q: CampaignQuery, *extra: Any) -> Any:
-    """Published campaign figures (geo.publication: suppressed together); ``what`` = view or checkins."""
-    return _campaign_cached(data_key(), str(data_dir()), int(settings().k_anonymity), what, q, tuple(extra))
+def campaign_checkins(f: Filters, res: int) -> Any:
+    """Station visits per cell × day and per cell within the selection's dates, suppressed together
+    (:func:`geo.publication.checkins_view`), or None when the dates miss the check-in log."""
+    return _campaign_checkins(
+        data_key(), str(data_dir()), int(settings().k_anonymity), engine(), f.checked(), res
+    )
 
 
 def campaign_child_level(region: str) -> str:
     """Region level shown inside ``region`` ("" = China → provinces; a municipality → its counties)."""
-    from geo import regions
+    from geo import campaign_maps
 
-    if not region:
-        return "province"
-    if region.endswith("0000"):
-        cities = regions.region_table("city")
-        return "city" if (cities["province_adcode"] == region).any() else "county"
-    return "county"
+    return campaign_maps.child_level(region)
 
 
 def campaign_outline(region: str) -> Any:
     """Simplified polygons of the regions shown inside ``region`` (``adcode``, ``name``, geometry)."""
-    from geo import regions
+    from geo import campaign_maps
 
-    level = campaign_child_level(region)
-    gdf = regions.simplified(level, 0.01 if level == "province" else 0.005)
-    if region:
-        col = "province_adcode" if region.endswith("0000") else "city_adcode"
-        gdf = gdf[gdf[col] == region]
-    return gdf[["adcode", "name", "geometry"]]
+    return campaign_maps.outline(region)
 
 
 def campaign_map(
@@ -322,37 +316,27 @@ def campaign_map(
     value_col: str,
     bins: list[float],
     legend_title: str,
-    suppressed_label: str,
+    withheld_label: str,
     region: str,
 ) -> Any:
     """Map of one frame (hexes or regions) coloured with class edges shared by every frame."""
-    from geo import maps
+    from geo import campaign_maps
 
-    outline = campaign_outline(region)
-    bounds = outline.total_bounds if len(outline) else [73.0, 18.0, 135.0, 53.0]
-    m = maps.base_map((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2, 5, **_tiles())
-    values = frame[value_col].astype("float64")
-    if unit == "hex":
-        if len(outline):
-            maps.add_boundaries(m, outline, color="#888888", weight=0.6)
-        cells = pd.DataFrame({"h3": frame["h3"].astype(str), value_col: values})
-        maps.add_hexes(
-            m, cells, value_col, bins=bins, legend_title=legend_title, nodata_label=suppressed_label
-        )
-    else:
-        shown = outline.merge(
-            pd.DataFrame({"adcode": frame["adcode"], value_col: values}), on="adcode", how="left"
-        )
-        absent = ~shown["adcode"].isin(frame["adcode"])
-        shown.loc[absent, value_col] = 0.0  # no event in the region: a true zero, not a withheld figure
-        maps.add_choropleth(
-            m, shown, value_col, bins=bins, legend_title=legend_title, nodata_label=suppressed_label
-        )
-    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    return maps.localize_assets(m)
+    return campaign_maps.frame_map(
+        frame,
+        unit,
+        value_col,
+        bins,
+        legend_title,
+        withheld_label,
+        region,
+        lang=lang(),
+        level=campaign_child_level(region),
+        **_tiles(),
+    )
 
 
-# ---- 找驿站 / nearest station (pages/nearest.py) ---------------------------------------------
+# ---- 找驿站 / nearest station (views/nearest.py) ---------------------------------------------
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -462,10 +446,8 @@ def submit_report(station_id: str, problem: str, text: str) -> bool:
     return store.insert_report(data_dir(), str(station_id), problem, text, session, dt.datetime.now(dt.UTC))
 
 
-# ---- 覆盖规划 / coverage planning (pages/coverage.py; geo.coverage, geo.siting) -------------
-# A coverage query is the plain tuple (radius_m, at_min (-1 = any time), amenities, kinds,
-# occupations, excluded station ids, region adcode ("" = China)).
-CoverageQuery = tuple[float, int, tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...], str]
+# ---- 覆盖规划 / coverage planning (views/coverage.py; geo.coverage, geo.siting, geo.planning) --
+# A coverage query is a checked geo.query.CoverageQuery (frozen: it is the cache key).
 
 
 def coverage_closed_ids() -> tuple[str, ...]:
@@ -481,31 +463,21 @@ def coverage_reports() -> pd.DataFrame:
 
 
 @st.cache_resource(show_spinner=False, max_entries=12)
-def _coverage_distance(
-    key: str, directory: str, at_min: int, amenities: tuple, kinds: tuple, exclude: tuple
-) -> Any:
+def _coverage_distance(key: str, directory: str, stations_q: CoverageQuery, eng: engines.Engine) -> Any:
     from geo import coverage
 
     return coverage.nearest_distance_m(
         table(key, directory, "workplaces"),
         _station_index(key, directory),
-        amenities=amenities,
-        kinds=kinds,
-        open_at_min=None if at_min < 0 else at_min,
-        exclude_ids=exclude,
+        **stations_q.station_filters(),
+        engine=eng,
     )
 
 
-def _coverage_parts(key: str, directory: str, q: CoverageQuery) -> tuple[Any, Any, Any, dict[str, Any]]:
-    _radius_m, at_min, amenities, kinds, _occ, exclude, _region = q
-    filters = {
-        "amenities": amenities,
-        "kinds": kinds,
-        "open_at_min": None if at_min < 0 else at_min,
-        "exclude_ids": exclude,
-    }
-    dist = _coverage_distance(key, directory, at_min, amenities, kinds, exclude)
-    return table(key, directory, "stations"), table(key, directory, "workplaces"), dist, filters
+def _distance(key: str, directory: str, q: CoverageQuery) -> Any:
+    """Distances to the nearest qualifying station: keyed on the station filters only."""
+    stations_q = CoverageQuery(1.0, q.open_at_min, q.amenities, q.kinds, (), q.exclude_ids)
+    return _coverage_distance(key, directory, stations_q, engine())
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -520,29 +492,24 @@ def coverage_region_list(key: str, directory: str) -> pd.DataFrame:
 
 def coverage_child_level(region: str) -> str:
     """Level of the regions listed inside ``region`` ("" = China → provinces; municipalities → counties)."""
-    if not region:
-        return "province"
-    regs = coverage_region_list(data_key(), str(data_dir()))
-    if (regs["province_adcode"] == region).any():
-        cities = regs.loc[regs["province_adcode"] == region, "city_adcode"].unique()
-        return "county" if list(cities) == [region] else "city"
-    return "county"
+    from geo import levels
+
+    return levels.child_level(region, coverage_region_list(data_key(), str(data_dir())))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _coverage_summary(key: str, directory: str, q: CoverageQuery) -> dict[str, Any]:
     from geo import coverage
 
-    stations, wp, dist, filters = _coverage_parts(key, directory, q)
     return coverage.coverage_summary(
-        wp,
+        table(key, directory, "workplaces"),
         _station_index(key, directory),
-        q[0],
-        occupations=q[4],
-        distance_m=dist,
-        parent=q[6] or None,
-        stations=stations,
-        **filters,
+        q.radius_m,
+        occupations=q.occupations,
+        distance_m=_distance(key, directory, q),
+        parent=q.region,
+        stations=table(key, directory, "stations"),
+        **q.station_filters(),
     )
 
 
@@ -550,26 +517,22 @@ def _coverage_summary(key: str, directory: str, q: CoverageQuery) -> dict[str, A
 def _coverage_regions(key: str, directory: str, q: CoverageQuery) -> pd.DataFrame:
     from geo import coverage
 
-    stations, wp, dist, filters = _coverage_parts(key, directory, q)
     return coverage.region_stats(
-        stations,
-        wp,
-        coverage_child_level(q[6]),
-        distance_m=dist,
-        radius_m=q[0],
-        parent=q[6] or None,
-        occupations=q[4],
-        station_mask=coverage.qualifying_mask(_station_index(key, directory), **filters),
+        table(key, directory, "stations"),
+        table(key, directory, "workplaces"),
+        coverage_child_level(q.region or ""),
+        distance_m=_distance(key, directory, q),
+        radius_m=q.radius_m,
+        parent=q.region,
+        occupations=q.occupations,
+        station_mask=coverage.qualifying_mask(_station_index(key, directory), **q.station_filters()),
     )
 
 
-def _coverage_figures(key: str, directory: str, q: CoverageQuery) -> dict[str, Any]:
-    return {"summary": _coverage_summary(key, directory, q), "regions": _coverage_regions(key, directory, q)}
-
-
 def coverage_figures(q: CoverageQuery) -> dict[str, Any]:
-    """KPIs of ``region`` and the table of the regions inside it."""
-    return _coverage_figures(data_key(), str(data_dir()), q)
+    """KPIs of the query's region and the table of the regions inside it."""
+    key, directory, q = data_key(), str(data_dir()), q.checked()
+    return {"summary": _coverage_summary(key, directory, q), "regions": _coverage_regions(key, directory, q)}
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -578,14 +541,14 @@ def _coverage_times(key: str, directory: str, q: CoverageQuery) -> pd.DataFrame:
 
     rows = []
     for t in coverage.TIMES_OF_DAY_MIN:
-        summary = _coverage_summary(key, directory, (q[0], t, *q[2:]))
+        summary = _coverage_summary(key, directory, q.at(t))
         rows.append({"at": f"{t // 60:02d}:{t % 60:02d}", **summary})
     return pd.DataFrame(rows)
 
 
 def coverage_times(q: CoverageQuery) -> pd.DataFrame:
-    """Coverage of ``region`` at 04:30, 12:00, 20:00 and 02:00 with the same radius and filters."""
-    return _coverage_times(data_key(), str(data_dir()), q)
+    """Coverage of the query's region at 04:30, 12:00, 20:00 and 02:00 with the same radius and filters."""
+    return _coverage_times(data_key(), str(data_dir()), q.checked())
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -595,21 +558,22 @@ def _coverage_gaps(
     q: CoverageQuery,
     res: int,
     max_cells: int,
-    bbox: tuple[float, float, float, float] | None,
+    bbox: tuple[float, ...] | None,
     min_res: int | None,
+    eng: engines.Engine,
 ) -> tuple[pd.DataFrame, int, bool]:
     from geo import coverage
 
-    _, wp, dist, _ = _coverage_parts(key, directory, q)
     return coverage.gap_cells_for_map(
-        wp,
-        dist <= q[0],
+        table(key, directory, "workplaces"),
+        _distance(key, directory, q) <= q.radius_m,
         res,
         max_cells=max_cells,
-        parent=q[6] or None,
-        occupations=q[4],
+        parent=q.region,
+        occupations=q.occupations,
         bbox=bbox,
         min_res=min_res,
+        engine=eng,
     )
 
 
@@ -620,66 +584,46 @@ def coverage_gaps(
     bbox: tuple[float, float, float, float] | None = None,
     min_res: int | None = None,
 ) -> tuple[pd.DataFrame, int, bool]:
-    """Gap cells of ``region`` (inside ``bbox`` if given) for the map: (cells, resolution used, truncated)."""
-    return _coverage_gaps(data_key(), str(data_dir()), q, int(res), int(max_cells), bbox, min_res)
+    """Gap cells of the region, inside ``bbox`` (west, south, east, north) if given.
+
+    Returns (cells, resolution used, truncated).
+    """
+    box = None if bbox is None else tuple(float(v) for v in bbox)
+    return _coverage_gaps(
+        data_key(), str(data_dir()), q.checked(), int(res), int(max_cells), box, min_res, engine()
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _coverage_cell(key: str, directory: str, q: CoverageQuery, cell: str) -> pd.DataFrame:
     from geo import coverage
 
-    _, wp, dist, _ = _coverage_parts(key, directory, q)
-    return coverage.cell_workplaces(wp, dist <= q[0], cell, occupations=q[4])
+    wp = table(key, directory, "workplaces")
+    return coverage.cell_workplaces(
+        wp, _distance(key, directory, q) <= q.radius_m, cell, occupations=q.occupations
+    )
 
 
 def coverage_cell(q: CoverageQuery, cell: str) -> pd.DataFrame:
     """Workers of one gap cell by occupation."""
-    return _coverage_cell(data_key(), str(data_dir()), q, cell)
+    return _coverage_cell(data_key(), str(data_dir()), q.checked(), cell)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _coverage_sites(
-    key: str,
-    directory: str,
-    q: CoverageQuery,
-    n_new: int,
-    quota: int,
-    quota_level: str,
-    candidates_csv: bytes | None,
-    only_user: bool,
+    key: str, directory: str, q: CoverageQuery, sq: SitingQuery, candidates_csv: bytes | None
 ) -> dict[str, Any]:
-    import io
+    from geo import planning
 
-    from geo import coverage, siting
-
-    _, wp, dist, _ = _coverage_parts(key, directory, q)
-    user = pd.read_csv(io.BytesIO(candidates_csv), encoding="utf-8-sig") if candidates_csv else None
-    covered = dist <= q[0]
-    res = siting.site_stations(
-        wp,
-        covered,
-        n_new,
-        q[0],
-        user_candidates=user,
-        only_user_candidates=only_user,
-        quota=quota or None,
-        quota_level=quota_level,
-        parent=q[6] or None,
-        occupations=q[4],
-    )
-    after = siting.covered_with_sites(wp, covered, res.sites, q[0])
-    sel = coverage.occupation_mask(wp, q[4]) & (coverage._inside(wp, q[6]) if q[6] else True)
-    recomputed = int(wp["workers"].to_numpy()[after & sel].sum())
-    return {**res.to_dict(), "recomputed": recomputed}
+    user = planning.read_candidates(candidates_csv) if candidates_csv else None
+    wp = table(key, directory, "workplaces")
+    out = planning.site_and_recount(wp, _distance(key, directory, q), q, sq, user)
+    return {**out.result.to_dict(), "recomputed": out.workers_covered_recounted}
 
 
-def coverage_sites(
-    q: CoverageQuery, n_new: int, quota: int, quota_level: str, candidates_csv: bytes | None, only_user: bool
-) -> dict[str, Any]:
+def coverage_sites(q: CoverageQuery, sq: SitingQuery, candidates_csv: bytes | None) -> dict[str, Any]:
     """Greedy siting result (``sites`` table, before/after figures, independent ``recomputed``)."""
-    return _coverage_sites(
-        data_key(), str(data_dir()), q, int(n_new), int(quota), quota_level, candidates_csv, bool(only_user)
-    )
+    return _coverage_sites(data_key(), str(data_dir()), q.checked(), sq.checked(), candidates_csv)
 
 
 def coverage_outline(region: str) -> Any:
@@ -700,10 +644,10 @@ def coverage_outline(region: str) -> Any:
 
 
 def coverage_region_map(q: CoverageQuery, lang_code: str) -> Any:
-    """Choropleth of coverage share of the regions inside ``region``."""
+    """Choropleth of coverage share of the regions inside the query's region."""
     from geo import i18n, maps
 
-    outline = coverage_outline(q[6])
+    outline = coverage_outline(q.region or "")
     regions_table = coverage_figures(q)["regions"]
     gdf = outline.merge(regions_table[["adcode", "share"]], on="adcode", how="left")
     gdf["share_pct"] = gdf["share"] * 100
@@ -713,7 +657,8 @@ def coverage_region_map(q: CoverageQuery, lang_code: str) -> Any:
             "share_pct",
             fmt="{:.0f}%",
             legend_title=i18n.t("coverage.legend_share", lang_code),
-            nodata_label="–",
+            nodata_label=i18n.t("maps.nodata", lang_code),
+            lang=lang_code,
             bins=[0, 20, 40, 60, 80, 100.0001],
             **_tiles(),
         )
@@ -739,7 +684,7 @@ def coverage_gap_map(
 ) -> tuple[Any, dict[str, Any]]:
     """Gap hexes over region outlines, qualifying stations and proposed sites, with a legend.
 
-    ``view`` (``bbox`` (south, west, north, east), ``lat``, ``lng``, ``zoom``) is the part of
+    ``view`` (``bbox`` (west, south, east, north), ``lat``, ``lng``, ``zoom``) is the part of
     the map the user zoomed into: cells and stations are then taken inside it (padded) and
     the map opens there. Returns the map and what was drawn: ``res`` used, ``truncated``,
     ``cells``, ``stations_total``/``stations_shown`` and, with ``measure``, ``bytes`` (else -1).
@@ -747,17 +692,18 @@ def coverage_gap_map(
     :data:`GAP_MAP_STATIONS_MAX` so the payload stays under ``geo.maps.MAX_PAYLOAD_BYTES``
     (asserted in tests/app).
     """
-    from geo import coverage, i18n, maps
+    from geo import coverage, i18n, maps, validate
 
     bbox = view["bbox"] if view else None
     cells, used_res, truncated = coverage_gaps(q, res, bbox=bbox, min_res=min_res)
-    region = q[6]
+    region = q.region or ""
     m = maps.hex_map(
         cells,
         "workers_uncovered",
         outline=coverage_outline(region),
         legend_title=i18n.t("coverage.gaps_legend", lang_code),
         view=(view["lat"], view["lng"], view["zoom"]) if view else None,
+        lang=lang_code,
         **_tiles(),
     )
     info: dict[str, Any] = {"res": used_res, "truncated": truncated, "cells": len(cells)}
@@ -765,10 +711,8 @@ def coverage_gap_map(
     legend = []
     if region or (view and view["zoom"] >= STATIONS_MIN_ZOOM):  # 186,000 points say nothing on all China
         stations = table(data_key(), str(data_dir()), "stations")
-        _, _, _, filters = _coverage_parts(data_key(), str(data_dir()), q)
-        keep = coverage.qualifying_mask(station_index(), **filters)
-        if region:
-            keep &= coverage._inside(stations, region)
+        keep = coverage.qualifying_mask(station_index(), **q.station_filters())
+        keep &= validate.region_mask(stations, region)
         if bbox:
             keep &= coverage.inside_bbox(stations, bbox, "stations")
         pts = pd.DataFrame(stations.loc[keep, ["lat", "lng"]])
@@ -813,13 +757,18 @@ def coverage_reports_in(region: str = "") -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _coverage_top_gaps(key: str, directory: str, q: CoverageQuery, res: int, top: int) -> pd.DataFrame:
+def _coverage_top_gaps(
+    key: str, directory: str, q: CoverageQuery, res: int, top: int, eng: engines.Engine
+) -> pd.DataFrame:
     from geo import coverage
 
-    _, wp, dist, _ = _coverage_parts(key, directory, q)
-    return coverage.gap_cells(wp, dist <= q[0], res, top=top, parent=q[6] or None, occupations=q[4])
+    wp = table(key, directory, "workplaces")
+    covered = _distance(key, directory, q) <= q.radius_m
+    return coverage.gap_cells(
+        wp, covered, res, top=top, parent=q.region, occupations=q.occupations, engine=eng
+    )
 
 
 def coverage_top_gaps(q: CoverageQuery, res: int, top: int = 100) -> pd.DataFrame:
-    """The ``top`` gap cells of ``region`` at exactly ``res`` (for the ranked table and exports)."""
-    return _coverage_top_gaps(data_key(), str(data_dir()), q, int(res), int(top))
+    """The ``top`` gap cells of the region at exactly ``res`` (for the ranked table and exports)."""
+    return _coverage_top_gaps(data_key(), str(data_dir()), q.checked(), int(res), int(top), engine())

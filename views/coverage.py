@@ -13,14 +13,14 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from geo import coverage as coverage_lib
-from geo import export, hexes, i18n, maps
+from geo import export, hexes, i18n, maps, validate
 from geo.coverage import RADIUS_PRESETS_M, TIMES_OF_DAY_MIN
 from geo.errors import GeoError
+from geo.query import CoverageQuery, SitingQuery
 from geo.schema import AMENITIES, OCCUPATIONS, REPORT_PROBLEMS, STATION_KINDS, Enum
-from views import common
+from views import common, map_export_ui
 
 tr, lang = common.tr, common.lang()
-CHINA_MAINLAND_BOUNDS = (73.0, 18.0, 135.0, 53.6)  # the islands to 4°N would halve the map
 MAP_WIDTH_PX = 760  # a map opens at the zoom that fits its region in this width (a laptop's page)
 MIN_MAP_RES = 4  # coarsen no further: res-4 cells (≈ 1,770 km²) still show where gaps are
 VIEW_PAD, VIEW_MOVE = 0.3, 0.25  # cells are taken from the view padded by 30 %; redraw after a 25 % pan
@@ -111,13 +111,13 @@ def remember_view(map_key: str) -> None:
             abs(centre["lng"] - old["lng"]) < VIEW_MOVE * span_lng
         ):
             return
-    box = (float(sw["lat"]), float(sw["lng"]), float(ne["lat"]), float(ne["lng"]))
+    box = validate.BBox(float(sw["lng"]), float(sw["lat"]), float(ne["lng"]), float(ne["lat"]))
     st.session_state[f"{map_key}_view"] = {
         "lat": round(float(centre["lat"]), 5),
         "lng": round(float(centre["lng"]), 5),
         "zoom": int(zoom),
-        "span": (box[2] - box[0], box[3] - box[1]),
-        "bbox": tuple(round(v, 4) for v in coverage_lib.bbox_of_view(*box, pad=VIEW_PAD)),
+        "span": (box.north - box.south, box.east - box.west),
+        "bbox": tuple(round(v, 4) for v in coverage_lib.bbox_of_view(box, pad=VIEW_PAD)),
     }
 
 
@@ -131,14 +131,14 @@ def gap_map(map_key: str, res: int, sites: pd.DataFrame | None, height: int) -> 
     if view is None:
         # Open on the region at a zoom computed here (not fitBounds in the browser): the view
         # the map reports back then equals this one, and nothing is drawn twice.
-        b = common.coverage_outline(region).total_bounds if region else CHINA_MAINLAND_BOUNDS
+        b = common.coverage_outline(region).total_bounds if region else validate.CHINA_BOUNDS
         zoom = maps.zoom_for_bounds(b, MAP_WIDTH_PX, height)
         view = {
             "lat": round((b[1] + b[3]) / 2, 5),
             "lng": round((b[0] + b[2]) / 2, 5),
             "zoom": zoom,
             "span": (b[3] - b[1], b[2] - b[0]),
-            "bbox": coverage_lib.bbox_of_view(b[1], b[0], b[3], b[2], pad=VIEW_PAD),
+            "bbox": coverage_lib.bbox_of_view(b, pad=VIEW_PAD),
         }
         st.session_state[f"{map_key}_view"] = view
     start = min(res, maps.hex_res_for_zoom(view["zoom"], view["lat"]))
@@ -272,15 +272,15 @@ with st.sidebar:
                 format_func=lambda a: counties.get(a, tr("coverage.whole")),
             )
 region = county or city or prov
-q = (
+q = CoverageQuery(
     float(radius_m),
-    int(at_opt),
+    None if int(at_opt) < 0 else int(at_opt),
     tuple(amen),
     tuple(kinds),
     tuple(occ),
     closed if skip_closed else (),
-    region,
-)
+    region or None,
+).checked()
 
 # ---- KPIs -----------------------------------------------------------------------------------
 fig = common.coverage_figures(q)
@@ -326,6 +326,7 @@ if view == "cov":
         returned_objects=["last_clicked"],
         key=f"cov_map_{region or 'cn'}",
     )
+    map_export_ui.coverage_buttons(q, region)
     click = (out or {}).get("last_clicked")
     if click and click != st.session_state.get("cov_last_click"):
         st.session_state["cov_last_click"] = click
@@ -380,7 +381,9 @@ if view == "gap":
         index=1,
         horizontal=True,
         key=common.lang_key("cov_res"),
-        format_func=lambda r: tr("coverage.gaps_res_label", res=r, area=f"{hexes.cell_area_km2(r):.2f}"),
+        format_func=lambda r: tr(
+            "coverage.gaps_res_label", res=r, area=f"{hexes.average_hexagon_area_km2(r):.2f}"
+        ),
     )
     if not region:
         st.caption(tr("coverage.gaps_nation"))
@@ -465,13 +468,12 @@ if view == "site":
         run = st.form_submit_button(tr("coverage.siting_run"), type="primary")
     if run:
         try:
-            result = common.coverage_sites(
-                q, n_new, quota, quota_level, upload.getvalue() if upload else None, only_user
-            )
+            sq = SitingQuery(int(n_new), int(quota) or None, quota_level, bool(only_user))
+            result = common.coverage_sites(q, sq, upload.getvalue() if upload else None)
             st.session_state["cov_sites"] = {"q": q, **result}
             st.rerun()
         except (ValueError, UnicodeDecodeError, GeoError) as exc:
-            st.error(tr("coverage.siting_bad_csv", message=str(exc)))
+            st.error(tr("coverage.siting_bad_csv", message=common.escape_markdown(str(exc))))
     if sites_state and sites_state["q"] == q:
         r = sites_state
         c = st.columns(3)

@@ -154,7 +154,7 @@ if "import" in tabs:
             prepared = prepared_for(data, upload.name, {**options, "mapping": overrides})
             r, src = prepared.report, prepared.source
             if r.error is not None:
-                st.error(tr("data.file_error", message=ingest.error_text(r, lang)))
+                st.error(tr("data.file_error", message=common.escape_markdown(ingest.error_text(r, lang))))
             if src is not None:
                 need = ingest.missing_fields(r.mapping, table)
                 with st.expander(tr("data.mapping"), expanded=bool(need) or r.error is not None):
@@ -166,7 +166,7 @@ if "import" in tabs:
                     for i, col in enumerate(src.frame.columns):
                         now = r.mapping.get(col, overrides.get(str(col), ""))
                         pick = cols[i % 3].selectbox(
-                            str(col),
+                            common.escape_markdown(str(col)),  # a header from the file: Markdown-escaped
                             fields,
                             index=fields.index(now) if now in fields else 0,
                             format_func=lambda f: field_choice(f) if f else tr("data.ignore_column"),
@@ -379,7 +379,8 @@ with tabs["stations"]:
                 st.info(tr("data.unchanged"))
     if sid:
         reason = st.text_input(tr("data.close_reason"), max_chars=500)
-        agreed = st.checkbox(tr("data.close_confirm", name=str(row["name"]) if row is not None else sid))
+        shown_name = common.escape_markdown(str(row["name"]) if row is not None else sid)
+        agreed = st.checkbox(tr("data.close_confirm", name=shown_name))
         if st.button(tr("data.close"), disabled=not agreed):
             try:
                 version = ingest.close_station(ddir, sid, auth_ui.user_name(), reason, base_version=seen)

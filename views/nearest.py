@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 
 import streamlit as st
 from streamlit_folium import st_folium
@@ -21,8 +20,8 @@ MAX_WALK_MIN, MAX_RIDE_MIN = 120, 180
 
 
 def md(text: object) -> str:
-    """Escape Markdown so station names and addresses show as typed."""
-    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~$])", r"\\\1", str(text or ""))
+    """Escape Markdown so station names and addresses show as typed (one helper for all pages)."""
+    return common.escape_markdown(str(text or ""))
 
 
 def set_here(lat: float, lng: float, label: str) -> None:
@@ -54,10 +53,10 @@ with tab_search:
     if query.strip():
         found = common.search_places(query, 6)
         if found.empty:
-            st.info(tr("nearest.search_none", q=query.strip()))
+            st.info(tr("nearest.search_none", q=md(query.strip())))
         for i, r in enumerate(found.itertuples()):
             label = f"{r.label} · {r.detail}" if r.detail else str(r.label)
-            if st.button(label, key=f"nearest_place_{i}", width="stretch"):
+            if st.button(md(label), key=f"nearest_place_{i}", width="stretch"):
                 set_here(r.lat, r.lng, str(r.label))
 with tab_coords:
     crs_names = {"wgs84": "crs_wgs84", "gcj02": "crs_gcj02", "bd09": "crs_bd09"}

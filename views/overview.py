@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from geo import i18n
-from views import common
+from views import common, map_export_ui
 
 tr, lang = common.tr, common.lang()
 RADIUS_M = 1000.0
@@ -48,7 +48,7 @@ with st.sidebar:
     )
 
 if province:
-    st.subheader(tr("overview.map_title_province", province=names[province]))
+    st.subheader(tr("overview.map_title_province", province=common.escape_markdown(names[province])))
     if st.button(tr("overview.back_to_nation")):
         st.session_state[province_key] = ""
         st.rerun()
@@ -71,6 +71,7 @@ if not province and hit in names and hit != st.session_state.get("overview_last_
     st.session_state["overview_last_hit"] = hit
     st.session_state["overview_clicked"] = hit
     st.rerun()
+map_export_ui.overview_buttons(province, names.get(province, ""), RADIUS_M)
 common.credit()
 
 # ---- region table ---------------------------------------------------------------------------

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import math
 from typing import Any
 
-import pandas as pd
-
-from geo import campaign, publication
+from geo import campaign, engines, publication
 from geo.cli import command
 from geo.cli.engine import add_engine_options, with_engine
 from geo.errors import InputError
+from geo.records import records
 from geo.schema import CATEGORIES
 from geo.settings import Settings
 
@@ -30,18 +27,6 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date: write it as YYYY-MM-DD") from None
-
-
-def _records(rows: pd.DataFrame) -> list[dict[str, Any]]:
-    out = rows.copy()
-    if "date" in out.columns:
-        out["date"] = pd.to_datetime(out["date"]).dt.strftime("%Y-%m-%d")
-    records: list[dict[str, Any]] = json.loads(out.to_json(orient="records", force_ascii=False))
-    for r in records:  # to_json writes NaN as null already; keep ints as ints
-        for key, v in r.items():
-            if isinstance(v, float) and math.isfinite(v) and v.is_integer() and key in ("people", "events"):
-                r[key] = int(v)
-    return records
 
 
 def run_campaign(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -57,10 +42,12 @@ def run_campaign(args: argparse.Namespace, settings: Settings) -> dict[str, Any]
         region=args.region,
     ).checked()
     k = settings.k_anonymity
-    out = publication.publish(settings.data_dir, by, filters, k=k, res=args.res or 7)
+    out = publication.publish(
+        settings.data_dir, by, filters, k=k, res=args.res or 7, engine=engines.from_settings(settings)
+    )
     return {
         "total": out["total"],
-        "rows": _records(out["rows"]),
+        "rows": records(out["rows"], int_columns=("people", "events")),
         "k": k,
         "filters": {
             "year": filters.year,

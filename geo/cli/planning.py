@@ -3,37 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from geo import coverage, hours, siting, store
+from geo import coverage, engines, hours, levels, planning, siting, store
 from geo.cli import command
 from geo.cli.engine import add_engine_options, with_engine
-from geo.errors import GeoError, InputError
+from geo.errors import GeoError
 from geo.nearest import StationIndex
+from geo.query import CoverageQuery, SitingQuery
+from geo.records import clean, records
 from geo.settings import Settings
-
-_CHILD_LEVEL = {"nation": "province", "province": "city", "city": "county", "county": "county"}
-
-
-def _clean(value: Any) -> Any:  # noqa: ANN401 - any JSON-like value
-    """Non-finite floats (no station at all, no workers) become ``null`` in JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, np.floating):
-        return _clean(float(value))
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _clean(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
 
 
 def _load(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -42,120 +25,94 @@ def _load(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     return stations, workplaces
 
 
-def _region_level(workplaces: pd.DataFrame, stations: pd.DataFrame, adcode: str | None) -> str:
-    """Level of a region code as it appears in the data (``nation`` for none)."""
-    if not adcode:
-        return "nation"
-    for level in ("province", "city", "county"):
-        col = coverage.LEVEL_KEYS[level][0]
-        if (workplaces[col] == adcode).any() or (stations[col] == adcode).any():
-            return level
-    raise InputError(
-        f"--region {adcode}: no workplace or station has this adcode; give a 6-digit province, "
-        "city or county code present in the data (e.g. 420000, 420100, 420102)"
-    )
+def _tags(stations: pd.DataFrame, workplaces: pd.DataFrame) -> pd.DataFrame:
+    """Region codes of every workplace and station: what decides a region's level."""
+    cols = list(levels.LEVEL_CODE_COLUMNS.values())
+    return pd.concat([workplaces[cols], stations[cols]], ignore_index=True)
 
 
-def _filters(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+def _query(args: argparse.Namespace, settings: Settings) -> CoverageQuery:
+    """Return the coverage query of the command line (radius default: setting ``coverage_radius_m``)."""
     exclude: list[str] = []
     if getattr(args, "exclude_reported_closed", False):
         exclude = coverage.reported_closed_ids(store.read_reports(settings.data_dir, status="open"))
-    return {
-        "amenities": args.amenity or (),
-        "kinds": args.kind or (),
-        "open_at_min": hours.parse_time_of_day(args.at) if args.at else None,
-        "exclude_ids": exclude,
-    }
+    return CoverageQuery(
+        args.radius_m if args.radius_m is not None else settings.coverage_radius_m,
+        hours.parse_time_of_day(args.at) if args.at else None,
+        tuple(args.amenity or ()),
+        tuple(args.kind or ()),
+        tuple(args.occupation or ()),
+        tuple(exclude),
+        args.region,
+    ).checked()
 
 
 def _prepare(
     args: argparse.Namespace, settings: Settings
-) -> tuple[pd.DataFrame, pd.DataFrame, StationIndex, np.ndarray, dict[str, Any], float, str]:
-    radius = coverage._check_radius(
-        args.radius_m if args.radius_m is not None else settings.coverage_radius_m
-    )
+) -> tuple[pd.DataFrame, pd.DataFrame, StationIndex, np.ndarray, CoverageQuery]:
+    q = _query(args, settings)
     stations, workplaces = _load(settings)
-    level = _region_level(workplaces, stations, args.region)
+    levels.region_level(q.region, _tags(stations, workplaces))  # refuses a code no row carries
     index = StationIndex.from_frame(stations)
-    filters = _filters(args, settings)
-    distance = coverage.nearest_distance_m(workplaces, index, **filters)
-    return stations, workplaces, index, distance, filters, radius, level
+    distance = coverage.nearest_distance_m(
+        workplaces, index, **q.station_filters(), engine=engines.from_settings(settings)
+    )
+    return stations, workplaces, index, distance, q
 
 
 def _coverage(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    stations, workplaces, index, distance, filters, radius, region_level = _prepare(args, settings)
-    occupations = args.occupation or ()
+    stations, workplaces, index, distance, q = _prepare(args, settings)
     summary = coverage.coverage_summary(
         workplaces,
         index,
-        radius,
-        occupations=occupations,
+        q.radius_m,
+        occupations=q.occupations,
         distance_m=distance,
-        parent=args.region,
+        parent=q.region,
         stations=stations,
-        **filters,
+        **q.station_filters(),
     )
-    level = args.level or _CHILD_LEVEL[region_level]
+    level = args.level or levels.child_level(q.region, _tags(stations, workplaces))
     table = coverage.region_stats(
         stations,
         workplaces,
         level,
         distance_m=distance,
-        radius_m=radius,
-        parent=args.region,
-        occupations=occupations,
-        station_mask=coverage.qualifying_mask(index, **filters),
+        radius_m=q.radius_m,
+        parent=q.region,
+        occupations=q.occupations,
+        station_mask=coverage.qualifying_mask(index, **q.station_filters()),
     )
     return {
-        **{k: _clean(v) for k, v in summary.items()},
+        **{k: clean(v) for k, v in summary.items()},
         "at": args.at,
         "region": args.region,
         "level": level,
-        "by_region": _records(table),
+        "by_region": records(table),
     }
 
 
 def _gaps(args: argparse.Namespace, settings: Settings) -> list[dict[str, Any]]:
-    _, workplaces, _, distance, _, radius, _ = _prepare(args, settings)
+    _, workplaces, _, distance, q = _prepare(args, settings)
     cells = coverage.gap_cells(
         workplaces,
-        distance <= radius,
+        distance <= q.radius_m,
         args.res,
         top=args.top,
-        parent=args.region,
-        occupations=args.occupation or (),
+        parent=q.region,
+        occupations=q.occupations,
+        engine=engines.from_settings(settings),
     )
-    return _records(cells)
+    return records(cells)
 
 
 def _site(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    _, workplaces, _, distance, _, radius, _ = _prepare(args, settings)
-    user = None
-    if args.candidates:
-        path = Path(args.candidates)
-        if not path.is_file():
-            raise InputError(f"--candidates {path}: no such file; give a CSV with columns lat,lng[,name]")
-        user = pd.read_csv(path, encoding="utf-8-sig")
-    covered = distance <= radius
-    result = siting.site_stations(
-        workplaces,
-        covered,
-        args.new,
-        radius,
-        user_candidates=user,
-        only_user_candidates=args.only_candidates,
-        quota=args.quota,
-        quota_level=args.quota_level,
-        parent=args.region,
-        occupations=args.occupation or (),
-    )
-    # Recompute independently (fresh index over the new sites) and report that figure.
-    after = siting.covered_with_sites(workplaces, covered, result.sites, radius)
-    sel = coverage.occupation_mask(workplaces, args.occupation or ())
-    if args.region:
-        sel = sel & coverage._inside(workplaces, args.region)
-    recomputed = int(workplaces["workers"].to_numpy(dtype=np.int64)[after & sel].sum())
-    if recomputed != result.workers_covered_after:
+    _, workplaces, _, distance, q = _prepare(args, settings)
+    user = planning.read_candidates(args.candidates) if args.candidates else None
+    sq = SitingQuery(args.new, args.quota, args.quota_level, args.only_candidates)
+    verified = planning.site_and_recount(workplaces, distance, q, sq, user)
+    result, recomputed = verified.result, verified.workers_covered_recounted
+    if not verified.verified:
         raise GeoError(
             f"site: the independent recount covers {recomputed} workers but the greedy search counted "
             f"{result.workers_covered_after}; the proposed sites were not verified, so none are printed. "
@@ -172,14 +129,14 @@ def _site(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
                 "they may still be chosen and then cover workers inside it"
             )
     out = result.to_dict()
-    out["sites"] = _records(result.sites)
+    out["sites"] = records(result.sites)
     out["verified"] = True
     out["workers_covered_after"] = recomputed
     out["share_after"] = recomputed / result.workers_total if result.workers_total else float("nan")
     out["warnings"] = warnings
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
-    return {k: _clean(v) for k, v in out.items()}
+    return {k: clean(v) for k, v in out.items()}
 
 
 def _add_filters(p: argparse.ArgumentParser, *, radius_required: bool = False) -> None:

@@ -18,15 +18,31 @@ ROOT = Path(__file__).parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 
 
+@pytest.fixture(scope="module")
+def admin_users() -> str:
+    from geo import auth
+
+    return json.dumps({"boss": {"password_hash": auth.hash_password("boss-pass-1"), "roles": ["admin"]}})
+
+
+def signed_in(at: AppTest, user: str) -> None:
+    """Sign ``user`` in for the session (data management needs a signed-in admin or planner)."""
+    import time
+
+    for k, v in {"auth_user": user, "auth_since": time.time(), "auth_seen": time.time()}.items():
+        at.session_state[k] = v
+
+
 @pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch, fresh_data_dir: Path) -> Iterator[AppTest]:
+def app(monkeypatch: pytest.MonkeyPatch, fresh_data_dir: Path, admin_users: str) -> Iterator[AppTest]:
     monkeypatch.setenv("GEO_DATA_DIR", str(fresh_data_dir))
-    monkeypatch.delenv("GEO_USERS", raising=False)
+    monkeypatch.setenv("GEO_USERS", admin_users)
     # common.settings() is cached per process and keyed on secrets only: drop it so this
     # test's data directory is used (and dropped again so later tests do not see it).
     st.cache_resource.clear()
     st.cache_data.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    signed_in(at, "boss")
     at.run()  # st.navigation registers the pages on the first run
     at.switch_page("views/data.py")
     at.run()
@@ -36,8 +52,8 @@ def app(monkeypatch: pytest.MonkeyPatch, fresh_data_dir: Path) -> Iterator[AppTe
     st.cache_data.clear()
 
 
-def test_demo_mode_shows_the_page(app: AppTest) -> None:
-    # (the demo-mode banner comes from app.py's gate: see tests/app/test_auth.py)
+def test_an_admin_sees_the_page(app: AppTest) -> None:
+    # (demo mode keeps this page closed: see tests/app/test_auth.py)
     assert any("数据管理" in t.value for t in app.title)
     assert [t.label for t in app.tabs] == ["导入", "版本与回退", "单个驿站", "操作记录"]
 
@@ -61,7 +77,7 @@ def test_upload_report_confirm_and_rollback(app: AppTest, fresh_data_dir: Path) 
     assert v1 != v0
     assert any(v1 in s.value for s in app.success)
     m = store.read_manifest(fresh_data_dir)
-    assert m["user"] == "local-demo"
+    assert m["user"] == "boss"
     assert m["source"]["file"] == "stations_gbk.csv"
     assert m["source"]["mode"] == "append"
     assert (
@@ -152,7 +168,7 @@ def test_unrecognised_headers_open_the_column_mapper(app: AppTest) -> None:
     app.run()
     assert not app.exception
     assert any("没有识别出任何列" in e.value for e in app.error)
-    assert not any("--map" in e.value for e in app.error)
+    assert not any("--map" in e.value.replace("\\", "") for e in app.error)  # (Markdown-escaped)
     pick = {s.label: s for s in app.selectbox}
     for col, fld in (("站点全称", "name"), ("X坐标", "lng"), ("Y坐标", "lat"), ("服务时段", "hours")):
         pick[col].set_value(fld)
@@ -189,7 +205,9 @@ def test_an_old_xls_is_refused_in_chinese(app: AppTest) -> None:
     app.file_uploader[0].upload("old.xls", b"\xd0\xcf\x11\xe0" + b"\0" * 100, "application/vnd.ms-excel")
     app.run()
     assert not app.exception
-    assert any("旧版 .xls" in e.value and "另存为" in e.value for e in app.error)
+    assert any(
+        "旧版 .xls" in e.value.replace("\\", "") and "另存为" in e.value for e in app.error
+    )  # Markdown-escaped
 
 
 def test_editing_a_station_keeps_what_the_form_does_not_show(app: AppTest, fresh_data_dir: Path) -> None:
@@ -250,7 +268,7 @@ def test_a_planner_sees_only_the_single_station_tab(
     st.cache_resource.clear()
     st.cache_data.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.session_state["auth_user"] = "plan"
+    signed_in(at, "plan")
     at.run()
     at.switch_page("views/data.py")
     at.run()

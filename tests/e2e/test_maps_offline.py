@@ -202,3 +202,64 @@ def test_standalone_export_renders_from_disk_without_network(browser: object, tm
         assert dialogs == []
     finally:
         ctx.close()  # type: ignore[attr-defined]
+
+
+# The inset's SVG paths (provinces and the South China Sea line) and the boundary-line layer.
+INSET_JS = """() => {
+    const inset = document.querySelector('.leaflet-bottom.leaflet-right .atlas-scs-inset svg');
+    if (!inset) return null;
+    const r = inset.getBoundingClientRect();
+    const map = document.querySelector('.leaflet-container').getBoundingClientRect();
+    return {paths: inset.querySelectorAll('path').length, text: inset.textContent,
+            width: r.width, height: r.height,
+            right_gap: map.right - r.right, bottom_gap: map.bottom - r.bottom,
+            map_height: map.height};
+}"""
+
+
+@pytest.mark.parametrize(("lang", "caption"), [("zh", "南海诸岛"), ("en", "South China Sea Islands")])
+def test_national_overview_shows_the_south_china_sea_inset_offline(
+    open_page: object, lang: str, caption: str
+) -> None:
+    page = open_page("/", lang=lang)  # type: ignore[operator]
+    frame = map_frame(page)
+    frame.wait_for_selector(".atlas-scs-inset svg path", timeout=30_000)  # type: ignore[attr-defined]
+    page.wait_for_timeout(1_000)  # type: ignore[attr-defined]
+    inset = frame.evaluate(INSET_JS)  # type: ignore[attr-defined]
+    assert inset is not None, "no South China Sea inset in the lower right"
+    assert inset["text"] == caption
+    assert inset["paths"] > 10  # provinces in the box plus the ten dashes of the line
+    assert 80 < inset["width"] < 200
+    assert inset["height"] > inset["width"]
+    # lower right: within the attribution's height of the map's bottom-right corner
+    assert 0 <= inset["right_gap"] < 30, inset
+    assert 0 <= inset["bottom_gap"] < 40, inset
+    lines = frame.evaluate(  # type: ignore[attr-defined]
+        """() => Object.keys(window).filter(k => k.startsWith('geo_json_'))
+                  .map(k => window[k]).filter(l => l && l.getLayers)
+                  .flatMap(l => l.getLayers()).map(f => f.feature && f.feature.properties.line_type)
+                  .filter(Boolean)"""
+    )
+    assert "south_china_sea" in lines, lines
+    assert len(lines) >= 8, lines
+    screenshot(page, f"overview-national-inset-{lang}")
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_overview_map_downloads_as_an_a4_png_and_pdf(open_page: object, tmp_path: Path) -> None:
+    from PIL import Image
+
+    page = open_page("/")  # type: ignore[operator]
+    map_frame(page)
+    for label, magic in (("下载地图 PNG", b"\x89PNG"), ("下载地图 PDF (A4)", b"%PDF")):
+        button = page.get_by_role("button", name=label)  # type: ignore[attr-defined]
+        with page.expect_download(timeout=120_000) as info:  # type: ignore[attr-defined]
+            button.click()
+        path = tmp_path / info.value.suggested_filename
+        info.value.save_as(path)
+        data = path.read_bytes()
+        assert data.startswith(magic), label
+    png = next(tmp_path.glob("*.png"))
+    assert png.name == "overview_china.png"
+    assert Image.open(png).size == (int(297 / 25.4 * 200), int(210 / 25.4 * 200))
+    assert page.problems == []  # type: ignore[attr-defined]

@@ -69,7 +69,10 @@ def xss_app(demo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     assert report.accepted == len(PAYLOADS), report.rejections
     assert store.read_manifest(data)["source"]["file"].count("<") == 0
     port = free_port()
-    proc = start_server(data, port, tmp_path_factory.mktemp("xss-server") / "server.log")
+    # imported data and no users: only the local opt-in opens the planning and data pages
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GEO_DEMO_ADMIN", "local")
+        proc = start_server(data, port, tmp_path_factory.mktemp("xss-server") / "server.log")
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=10)

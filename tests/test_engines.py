@@ -1,4 +1,4 @@
-"""The Dask engine: same frames as DuckDB on the same data, on both storage layouts.
+"""Engines: the same frames on every engine (DuckDB/Arrow here, partials here, Dask), on both storage layouts.
 
 The cluster is a ``LocalCluster`` of 2 workers, 1 thread each, in this process
 (``processes=False``: worker processes cost several seconds to spawn; the code paths —
@@ -12,15 +12,19 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from geo import campaign, coverage, dask_engine, hexes, publication, store, synth
+from geo import campaign, coverage, engines, hexes, publication, store, synth
+from geo.engines import LOCAL, DaskEngine, LocalEngine
+from geo.engines import dask as dask_engine
 from geo.errors import InputError
 from geo.nearest import StationIndex
+from geo.settings import load_settings
 
 distributed = pytest.importorskip("distributed")
 
@@ -38,10 +42,21 @@ def scheduler() -> Iterator[str]:
         cluster.close()
 
 
-@pytest.fixture
-def on_dask(scheduler: str) -> Iterator[None]:
-    with dask_engine.using("dask", scheduler):
-        yield
+@dataclass(frozen=True)
+class PartialsHere(LocalEngine):
+    """The local engine made to take the partials path, in this process (no cluster)."""
+
+    @property
+    def embedded(self) -> bool:
+        return False
+
+
+@pytest.fixture(params=["dask", "partials-here"])
+def dask(request: pytest.FixtureRequest) -> engines.Engine:
+    """An engine that aggregates by partials: on the Dask cluster, or here one after another."""
+    if request.param == "dask":
+        return DaskEngine(request.getfixturevalue("scheduler"))
+    return PartialsHere()
 
 
 def _with_province(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -83,21 +98,23 @@ FILTERS = [
 @pytest.mark.parametrize("by", ["province", "county", ["hex", "day"], "day", [], ["city", "category"]])
 @pytest.mark.parametrize("filters", FILTERS, ids=["all-2025", "filtered-2024"])
 def test_campaign_aggregation_is_the_same_on_dask_and_duckdb(
-    demo_data_dir: Path, on_dask: None, by: object, filters: campaign.Filters
+    demo_data_dir: Path, dask: engines.Engine, by: object, filters: campaign.Filters
 ) -> None:
-    duck = campaign.campaign_by(demo_data_dir, by, filters, res=7, engine="duckdb")  # type: ignore[arg-type]
-    dask = campaign.campaign_by(demo_data_dir, by, filters, res=7)  # type: ignore[arg-type]
+    duck = campaign.campaign_by(demo_data_dir, by, filters, res=7, engine=LOCAL)  # type: ignore[arg-type]
+    got = campaign.campaign_by(demo_data_dir, by, filters, res=7, engine=dask)  # type: ignore[arg-type]
     assert len(duck) > 0
-    pd.testing.assert_frame_equal(duck, dask)
+    pd.testing.assert_frame_equal(duck, got)
 
 
 def test_campaign_by_province_on_dask_matches_a_pandas_count(
-    demo_data_dir: Path, demo_tables: dict[str, pd.DataFrame], on_dask: None
+    demo_data_dir: Path, demo_tables: dict[str, pd.DataFrame], dask: engines.Engine
 ) -> None:
     ev = demo_tables["campaign"]
     ev = ev[(ev["year"] == 2025) & (ev["category"] == "hardship")]
     expected = ev.groupby("province_adcode")["people"].sum()
-    got = dask_engine.campaign_by(demo_data_dir, "province", campaign.Filters(categories=("hardship",)))
+    got = campaign.campaign_by(
+        demo_data_dir, "province", campaign.Filters(categories=("hardship",)), engine=dask
+    )
     assert dict(zip(got["adcode"], got["people"], strict=True)) == {
         str(k): int(v) for k, v in expected.items()
     }
@@ -106,36 +123,72 @@ def test_campaign_by_province_on_dask_matches_a_pandas_count(
 
 def test_published_figures_are_the_same_on_either_engine(demo_data_dir: Path, scheduler: str) -> None:
     f = campaign.Filters(categories=("hardship",))
-    with dask_engine.using("duckdb"):
-        duck = publication.publish(demo_data_dir, "county", f, k=10)
-    with dask_engine.using("dask", scheduler):
-        dask = publication.publish(demo_data_dir, "county", f, k=10)
+    duck = publication.publish(demo_data_dir, "county", f, k=10, engine=LOCAL)
+    dask = publication.publish(demo_data_dir, "county", f, k=10, engine=DaskEngine(scheduler))
     assert duck["total"] == dask["total"]
     assert duck["rows"]["withheld"].any()  # the check means something: rows were withheld
     pd.testing.assert_frame_equal(duck["rows"], dask["rows"])
 
 
+def test_publication_forwards_its_engine_to_every_aggregation(
+    demo_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[str, object]] = []
+    for name in ("campaign_by", "checkins_by", "targets_by_province"):
+        real = getattr(campaign, name)
+
+        def spy(*a: object, _real: object = real, _name: str = name, **kw: object) -> object:
+            seen.append((_name, kw.get("engine")))
+            return _real(*a, **kw)  # type: ignore[operator]
+
+        monkeypatch.setattr(campaign, name, spy)
+    eng = PartialsHere()
+    f = campaign.Filters(2025, categories=("hardship",), region="630000")
+    publication.campaign_view(demo_data_dir, f, k=10, region_level="city", res=6, engine=eng)
+    publication.checkins_view(demo_data_dir, k=10, res=6, region="630000", engine=eng)
+    publication.publish(demo_data_dir, "city", f, k=10, engine=eng)
+    names = {n for n, _ in seen}
+    assert names == {"campaign_by", "checkins_by", "targets_by_province"}
+    assert all(e is eng for _, e in seen), [n for n, e in seen if e is not eng]
+
+
+def test_dashboard_view_is_the_same_on_either_engine(demo_data_dir: Path, dask: engines.Engine) -> None:
+    f = campaign.Filters(2025, categories=("hardship",))
+    duck = publication.campaign_view(demo_data_dir, f, k=10, region_level="province", res=5, engine=LOCAL)
+    got = publication.campaign_view(demo_data_dir, f, k=10, region_level="province", res=5, engine=dask)
+    assert duck.total == got.total
+    assert duck.by_category == got.by_category
+    assert duck.regions["withheld"].any()  # the check means something: figures were withheld
+    for name in ("hex_frames", "cells", "daily", "regions", "region_frames"):
+        a, b = getattr(duck, name), getattr(got, name)
+        keys = [c for c in ("h3", "adcode", "date", "day_offset") if c in a.columns]
+        pd.testing.assert_frame_equal(
+            a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True), obj=name
+        )
+
+
 def test_campaign_selection_with_no_events_gives_an_empty_frame_on_both(
-    demo_data_dir: Path, on_dask: None
+    demo_data_dir: Path, dask: engines.Engine
 ) -> None:
     f = campaign.Filters(2025, date_from=dt.date(2025, 6, 1))
-    duck = campaign.campaign_by(demo_data_dir, "province", f, engine="duckdb")
-    dask = campaign.campaign_by(demo_data_dir, "province", f)
-    assert len(duck) == len(dask) == 0
-    assert list(duck.columns) == list(dask.columns)
-    assert campaign.campaign_total(demo_data_dir, f) == {"people": 0, "events": 0, "funds_yuan": 0.0}
+    duck = campaign.campaign_by(demo_data_dir, "province", f, engine=LOCAL)
+    got = campaign.campaign_by(demo_data_dir, "province", f, engine=dask)
+    assert len(duck) == len(got) == 0
+    assert list(duck.columns) == list(got.columns)
+    zero = {"people": 0, "events": 0, "funds_yuan": 0.0}
+    assert campaign.campaign_total(demo_data_dir, f, engine=dask) == zero
 
 
-def test_stations_per_cell_and_targets_are_the_same(demo_data_dir: Path, on_dask: None) -> None:
+def test_stations_per_cell_and_targets_are_the_same(demo_data_dir: Path, dask: engines.Engine) -> None:
     _same(
-        campaign.stations_per_cell(demo_data_dir, 6, engine="duckdb"),
-        campaign.stations_per_cell(demo_data_dir, 6),
+        campaign.stations_per_cell(demo_data_dir, 6, engine=LOCAL),
+        campaign.stations_per_cell(demo_data_dir, 6, engine=dask),
         ["h3"],
     )
     f = campaign.Filters(categories=("priority",), region="440300")
     pd.testing.assert_frame_equal(
-        campaign.targets_by_province(demo_data_dir, f, engine="duckdb"),
-        campaign.targets_by_province(demo_data_dir, f),
+        campaign.targets_by_province(demo_data_dir, f, engine=LOCAL),
+        campaign.targets_by_province(demo_data_dir, f, engine=dask),
     )
 
 
@@ -150,20 +203,20 @@ CHECKIN_CASES = [
 
 @pytest.mark.parametrize("kw", CHECKIN_CASES, ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()))
 def test_checkin_aggregation_is_the_same_on_both_engines_and_layouts(
-    demo_data_dir: Path, partitioned_dir: Path, on_dask: None, kw: dict
+    demo_data_dir: Path, partitioned_dir: Path, dask: engines.Engine, kw: dict
 ) -> None:
-    ref = campaign.checkins_by(demo_data_dir, **kw, engine="duckdb")
+    ref = campaign.checkins_by(demo_data_dir, **kw, engine=LOCAL)
     assert len(ref) > 0
-    pd.testing.assert_frame_equal(ref, campaign.checkins_by(demo_data_dir, **kw))
-    pd.testing.assert_frame_equal(ref, campaign.checkins_by(partitioned_dir, **kw, engine="duckdb"))
-    pd.testing.assert_frame_equal(ref, campaign.checkins_by(partitioned_dir, **kw))
+    pd.testing.assert_frame_equal(ref, campaign.checkins_by(demo_data_dir, **kw, engine=dask))
+    pd.testing.assert_frame_equal(ref, campaign.checkins_by(partitioned_dir, **kw, engine=LOCAL))
+    pd.testing.assert_frame_equal(ref, campaign.checkins_by(partitioned_dir, **kw, engine=dask))
 
 
 def test_checkins_per_cell_on_dask_match_a_pandas_count(
-    demo_data_dir: Path, demo_tables: dict[str, pd.DataFrame], on_dask: None
+    demo_data_dir: Path, demo_tables: dict[str, pd.DataFrame], dask: engines.Engine
 ) -> None:
     st = demo_tables["stations"].assign(
-        h3=lambda s: hexes.int_to_h3(hexes.cells_to_parent_int(hexes.h3_to_int(s["h3_9"]), 6))
+        h3=lambda s: hexes.int_to_str(hexes.cells_to_parent_int(hexes.str_to_int(s["h3_9"]), 6))
     )
     ck = (
         demo_tables["checkins"]
@@ -173,14 +226,14 @@ def test_checkins_per_cell_on_dask_match_a_pandas_count(
     expected = ck.groupby("h3").agg(
         visits=("visits", "sum"), stations=("station_id", "nunique"), days=("date", "nunique")
     )
-    got = dask_engine.checkins_by(demo_data_dir, "cell", res=6).set_index("h3")
+    got = campaign.checkins_by(demo_data_dir, "cell", res=6, engine=dask).set_index("h3")
     assert got["visits"].to_dict() == expected["visits"].to_dict()
     assert got["stations"].to_dict() == expected["stations"].to_dict()
     assert set(got["days"]) == {59}
 
 
 def test_duplicate_checkin_rows_count_each_station_and_day_once(
-    tmp_path: Path, demo_tables: dict[str, pd.DataFrame], on_dask: None
+    tmp_path: Path, demo_tables: dict[str, pd.DataFrame], dask: engines.Engine
 ) -> None:
     """A (station, day) logged twice, in two different files: visits add up, counts do not."""
     everywhere = _with_province(demo_tables)
@@ -194,18 +247,19 @@ def test_duplicate_checkin_rows_count_each_station_and_day_once(
     chunk_files = {f.name for f in beijing.rglob("*.parquet") if "province_adcode=110000" in str(f)}
     assert chunk_files == {"part-00000.parquet", "part-00002.parquet"}
     for by_day in (False, True):
-        duck = campaign.checkins_by(tmp_path, "station", by_day=by_day, region="110000", engine="duckdb")
-        dask = campaign.checkins_by(tmp_path, "station", by_day=by_day, region="110000")
-        pd.testing.assert_frame_equal(duck, dask)
-    assert dask["stations"].max() == 1
+        duck = campaign.checkins_by(tmp_path, "station", by_day=by_day, region="110000", engine=LOCAL)
+        got = campaign.checkins_by(tmp_path, "station", by_day=by_day, region="110000", engine=dask)
+        pd.testing.assert_frame_equal(duck, got)
+    assert len(got) > 0
+    assert got["stations"].max() == 1
 
 
-def test_checkins_outside_the_log_give_empty_frames(demo_data_dir: Path, on_dask: None) -> None:
+def test_checkins_outside_the_log_give_empty_frames(demo_data_dir: Path, dask: engines.Engine) -> None:
     kw = {"key": "cell", "date_from": dt.date(2030, 1, 1)}
-    duck = campaign.checkins_by(demo_data_dir, **kw, engine="duckdb")
-    dask = campaign.checkins_by(demo_data_dir, **kw)
-    assert len(duck) == len(dask) == 0
-    assert list(duck.columns) == list(dask.columns)
+    duck = campaign.checkins_by(demo_data_dir, **kw, engine=LOCAL)
+    got = campaign.checkins_by(demo_data_dir, **kw, engine=dask)
+    assert len(duck) == len(got) == 0
+    assert list(duck.columns) == list(got.columns)
 
 
 # ---------------------------------------------------------------- coverage
@@ -218,37 +272,38 @@ def index(demo_tables: dict[str, pd.DataFrame]) -> StationIndex:
 
 @pytest.mark.parametrize("filters", [{}, {"open_at_min": 120, "amenities": ["hot_water"]}])
 def test_nearest_distances_are_the_same_on_dask(
-    demo_tables: dict[str, pd.DataFrame], index: StationIndex, on_dask: None, filters: dict
+    demo_tables: dict[str, pd.DataFrame], index: StationIndex, dask: engines.Engine, filters: dict
 ) -> None:
     wp = demo_tables["workplaces"]
-    duck = coverage.nearest_distance_m(wp, index, engine="duckdb", **filters)
-    dask = coverage.nearest_distance_m(wp, index, **filters)
-    np.testing.assert_array_equal(duck, dask)
-    assert np.isfinite(dask).all()
+    duck = coverage.nearest_distance_m(wp, index, engine=LOCAL, **filters)
+    got = coverage.nearest_distance_m(wp, index, **filters, engine=dask)
+    assert len(got) == len(wp) > 0
+    np.testing.assert_array_equal(duck, got)
+    assert np.isfinite(got).all()
 
 
 @pytest.mark.parametrize(
     "kw", [{"res": 7}, {"res": 8, "top": 25, "parent": "440000"}, {"res": 6, "occupations": ["courier"]}]
 )
 def test_gap_cells_are_the_same_on_dask(
-    demo_tables: dict[str, pd.DataFrame], index: StationIndex, on_dask: None, kw: dict
+    demo_tables: dict[str, pd.DataFrame], index: StationIndex, dask: engines.Engine, kw: dict
 ) -> None:
     wp = demo_tables["workplaces"]
-    covered = coverage.nearest_distance_m(wp, index, engine="duckdb") <= 1000.0
-    duck = coverage.gap_cells(wp, covered, engine="duckdb", **kw)
+    covered = coverage.nearest_distance_m(wp, index, engine=LOCAL) <= 1000.0
+    duck = coverage.gap_cells(wp, covered, engine=LOCAL, **kw)
     assert len(duck) > 0
-    pd.testing.assert_frame_equal(duck, coverage.gap_cells(wp, covered, **kw))
+    pd.testing.assert_frame_equal(duck, coverage.gap_cells(wp, covered, **kw, engine=dask))
 
 
 def test_gap_cells_with_everyone_covered_are_empty_on_both(
-    demo_tables: dict[str, pd.DataFrame], on_dask: None
+    demo_tables: dict[str, pd.DataFrame], dask: engines.Engine
 ) -> None:
     wp = demo_tables["workplaces"]
     covered = np.ones(len(wp), dtype=bool)
-    duck = coverage.gap_cells(wp, covered, 7, engine="duckdb")
-    dask = coverage.gap_cells(wp, covered, 7)
-    assert len(duck) == len(dask) == 0
-    assert list(duck.columns) == list(dask.columns)
+    duck = coverage.gap_cells(wp, covered, 7, engine=LOCAL)
+    got = coverage.gap_cells(wp, covered, 7, engine=dask)
+    assert len(duck) == len(got) == 0
+    assert list(duck.columns) == list(got.columns)
 
 
 # ---------------------------------------------------------------- storage and generation
@@ -270,6 +325,7 @@ def test_partitioned_table_reads_back_as_the_same_rows(
     key = ["station_id", "date"]
     a = back.astype({"station_id": str}).sort_values(key).reset_index(drop=True)
     b = want.sort_values(key).reset_index(drop=True)
+    assert len(a) == len(b) > 0
     assert (a["station_id"].to_numpy() == b["station_id"].to_numpy()).all()
     assert (a["visits"].to_numpy() == b["visits"].to_numpy()).all()
     parts = store.read_table(
@@ -366,16 +422,42 @@ def test_generate_partitioned_long_log_from_the_command_line(
 
 def test_unknown_engine_is_refused_with_the_choices() -> None:
     with pytest.raises(InputError, match="duckdb, dask"):
-        dask_engine.resolve_engine("spark")
+        engines.by_name("spark")
 
 
 def test_settings_choose_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GEO_ENGINE", "dask")
-    assert dask_engine.resolve_engine() == "dask"
-    with dask_engine.using("duckdb"):
-        assert dask_engine.resolve_engine() == "duckdb"
+    monkeypatch.setenv("GEO_DASK_SCHEDULER", "tcp://10.0.0.5:8786")
+    assert engines.from_settings(load_settings()) == DaskEngine("tcp://10.0.0.5:8786")
     monkeypatch.delenv("GEO_ENGINE")
-    assert dask_engine.resolve_engine() == "duckdb"
+    assert engines.from_settings(load_settings()) is LOCAL
+    assert isinstance(LOCAL, engines.Engine)
+    assert isinstance(DaskEngine(), engines.Engine)
+
+
+def test_an_engine_is_a_plain_value() -> None:
+    """Hashable and equal by its fields: a cache key, and nothing hidden in it (no client)."""
+    import pickle
+
+    e = DaskEngine("tcp://h:1")
+    assert e == DaskEngine("tcp://h:1") != DaskEngine("")
+    assert pickle.loads(pickle.dumps(e)) == e
+    assert len({LOCAL, LocalEngine(), e}) == 2
+
+
+def test_the_local_engine_maps_partials_over_every_row(demo_data_dir: Path) -> None:
+    path = campaign.Sources.from_data_dir(demo_data_dir).campaign
+    total = LOCAL.reduce_table(path, ["people"], lambda part: int(part["people"].sum()), sum)
+    assert total == int(store.read_table(demo_data_dir, "campaign")["people"].sum()) > 0
+    assert LOCAL.map_chunks(lambda a, b, c: a + b + c, [(1, 2), (3, 4)], engines.Broadcast(10)) == [13, 17]
+
+
+def test_row_chunks_cover_every_row_once() -> None:
+    for n, workers in ((0, 2), (1, 2), (7, 3), (250_001, 1)):
+        chunks = engines.row_chunks(n, workers)
+        covered = np.concatenate([np.arange(n)[s] for s in chunks]) if chunks else np.empty(0)
+        np.testing.assert_array_equal(covered, np.arange(n))
+        assert all(s.stop - s.start <= engines.ROWS_PER_TASK for s in chunks)
 
 
 def test_dask_engine_without_dask_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
