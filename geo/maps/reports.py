@@ -4,8 +4,8 @@ Each function takes the figures a page shows (its published table or frame) and 
 them with :mod:`geo.maps.export`; the pages' download buttons and ``python -m geo
 map-export`` both call these, so the file a user downloads holds exactly what the page
 shows. Nothing here computes a figure, except :func:`station_hex_counts` (a count, the
-same one the overview page draws as hexes) and the published campaign numbers, which come
-from :mod:`geo.campaign`'s ``published_*`` / ``publish`` functions.
+same one the overview page draws as hexes); the campaign figures come published from
+:func:`geo.publication.campaign_view`, the page's one publication step.
 """
 
 from __future__ import annotations
