@@ -30,7 +30,7 @@ import pandas as pd
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.results import bench_data_dir, best_of, peak_rss_mb, row, write_section  # noqa: E402
-from geo import campaign, engines, hexes, store, synth  # noqa: E402
+from geo import campaign, engines, hexes, publication, store, synth  # noqa: E402
 from geo.settings import load_settings  # noqa: E402
 
 TITLE = "Campaign (bench_campaign.py)"
@@ -111,15 +111,15 @@ def _slider_move(data_dir: Path) -> tuple[float, int]:
     settings = load_settings()
     tiles = {"tiles": settings.tiles, "tianditu_key": settings.tianditu_key}
     f = campaign.Filters(2025).checked()
-    frames, _ = campaign.published_hex_days(
+    frames = publication.campaign_view(
         data_dir, f, k=10, res=campaign.res_for_region("nation"), engine=engines.from_settings(settings)
-    )
+    ).hex_frames
     days = sorted(frames["date"].unique())
 
     def move(i: int) -> int:
         frame = frames[frames["date"] == days[i]]
         bins = campaign.locked_bins(frames["people"])
-        m = campaign_maps.frame_map(frame, "hex", "people", bins, "慰问人数(人)", "<10", "", **tiles)
+        m = campaign_maps.frame_map(frame, "hex", "people", bins, "慰问人数(人)", "已隐去", "", **tiles)
         return maps.payload_bytes(m)
 
     move(0)  # warm: boundaries simplified and cached as in a running app

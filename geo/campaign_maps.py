@@ -37,7 +37,7 @@ def frame_map(
     value_col: str,
     bins: list[float],
     legend_title: str,
-    suppressed_label: str,
+    withheld_label: str,
     region: str,
     *,
     lang: str = "zh",
@@ -47,7 +47,7 @@ def frame_map(
     """Map of one frame (``unit`` ``"hex"``: cells ``h3``; else regions ``adcode``) inside ``region``.
 
     Regions without a row are true zeros (no event); withheld values (NaN) show as
-    ``suppressed_label``. The map opens on the region, or on :data:`geo.validate.CHINA_BOUNDS`,
+    ``withheld_label``. The map opens on the region, or on :data:`geo.validate.CHINA_BOUNDS`,
     with the official layers (boundary lines of ``level``, South China Sea inset on national
     views) captioned in ``lang``.
     """
@@ -59,9 +59,7 @@ def frame_map(
         if len(shapes):
             maps.add_boundaries(m, shapes, color="#888888", weight=0.6)
         cells = pd.DataFrame({"h3": frame["h3"].astype(str), value_col: values})
-        maps.add_hexes(
-            m, cells, value_col, bins=bins, legend_title=legend_title, nodata_label=suppressed_label
-        )
+        maps.add_hexes(m, cells, value_col, bins=bins, legend_title=legend_title, nodata_label=withheld_label)
     else:
         shown = shapes.merge(
             pd.DataFrame({"adcode": frame["adcode"], value_col: values}), on="adcode", how="left"
@@ -69,7 +67,7 @@ def frame_map(
         absent = ~shown["adcode"].isin(frame["adcode"])
         shown.loc[absent, value_col] = 0.0  # no event in the region: a true zero, not a withheld figure
         maps.add_choropleth(
-            m, shown, value_col, bins=bins, legend_title=legend_title, nodata_label=suppressed_label
+            m, shown, value_col, bins=bins, legend_title=legend_title, nodata_label=withheld_label
         )
     m.fit_bounds([[bounds.south, bounds.west], [bounds.north, bounds.east]])
     maps.add_official_layers(m, tuple(bounds), lang=lang, level=level)

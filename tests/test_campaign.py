@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo import campaign as c
+from geo import privacy, publication
 from geo.errors import DataMissingError, InputError
 from geo.schema import SPRING_FESTIVAL
 
@@ -208,10 +209,14 @@ def test_checkins_per_cell_match_pandas_join(demo_data_dir: Path, demo_tables: d
 def test_empty_selection_gives_zero_totals_and_no_rows(demo_data_dir: Path) -> None:
     f = c.Filters(2025, dt.date(2030, 1, 1), dt.date(2030, 1, 2))
     assert c.campaign_total(demo_data_dir, f) == {"people": 0, "events": 0, "funds_yuan": 0.0}
-    out = c.publish(demo_data_dir, "county", f, k=K)
+    out = publication.publish(demo_data_dir, "county", f, k=K)
     assert out["rows"].empty
     assert out["total"]["people"] == 0
-    assert not out["total"]["suppressed"]
+    assert not out["total"]["withheld"]
+    view = publication.campaign_view(demo_data_dir, f, k=K)
+    assert view.total["people"] == 0
+    assert view.hex_frames.empty
+    assert view.regions.empty
 
 
 @pytest.mark.parametrize(
@@ -257,203 +262,150 @@ def test_missing_dataset_names_the_fix(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- suppression: hand-worked
 
 
+def _rows_and_total(people: list[int], k: int = K) -> dict[str, pd.DataFrame]:
+    atoms = pd.DataFrame({"region": [chr(97 + i) for i in range(len(people))], "people": people})
+    return privacy.publish_together(atoms, {"rows": ["region"], "total": []}, k)
+
+
 def test_single_small_cell_gets_a_complement_so_the_total_cannot_reveal_it() -> None:
-    df = pd.DataFrame(
-        {
-            "region": list("abcd"),
-            "people": [3, 50, 20, 400],
-            "events": [1, 5, 2, 40],
-            "funds_yuan": [900.0, 1e4, 5e3, 9e4],
-        }
+    atoms = pd.DataFrame(
+        {"region": list("abcd"), "people": [3, 50, 20, 400], "funds_yuan": [900.0, 1e4, 5e3, 9e4]}
     )
-    out, hide_total = c.suppress(df, 10)
-    # 3 is small; 20 is the smallest publishable row, withheld to protect it.
-    assert out["suppressed"].tolist() == [True, False, True, False]
-    assert out["people"].isna().tolist() == [True, False, True, False]
-    assert out["funds_yuan"].isna().tolist() == [True, False, True, False]
-    assert not hide_total
+    out = privacy.publish_together(atoms, {"rows": ["region"], "total": []}, K, measures=c.MEASURES[::2])
+    rows = out["rows"]
+    # 3 is small; 20 is the smallest publishable row, withheld to protect it (3 + 20 = 23 ≥ 10 + 1).
+    assert rows["withheld"].tolist() == [True, False, True, False]
+    assert rows["people"].isna().tolist() == [True, False, True, False]
+    assert rows["funds_yuan"].isna().tolist() == [True, False, True, False]
+    assert out["total"]["people"].tolist() == [473]
 
 
 def test_two_small_cells_of_one_person_each_are_not_left_pinned() -> None:
-    # 1 + 1 withheld: the total minus the published rows is 2, so both must be 1.
-    df = pd.DataFrame({"people": [1, 1, 30, 40], "events": [1, 1, 3, 4], "funds_yuan": [1.0, 1, 3, 4]})
-    out, _ = c.suppress(df, 10)
-    assert out["suppressed"].tolist() == [True, True, True, False]
+    # 1 + 1 + 30 withheld: 32 leaves room for either 1 to be 10 or more.
+    assert _rows_and_total([1, 1, 30, 40])["rows"]["withheld"].tolist() == [True, True, True, False]
 
 
 def test_nothing_is_withheld_when_all_counts_reach_k_or_are_zero() -> None:
-    df = pd.DataFrame({"people": [0, 10, 11], "events": [0, 1, 1], "funds_yuan": [0.0, 1, 1]})
-    out, hide = c.suppress(df, 10)
-    assert not out["suppressed"].any()
-    assert not hide
+    atoms = pd.DataFrame({"region": list("abc"), "people": [0, 10, 11]})
+    out = privacy.publish_together(atoms, {"rows": ["region"], "total": []}, K)
+    assert not out["rows"]["withheld"].any()
+    assert not out["total"]["withheld"].any()
 
 
-def test_total_is_withheld_when_no_row_can_protect_a_small_one() -> None:
-    df = pd.DataFrame({"people": [9, 9], "events": [1, 1], "funds_yuan": [1.0, 1.0]})  # 18 = 9 + 9 only
-    out, hide = c.suppress(df, 10)
-    assert out["suppressed"].all()
-    assert hide
-    assert (
-        c.publish_total({"people": 18, "events": 2, "funds_yuan": 2.0}, 10, withheld=hide)["people"] is None
-    )
+def test_two_small_rows_beside_their_total_are_withheld_and_the_total_stays() -> None:
+    out = _rows_and_total([9, 9])  # 18 = 9 + 9: a reader can only say each is 1..17
+    assert out["rows"]["withheld"].all()
+    assert out["total"]["people"].tolist() == [18]
 
 
 def test_small_total_is_withheld() -> None:
-    t = c.publish_total({"people": 4, "events": 1, "funds_yuan": 800.0}, 10)
-    assert t == {"people": None, "events": None, "funds_yuan": None, "suppressed": True}
+    out = _rows_and_total([4])
+    assert out["total"]["withheld"].all()
+    assert out["total"]["people"].isna().all()
 
 
 # ---------------------------------------------------------------- suppression: properties
 
 
-def _brute_force_pinned(values: list[int], withheld: list[bool], primary: list[bool], k: int) -> bool:
-    """Enumerate every assignment a reader finds consistent; True if a withheld value is unique."""
+def _brute_force_highest(values: list[int], withheld: list[bool]) -> list[int]:
+    """Enumerate every assignment a reader finds consistent (each withheld row ≥ 1, the total
+    minus the published rows shared among them); the highest value each withheld row can take."""
     s = sum(v for v, w in zip(values, withheld, strict=True) if w)
     idx = [i for i, w in enumerate(withheld) if w]
-    if not idx:
-        return False
-    ranges = [range(1, k) if primary[i] else range(k, s + 1) for i in idx]
-    seen: list[set[int]] = [set() for _ in idx]
-    for combo in itertools.product(*ranges):
+    highest = [0] * len(idx)
+    for combo in itertools.product(*[range(1, s + 1)] * len(idx)):
         if sum(combo) == s:
-            for j, x in enumerate(combo):
-                seen[j].add(x)
-    return any(len(x) < 2 for x in seen)
+            highest = [max(h, x) for h, x in zip(highest, combo, strict=True)]
+    return highest
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
-    values=st.lists(st.integers(min_value=1, max_value=14), min_size=1, max_size=5),
+    values=st.lists(st.integers(min_value=1, max_value=14), min_size=1, max_size=4),
     k=st.integers(min_value=2, max_value=5),
 )
-def test_no_withheld_count_can_be_recovered_from_rows_and_total_brute_force(
-    values: list[int], k: int
-) -> None:
-    df = pd.DataFrame({"people": values})
-    out, hide_total = c.suppress(df, k, measures=("people",))
-    withheld = out["suppressed"].tolist()
+def test_no_small_count_can_be_shown_small_from_rows_and_total_brute_force(values: list[int], k: int) -> None:
+    out = _rows_and_total(values, k)
+    withheld = out["rows"]["withheld"].tolist()
     primary = [1 <= v < k for v in values]
     assert all(w for w, p in zip(withheld, primary, strict=True) if p), "every small count is withheld"
-    published = out["people"].dropna().astype(int).tolist()
-    assert all(v >= k or v == 0 for v in published)
-    if not hide_total:
-        assert not _brute_force_pinned(values, withheld, primary, k)
-    else:  # the total is withheld, so nothing can be subtracted from it
-        assert c.publish_total({"people": sum(values)}, k, withheld=True)["people"] is None
+    published = out["rows"]["people"].dropna().astype(int).tolist()
+    assert all(v >= k for v in published)
+    if out["total"]["withheld"].all():  # nothing can be subtracted from a withheld total
+        return
+    highest = _brute_force_highest(values, withheld)
+    small_withheld = [p for p, w in zip(primary, withheld, strict=True) if w]
+    assert all(h >= k for h, p in zip(highest, small_withheld, strict=True) if p)
 
 
-def _interval_attack(
-    df: pd.DataFrame, col: str, groups: list[str], lo_p: float, hi_p: float, lo_c: float, hi_c: float
-) -> bool:
-    """An independent reader: per group, narrow each withheld value from the group total."""
-    for _, g in df.groupby(groups) if groups else [(None, df)]:
-        w = g[g["suppressed"]]
-        if w.empty:
-            continue
-        s = float(g[f"{col}_true"].sum() - g[col].dropna().astype(float).sum())
-        for i in w.index:
-            others = w.drop(index=i)
-            small_o = others["_primary"]
-            o_lo = float(np.where(small_o, lo_p, lo_c).sum())
-            o_hi = float(np.where(small_o, hi_p, hi_c).sum())
-            own_lo, own_hi = (lo_p, hi_p) if w.loc[i, "_primary"] else (lo_c, hi_c)
-            if min(own_hi, s - o_lo) - max(own_lo, s - o_hi) < 1:
-                return True
-    return False
-
-
-@settings(max_examples=150, deadline=None)
-@given(
-    rows=st.lists(
-        st.tuples(st.integers(0, 3), st.integers(1, 30), st.integers(1, 3), st.floats(0, 1e5)),
-        min_size=1,
-        max_size=25,
-    ),
-    k=st.integers(2, 12),
-)
-def test_no_withheld_figure_is_recovered_from_group_or_grand_totals(rows: list, k: int) -> None:
-    df = pd.DataFrame(rows, columns=["province_adcode", "people", "ev", "funds_yuan"])
-    df["events"] = np.minimum(df["ev"], df["people"])
-    df["county"] = np.arange(len(df))
-    out, hide_total = c.suppress(
-        df[["province_adcode", "county", "people", "events", "funds_yuan"]],
-        k,
-        partitions=((), ("province_adcode",)),
-    )
-    out["_primary"] = (df["people"] >= 1) & (df["people"] < k)
-    for m in c.MEASURES:
-        out[f"{m}_true"] = df[m]
-    assert out.loc[out["_primary"], "suppressed"].all()
-    groups = [["province_adcode"]] + ([] if hide_total else [[]])
-    for grp in groups:
-        # A group whose every row is withheld has no published row to protect it with:
-        # its total is then only published where it is itself large (the parent output).
-        if grp:
-            all_hidden = out.groupby(grp)["suppressed"].transform("all")
-            sub = out[~all_hidden]
-        else:
-            sub = out
-        assert not _interval_attack(sub, "people", grp, 1, k - 1, k, np.inf)
-        assert not _interval_attack(sub, "events", grp, 0, np.inf, 0, np.inf)
-        assert not _interval_attack(sub, "funds_yuan", grp, 0, np.inf, 0, np.inf)
-
-
-def test_published_outputs_of_the_demo_leak_nothing(demo_data_dir: Path) -> None:
-    withheld = 0
+def test_published_outputs_of_the_demo_withhold_every_small_figure(demo_data_dir: Path) -> None:
     for by, filters in [
         ("county", c.Filters(2025, categories=("model",))),
         ("hex", c.Filters(2025)),
         ("city", c.Filters(2024, dt.date(2024, 2, 1), dt.date(2024, 2, 3))),
     ]:
-        out = c.publish(demo_data_dir, by, filters, k=K, res=8)
+        out = publication.publish(demo_data_dir, by, filters, k=K, res=8)
         rows, total = out["rows"], out["total"]
         raw = c.campaign_by(demo_data_dir, by, filters, res=8)
         assert len(rows) == len(raw)
         small = (raw["people"] >= 1) & (raw["people"] < K)
-        withheld += int(small.sum())
-        assert rows.loc[small.to_numpy(), "suppressed"].all()
-        assert rows.loc[rows["suppressed"], ["people", "events", "funds_yuan"]].isna().all().all()
+        assert small.any(), "the case has small figures"
+        key = "h3" if by == "hex" else "adcode"
+        hidden = rows.set_index(key)["withheld"]
+        assert hidden[raw.loc[small, key]].all()
+        assert rows.loc[rows["withheld"], ["people", "events", "funds_yuan"]].isna().all().all()
+        assert (rows["people"].dropna() >= K).all()
         if total["people"] is not None:
-            hidden = total["people"] - rows["people"].dropna().sum()
-            n_hidden = int(rows["suppressed"].sum())
+            n_hidden = int(rows["withheld"].sum())
             assert n_hidden == 0 or n_hidden >= 2, "one withheld row would equal total minus the rest"
-            assert hidden == raw.loc[rows["suppressed"].to_numpy(), "people"].sum()
-    assert withheld > 0, "the demo must have small rows, or the checks above prove nothing"
+            assert (
+                total["people"] - rows["people"].dropna().sum()
+                == raw.set_index(key)["people"][hidden[hidden].index].sum()
+            )
 
 
-def test_hex_day_frames_respect_the_cell_cap_and_suppress(demo_data_dir: Path) -> None:
-    rows, res = c.published_hex_days(demo_data_dir, c.Filters(2025), k=K, res=9, max_cells=50)
-    assert res < 9
+def test_hex_day_frames_respect_the_cell_cap_and_withhold(demo_data_dir: Path) -> None:
+    view = publication.campaign_view(demo_data_dir, c.Filters(2025), k=K, res=9, max_cells=50)
+    rows = view.hex_frames
+    assert view.frame_res < 9
     assert len(rows) > 0
-    assert rows.groupby("date").size().max() <= 50 or res == c.MIN_HEX_RES
-    assert rows.loc[rows["suppressed"], "people"].isna().all()
+    assert rows.groupby("date").size().max() <= 50 or view.frame_res == c.MIN_HEX_RES
+    assert rows.loc[rows["withheld"], "people"].isna().all()
     assert (rows["people"].dropna() >= K).all()
+    assert view.cell_res <= view.frame_res
+    assert len(view.cells) <= 50 or view.cell_res == c.MIN_HEX_RES
 
 
 def test_checkin_cells_withhold_small_visit_counts(demo_data_dir: Path) -> None:
-    out = c.published_checkins(
-        demo_data_dir, k=K, res=8, by_day=True, date_from=dt.date(2025, 1, 28), date_to=dt.date(2025, 1, 30)
+    view = publication.checkins_view(
+        demo_data_dir, k=K, res=8, date_from=dt.date(2025, 1, 28), date_to=dt.date(2025, 1, 30)
     )
-    vis = out["visits"].dropna()
-    assert len(vis) > 0
-    assert ((vis >= K) | (vis == 0)).all()
-    assert out.loc[out["suppressed"], "visits_per_station_day"].isna().all()
-    busy = c.busiest_cells(demo_data_dir, k=K, res=7, top=5)
+    for out in (view.frames, view.cells):
+        vis = out["visits"].dropna()
+        assert len(vis) > 0
+        assert ((vis >= K) | (vis == 0)).all()
+        assert out["withheld"].any()
+        assert out.loc[out["withheld"], "visits_per_station_day"].isna().all()
+    busy = view.busiest(5)
     assert 0 < len(busy) <= 5
     assert busy["visits_per_station_day"].is_monotonic_decreasing
     assert busy["visits_per_station_day"].is_monotonic_decreasing
 
 
 def test_kpis_report_targets_and_yoy(demo_data_dir: Path, ev: pd.DataFrame, demo_tables: dict) -> None:
-    got = c.kpis(demo_data_dir, c.Filters(2025), k=K)
+    got = publication.campaign_view(demo_data_dir, c.Filters(2025), k=K, res=5)
     this = ev.loc[ev["year"] == 2025, "people"].sum()
     last = ev.loc[ev["year"] == 2024, "people"].sum()  # whole campaigns: same span of days
-    assert got["total"]["people"] == this
-    assert got["yoy_people"] == pytest.approx(this / last - 1)
-    assert got["target_people"] == demo_tables["targets"]["target_people"].sum()
+    assert got.total["people"] == this
+    assert got.yoy_people == pytest.approx(this / last - 1)
+    assert got.target_people == demo_tables["targets"]["target_people"].sum()
+    assert got.completion == pytest.approx(this / got.target_people)
     city = ev.loc[ev["year"] == 2025, "city_adcode"].iloc[0]
     if not city.endswith("0000"):
-        assert c.kpis(demo_data_dir, c.Filters(2025, region=city), k=K)["target_people"] is None
+        view = publication.campaign_view(
+            demo_data_dir, c.Filters(2025, region=city), k=K, region_level="county"
+        )
+        assert view.target_people is None
 
 
 def test_locked_bins_are_shared_increasing_and_cover_every_frame() -> None:
@@ -495,27 +447,46 @@ def _tiny_sources(tmp_path: Path, demo_data_dir: Path, rows: list[tuple[str, int
     return c.Sources(path, base.targets, base.checkins, base.stations)
 
 
-def test_total_is_withheld_when_the_category_split_beside_it_cannot_be_protected(
+def test_small_categories_beside_their_total_are_withheld_everywhere_on_the_page(
     tmp_path: Path, demo_data_dir: Path
 ) -> None:
     src = _tiny_sources(tmp_path, demo_data_dir, [("hardship", 9), ("model", 9)])  # 18 = 9 + 9 only
-    out = c.publish(src, "province", c.Filters(2025), k=K)
+    out = publication.publish(src, "province", c.Filters(2025), k=K)
+    assert out["total"]["people"] == 18
+    assert all(v["people"] is None and v["withheld"] for v in out["total"]["by_category"].values())
+    view = publication.campaign_view(src, c.Filters(2025), k=K)
+    assert view.total["people"] == 18
+    assert all(v["people"] is None for v in view.by_category.values())
+    assert view.completion == pytest.approx(18 / view.target_people)
+
+
+def test_a_small_selection_withholds_its_total_completion_and_every_row(
+    tmp_path: Path, demo_data_dir: Path
+) -> None:
+    src = _tiny_sources(tmp_path, demo_data_dir, [("hardship", 4), ("model", 3)])
+    out = publication.publish(src, "province", c.Filters(2025), k=K)
     assert out["total"]["people"] is None
-    assert out["total"]["suppressed"]
-    assert all(v["people"] is None for v in out["total"]["by_category"].values())
-    assert c.kpis(src, c.Filters(2025), k=K)["total"]["people"] is None
+    assert out["total"]["withheld"]
+    view = publication.campaign_view(src, c.Filters(2025), k=K)
+    assert view.total["people"] is None
+    assert view.completion is None
+    assert view.regions["withheld"].all()
+    assert view.hex_frames["withheld"].all()
+    assert view.daily["withheld"].all()
 
 
 def test_one_small_category_beside_a_large_one_is_protected(tmp_path: Path, demo_data_dir: Path) -> None:
     src = _tiny_sources(tmp_path, demo_data_dir, [("hardship", 4), ("priority", 300), ("model", 50)])
-    cats = c.publish(src, "province", c.Filters(2025), k=K)["total"]["by_category"]
+    cats = publication.publish(src, "province", c.Filters(2025), k=K)["total"]["by_category"]
     assert cats["hardship"]["people"] is None
     assert cats["model"]["people"] is None  # withheld so that 354 - 300 does not give 4 away
     assert cats["priority"]["people"] == 300
 
 
 def test_whole_range_cells_are_coarsened_to_the_cap(demo_data_dir: Path) -> None:
-    rows, res = c.published_cells(demo_data_dir, c.Filters(2025), k=K, res=9, max_cells=100)
-    assert res < 9
-    assert len(rows) <= 100 or res == c.MIN_HEX_RES
-    assert int(rows["people"].sum() + 0) <= c.campaign_total(demo_data_dir, c.Filters(2025))["people"]
+    view = publication.campaign_view(demo_data_dir, c.Filters(2025), k=K, res=9, max_cells=100)
+    assert view.cell_res < 9
+    assert len(view.cells) <= 100 or view.cell_res == c.MIN_HEX_RES
+    total = c.campaign_total(demo_data_dir, c.Filters(2025))["people"]
+    assert int(view.cells["people"].sum()) <= total
+    assert view.total["people"] == total

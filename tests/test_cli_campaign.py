@@ -1,4 +1,4 @@
-"""CLI ``campaign``: JSON shape, filters, suppression as null + flag, errors."""
+"""CLI ``campaign``: JSON shape, filters, withheld figures as null + flag, errors."""
 
 from __future__ import annotations
 
@@ -27,14 +27,14 @@ def test_by_province_totals_match_pandas(
     assert out["total"]["funds_yuan"] == pytest.approx(float(ev["funds_yuan"].sum()))
     want = ev.groupby("category")["people"].sum()
     assert {c: v["people"] for c, v in out["total"]["by_category"].items()} == want.to_dict()
-    assert {"adcode", "name", "people", "events", "funds_yuan", "suppressed"} <= set(out["rows"][0])
-    published = [r for r in out["rows"] if not r["suppressed"]]
+    assert {"adcode", "name", "people", "events", "funds_yuan", "withheld"} <= set(out["rows"][0])
+    published = [r for r in out["rows"] if not r["withheld"]]
     by_prov = ev.groupby("province_adcode")["people"].sum()
     for r in published:
         assert r["people"] == by_prov[r["adcode"]]
 
 
-def test_hex_with_filters_and_suppressed_rows_as_null(
+def test_hex_with_filters_and_withheld_rows_as_null(
     demo_data_dir: Path, demo_tables: dict, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = run_json(
@@ -66,10 +66,10 @@ def test_hex_with_filters_and_suppressed_rows_as_null(
     assert out["total"]["people"] == int(sel["people"].sum())
     assert list(out["total"]["by_category"]) == ["hardship"]
     assert out["filters"]["res"] == 6
-    hidden = [r for r in out["rows"] if r["suppressed"]]
+    hidden = [r for r in out["rows"] if r["withheld"]]
     assert hidden, "the demo has small cells at res 6"
     assert all(r["people"] is None and r["events"] is None and r["funds_yuan"] is None for r in hidden)
-    assert all(r["people"] >= 10 for r in out["rows"] if not r["suppressed"])
+    assert all(r["people"] >= 10 for r in out["rows"] if not r["withheld"])
     assert len(hidden) != 1
     assert all(len(r["h3"]) == 15 for r in out["rows"])
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo import campaign, coverage, engines, hexes, store, synth
+from geo import campaign, coverage, engines, hexes, publication, store, synth
 from geo.engines import LOCAL, DaskEngine, LocalEngine
 from geo.engines import dask as dask_engine
 from geo.errors import InputError
@@ -123,11 +123,48 @@ def test_campaign_by_province_on_dask_matches_a_pandas_count(
 
 def test_published_figures_are_the_same_on_either_engine(demo_data_dir: Path, scheduler: str) -> None:
     f = campaign.Filters(categories=("hardship",))
-    duck = campaign.publish(demo_data_dir, "county", f, k=10, engine=LOCAL)
-    dask = campaign.publish(demo_data_dir, "county", f, k=10, engine=DaskEngine(scheduler))
+    duck = publication.publish(demo_data_dir, "county", f, k=10, engine=LOCAL)
+    dask = publication.publish(demo_data_dir, "county", f, k=10, engine=DaskEngine(scheduler))
     assert duck["total"] == dask["total"]
-    assert duck["rows"]["suppressed"].any()  # the check means something: rows were withheld
+    assert duck["rows"]["withheld"].any()  # the check means something: rows were withheld
     pd.testing.assert_frame_equal(duck["rows"], dask["rows"])
+
+
+def test_publication_forwards_its_engine_to_every_aggregation(
+    demo_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[str, object]] = []
+    for name in ("campaign_by", "checkins_by", "targets_by_province"):
+        real = getattr(campaign, name)
+
+        def spy(*a: object, _real: object = real, _name: str = name, **kw: object) -> object:
+            seen.append((_name, kw.get("engine")))
+            return _real(*a, **kw)  # type: ignore[operator]
+
+        monkeypatch.setattr(campaign, name, spy)
+    eng = PartialsHere()
+    f = campaign.Filters(2025, categories=("hardship",), region="630000")
+    publication.campaign_view(demo_data_dir, f, k=10, region_level="city", res=6, engine=eng)
+    publication.checkins_view(demo_data_dir, k=10, res=6, region="630000", engine=eng)
+    publication.publish(demo_data_dir, "city", f, k=10, engine=eng)
+    names = {n for n, _ in seen}
+    assert names == {"campaign_by", "checkins_by", "targets_by_province"}
+    assert all(e is eng for _, e in seen), [n for n, e in seen if e is not eng]
+
+
+def test_dashboard_view_is_the_same_on_either_engine(demo_data_dir: Path, dask: engines.Engine) -> None:
+    f = campaign.Filters(2025, categories=("hardship",))
+    duck = publication.campaign_view(demo_data_dir, f, k=10, region_level="province", res=5, engine=LOCAL)
+    got = publication.campaign_view(demo_data_dir, f, k=10, region_level="province", res=5, engine=dask)
+    assert duck.total == got.total
+    assert duck.by_category == got.by_category
+    assert duck.hex_frames["withheld"].any()  # the check means something: figures were withheld
+    for name in ("hex_frames", "cells", "daily", "regions", "region_frames"):
+        a, b = getattr(duck, name), getattr(got, name)
+        keys = [c for c in ("h3", "adcode", "date", "day_offset") if c in a.columns]
+        pd.testing.assert_frame_equal(
+            a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True), obj=name
+        )
 
 
 def test_campaign_selection_with_no_events_gives_an_empty_frame_on_both(

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ft2font import FT2Font
 from PIL import Image
 
-from geo import campaign, coverage, regions, store
+from geo import campaign, coverage, publication, regions, store
 from geo.cli import main
 from geo.errors import InputError, MapAssetError
 from geo.maps import export, fonts, reports
@@ -175,13 +175,13 @@ def test_hex_figure_hatches_withheld_cells_with_the_page_label() -> None:
         pd.DataFrame({"h3": cells, "people": values}),
         "people",
         outline=outline,
-        nodata_label="少于10人不公布",
+        nodata_label="已隐去",
         furniture=export.MapFurniture(title="广州"),
     )
     ax = next(a for a in fig.axes if a.get_label() == "map")
     hatched = [c for c in _patch_collections(ax) if c.get_hatch()]
     assert sum(len(c.get_paths()) for c in hatched) == int(np.isnan(values).sum())
-    assert "少于10人不公布" in _texts(fig)
+    assert "已隐去" in _texts(fig)
 
 
 def test_bad_inputs_fail_with_messages() -> None:
@@ -248,7 +248,7 @@ def test_cli_campaign_draws_the_published_cells(
     def spy(
         frame: pd.DataFrame, unit: str, value_col: str, bins: list[float], *a: object, **k: object
     ) -> Figure:
-        seen.update(frame=frame, unit=unit, bins=bins)
+        seen.update(frame=frame, unit=unit, bins=bins, label=a[1])
         return original(frame, unit, value_col, bins, *a, **k)  # type: ignore[arg-type]
 
     monkeypatch.setattr(reports, "campaign", spy)
@@ -258,11 +258,18 @@ def test_cli_campaign_draws_the_published_cells(
     assert json.loads(capsys.readouterr().out)["format"] == "pdf"
     assert out.read_bytes().startswith(b"%PDF")
     lo, hi = campaign.campaign_window(2025)
-    published, _ = campaign.published_cells(
-        demo_data_dir, campaign.Filters(2025, lo, hi).checked(), k=10, res=campaign.res_for_region("nation")
+    view = publication.campaign_view(
+        demo_data_dir,
+        campaign.Filters(2025, lo, hi).checked(),
+        k=10,
+        region_level="province",
+        res=campaign.res_for_region("nation"),
     )
+    published = view.cells  # what the page's "all days" hex map shows
     pd.testing.assert_frame_equal(seen["frame"], published)  # type: ignore[arg-type]
     assert seen["bins"] == campaign.locked_bins(published["people"])
+    assert seen["label"] == "已隐去"  # the page's label for every withheld figure, never "<10"
+    assert published["withheld"].any()
 
 
 def test_cli_rejects_an_unknown_region(demo_data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,7 +16,7 @@ from views import common, map_export_ui
 
 tr, lang = common.tr, common.lang()
 k = int(common.settings().k_anonymity)
-HIDDEN = tr("campaign.suppressed", k=k)
+HIDDEN = tr("campaign.withheld")
 ALL_DAYS = tr("campaign.all_days")
 
 
@@ -68,36 +68,41 @@ with st.sidebar:
     )
 region = city or province
 q = campaign.Filters(year, d_from, d_to, tuple(cats) or None, region or None).checked()
+child = common.campaign_child_level(region)
+map_res = campaign.res_for_region("county" if city else ("province" if province else "nation"))
+# Every figure below comes from this one publication step: suppressed together, so that
+# no withheld figure can be worked out from the others (geo.privacy).
+view = common.campaign_view(q, child, map_res)
+checkins = common.campaign_checkins(q, min(map_res, 7))  # None outside the check-in log
 
 # ---- KPI cards --------------------------------------------------------------------------------
-kp = common.campaign_kpis(q)
-total = kp["total"]
+total = view.total
 c1, c3, c4, c5 = st.columns(4)
 c1.metric(tr("campaign.kpi_people"), count(total["people"]))
 c3.metric(
     tr("campaign.kpi_funds"),
     HIDDEN if total["funds_yuan"] is None else funds(total["funds_yuan"]),
 )
-if kp["completion"] is None:
+if view.target_people is None:
     c4.metric(tr("campaign.kpi_completion"), tr("campaign.no_target"), help=tr("campaign.no_target_help"))
 else:
     c4.metric(
         tr("campaign.kpi_completion"),
-        i18n.format_share(kp["completion"]),
-        help=tr("campaign.kpi_completion_help", target=i18n.format_count(kp["target_people"], lang)),
+        HIDDEN if view.completion is None else i18n.format_share(view.completion),
+        help=tr("campaign.kpi_completion_help", target=i18n.format_count(view.target_people, lang)),
     )
-if kp["yoy_people"] is None:
+if view.yoy_people is None:
     c5.metric(tr("campaign.kpi_yoy"), "–", help=tr("campaign.no_yoy"))
 else:
     c5.metric(
         tr("campaign.kpi_yoy"),
-        f"{kp['yoy_people'] * 100:+.1f}%",
-        help=tr("campaign.kpi_yoy_help", last=count(kp["last"]["people"])),
+        f"{view.yoy_people * 100:+.1f}%",
+        help=tr("campaign.kpi_yoy_help", last=count(view.last["people"] if view.last else None)),
     )
 c2, *cat_cols = st.columns(len(CATEGORIES) + 1)
 c2.metric(tr("campaign.kpi_events"), count(total["events"]))
 for col, code in zip(cat_cols, CATEGORIES.values, strict=True):
-    fig = kp["by_category"].get(code)
+    fig = view.by_category.get(code)
     if fig is not None:
         col.metric(CATEGORIES.label(code, lang), count(fig["people"]))
 if total["people"] == 0:
@@ -117,30 +122,27 @@ def map_section() -> None:
         format_func={v: tr(f"campaign.metric_{v}") for v in ("people", "checkins")}.get,
         key=common.lang_key("campaign_metric"),
     )
-    view = m2.radio(
+    shown_as = m2.radio(
         tr("campaign.view"),
         ["hex", "region"],
         horizontal=True,
         format_func={v: tr(f"campaign.view_{v}") for v in ("hex", "region")}.get,
         key=common.lang_key("campaign_view"),
     )
-    if metric == "checkins" and view == "region":
+    if metric == "checkins" and shown_as == "region":
         st.caption(tr("campaign.checkins_hex_only"))
-        view = "hex"
-    res = campaign.res_for_region("county" if city else ("province" if province else "nation"))
-    unit = "hex" if view == "hex" else common.campaign_child_level(region)
+        shown_as = "hex"
     if metric == "people":
         value_col, legend = "people", tr("campaign.legend_people")
-        frames, res = common.campaign_frames(q, unit, res)
-        if unit == "hex":  # all days together hold more cells than one day: coarsen further if needed
-            whole, whole_res = common.campaign_cells(q, res)
+        if shown_as == "hex":  # all days together hold more cells than one day: coarser if needed
+            frames, res, whole, whole_res = view.hex_frames, view.frame_res, view.cells, view.cell_res
         else:
-            whole, whole_res = common.campaign_regions(q, unit, res), res
+            frames, res, whole, whole_res = view.region_frames, map_res, view.regions, map_res
     else:
         value_col, legend = "visits", tr("campaign.legend_checkins")
-        res = min(res, 7)
-        frames = common.campaign_checkins(q, res, True)
-        whole, whole_res = common.campaign_checkins(q, res, False), res
+        res = whole_res = checkins.res if checkins is not None else min(map_res, 7)
+        frames = checkins.frames if checkins is not None else pd.DataFrame(columns=["h3", "date", "visits"])
+        whole = checkins.cells if checkins is not None else pd.DataFrame(columns=["h3", "visits"])
         if frames.empty:
             start, end = campaign.checkin_window()
             st.info(tr("campaign.no_checkins", start=start, end=end))
@@ -172,7 +174,7 @@ def map_section() -> None:
         frame = frames[pd.to_datetime(frames["date"]) == pd.Timestamp(day)] if len(frames) else frames
         bins = campaign.locked_bins(frames[value_col]) if len(frames) else campaign.locked_bins([])
     m = common.campaign_map(
-        frame, "hex" if view == "hex" else "region", value_col, bins, legend, HIDDEN, region
+        frame, "hex" if shown_as == "hex" else "region", value_col, bins, legend, HIDDEN, region
     )
     st_folium(m, returned_objects=[], height=520, width=None, key="campaign_map")
     if not st.session_state.get("campaign_playing"):
@@ -183,12 +185,13 @@ def map_section() -> None:
             "text/html",
             key="campaign_dl_html",
         )
-        map_export_ui.campaign_buttons(frame, view, value_col, bins, legend, HIDDEN, region, year, day)
-    if view == "hex":
+        # The export draws the frame on screen: the published figures of the view above.
+        map_export_ui.campaign_buttons(frame, shown_as, value_col, bins, legend, HIDDEN, region, year, day)
+    if shown_as == "hex":
         shown_res = whole_res if day == "all" else res
         key = "campaign.res_caption_all" if day == "all" else "campaign.res_caption"
         st.caption(tr(key, res=shown_res, area=f"{hexes.average_hexagon_area_km2(shown_res):.1f}"))
-    st.caption(tr("campaign.suppressed_note", k=k))
+    st.caption(tr("campaign.withheld_note", k=k))
     common.credit()
     if st.session_state.get("campaign_playing"):
         i = options.index(day)
@@ -203,7 +206,7 @@ map_section()
 
 # ---- charts -----------------------------------------------------------------------------------
 st.subheader(tr("campaign.trend_title"))
-daily = common.campaign_daily(q)
+daily = view.daily
 long = pd.concat(
     [
         pd.DataFrame(
@@ -243,18 +246,15 @@ g1, g2 = st.columns(2)
 cats_df = pd.DataFrame(
     [
         {"category": CATEGORIES.label(c, lang), "people": v["people"]}
-        for c, v in kp["by_category"].items()
+        for c, v in view.by_category.items()
         if v["people"] is not None
     ]
 )
 g1.markdown(f"**{tr('campaign.category_title')}**")
 if len(cats_df):
     g1.bar_chart(cats_df, x="category", y="people", color="#c8102e", horizontal=True, x_label="", y_label="")
-child = common.campaign_child_level(region)
-table = common.campaign_regions(q, child, 7)
-if not region:
-    comp = common.campaign_completion(q)[["adcode", "target_people", "completion"]]
-    table = table.merge(comp, on="adcode", how="left")
+table = view.regions
+if "completion" in table.columns:
     ranked = table.dropna(subset=["completion"]).assign(pct=lambda t: t["completion"].astype(float) * 100)
     top, bottom, label = ranked.nlargest(5, "pct"), ranked.nsmallest(5, "pct"), "pct"
     titles = (tr("campaign.top_title"), tr("campaign.bottom_title"))
@@ -276,13 +276,15 @@ cols = {"name": "col_region", "people": "col_people", "events": "col_events", "f
 if "completion" in table.columns:
     cols |= {"target_people": "col_target", "completion": "col_completion"}
 out = table.sort_values("people", ascending=False, na_position="last")[[*cols]].copy()
-hidden = table.loc[out.index, "suppressed"].to_numpy()
-for c in ("people", "events", "funds_yuan"):
-    out[c] = out[c].astype(object).where(~hidden, HIDDEN)
+hidden = table.loc[out.index, "withheld"].to_numpy()
 if "completion" in out.columns:
-    pct = out["completion"].map(lambda v: None if pd.isna(v) else round(float(v) * 100, 1)).astype(object)
-    out["completion"] = pct.where(~hidden, HIDDEN)
+    out["completion"] = out["completion"].map(lambda v: None if pd.isna(v) else round(float(v) * 100, 1))
 shown = out.copy()
+for c in ("people", "events", "funds_yuan", "completion"):
+    if c in shown.columns:
+        shown[c] = shown[c].astype(object).where(~hidden, HIDDEN)
+# Exports: a withheld figure is an empty cell, and the row says it is withheld.
+out[tr("campaign.col_withheld")] = hidden
 for c in ("people", "events", "target_people"):
     if c in shown.columns:
         shown[c] = shown[c].map(lambda v: v if isinstance(v, str) else count(v))
@@ -305,8 +307,12 @@ e2.download_button(
 
 # ---- where demand outruns supply (check-ins per station per day) ------------------------------
 st.subheader(tr("campaign.busiest_title"))
-st.caption(tr("campaign.busiest_intro", res=7))
-busy = common.campaign_busiest(q, 7)
+st.caption(tr("campaign.busiest_intro", res=checkins.res if checkins is not None else min(map_res, 7)))
+busy = (
+    checkins.busiest(15)
+    if checkins is not None
+    else pd.DataFrame(columns=["h3", "visits", "stations", "visits_per_station_day"])
+)
 st.dataframe(
     busy[["h3", "visits", "stations", "visits_per_station_day"]].astype(
         {"visits": "float64", "visits_per_station_day": "float64"}

@@ -17,9 +17,8 @@ import pandas as pd
 import streamlit as st
 
 from geo import engines, i18n, provenance, store
-from geo.campaign import Filters
 from geo.nearest import StationIndex
-from geo.query import CoverageQuery, SitingQuery
+from geo.query import CoverageQuery, Filters, SitingQuery
 from geo.settings import Settings, load_settings
 
 
@@ -257,129 +256,45 @@ def overview_province_map(province_adcode: str, lang_code: str) -> Any:
     )
 
 
-# ---- campaign dashboard 送温暖看板 (geo.campaign; every figure passes its suppression) ----------
-# A campaign query is a checked geo.campaign.Filters (frozen: it is the cache key).
+# ---- campaign dashboard 送温暖看板 (geo.publication: one suppression for all shown together) -----
+# A campaign query is a checked geo.query.Filters (frozen: it is the cache key).
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _kpis(key: str, directory: str, k: int, eng: engines.Engine, f: Filters) -> dict[str, Any]:
-    from geo import campaign
+def _campaign_view(
+    key: str, directory: str, k: int, eng: engines.Engine, f: Filters, level: str, res: int
+) -> Any:
+    from geo import publication
 
-    return campaign.kpis(Path(directory), f, k=k, engine=eng)
-
-
-def campaign_kpis(f: Filters) -> dict[str, Any]:
-    """KPI figures of a selection, suppressed (:func:`geo.campaign.kpis`)."""
-    return _kpis(data_key(), str(data_dir()), int(settings().k_anonymity), engine(), f.checked())
+    return publication.campaign_view(Path(directory), f, k=k, region_level=level, res=res, engine=eng)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _daily(key: str, directory: str, k: int, eng: engines.Engine, f: Filters) -> pd.DataFrame:
-    from geo import campaign
-
-    return campaign.published_daily(Path(directory), f, k=k, engine=eng)
-
-
-def campaign_daily(f: Filters) -> pd.DataFrame:
-    """Daily trend this year vs last, suppressed (:func:`geo.campaign.published_daily`)."""
-    return _daily(data_key(), str(data_dir()), int(settings().k_anonymity), engine(), f.checked())
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _completion(key: str, directory: str, k: int, eng: engines.Engine, f: Filters) -> pd.DataFrame:
-    from geo import campaign
-
-    return campaign.published_completion(Path(directory), f, k=k, engine=eng)
-
-
-def campaign_completion(f: Filters) -> pd.DataFrame:
-    """Completion against targets per province, suppressed (:func:`geo.campaign.published_completion`)."""
-    return _completion(data_key(), str(data_dir()), int(settings().k_anonymity), engine(), f.checked())
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _regions(key: str, directory: str, k: int, eng: engines.Engine, f: Filters, level: str, res: int) -> Any:
-    from geo import campaign
-
-    return campaign.publish(Path(directory), level, f, k=k, res=res, engine=eng)["rows"]
-
-
-def campaign_regions(f: Filters, level: str, res: int = 7) -> pd.DataFrame:
-    """Published rows by ``level`` (a region level, or ``"hex"`` at ``res``)."""
-    return _regions(
+def campaign_view(f: Filters, level: str, res: int) -> Any:
+    """Every figure the dashboard shows, suppressed together (:func:`geo.publication.campaign_view`)."""
+    return _campaign_view(
         data_key(), str(data_dir()), int(settings().k_anonymity), engine(), f.checked(), level, res
     )
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _frames(
-    key: str, directory: str, k: int, eng: engines.Engine, f: Filters, unit: str, res: int
-) -> tuple[pd.DataFrame, int]:
-    from geo import campaign
-
-    if unit == "hex":
-        return campaign.published_hex_days(Path(directory), f, k=k, res=res, engine=eng)
-    return campaign.publish(Path(directory), [unit, "day"], f, k=k, engine=eng)["rows"], res
-
-
-def campaign_frames(f: Filters, unit: str, res: int) -> tuple[pd.DataFrame, int]:
-    """Map frames by day (hexes, coarsened to fit, or regions of ``unit``) and the resolution used."""
-    return _frames(data_key(), str(data_dir()), int(settings().k_anonymity), engine(), f.checked(), unit, res)
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _cells(
-    key: str, directory: str, k: int, eng: engines.Engine, f: Filters, res: int
-) -> tuple[pd.DataFrame, int]:
-    from geo import campaign
-
-    return campaign.published_cells(Path(directory), f, k=k, res=res, engine=eng)
-
-
-def campaign_cells(f: Filters, res: int) -> tuple[pd.DataFrame, int]:
-    """People per cell over the whole selection, coarsened to fit, and the resolution used."""
-    return _cells(data_key(), str(data_dir()), int(settings().k_anonymity), engine(), f.checked(), res)
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _checkins(
-    key: str, directory: str, k: int, eng: engines.Engine, f: Filters, res: int, by_day: bool
-) -> pd.DataFrame:
-    from geo import campaign
+def _campaign_checkins(key: str, directory: str, k: int, eng: engines.Engine, f: Filters, res: int) -> Any:
+    from geo import campaign, publication
 
     lo, hi = campaign.checkin_window()
     start, end = max(f.date_from or lo, lo), min(f.date_to or hi, hi)
     if start > end:
-        return pd.DataFrame(columns=["h3", "date", "visits", "stations", "suppressed"])
-    return campaign.published_checkins(
-        Path(directory),
-        k=k,
-        res=res,
-        by_day=by_day,
-        date_from=start,
-        date_to=end,
-        region=f.region,
-        engine=eng,
+        return None
+    return publication.checkins_view(
+        Path(directory), k=k, res=res, date_from=start, date_to=end, region=f.region, engine=eng
     )
 
 
-def campaign_checkins(f: Filters, res: int, by_day: bool) -> pd.DataFrame:
-    """Station visits per cell (per day with ``by_day``) within the selection's dates, suppressed."""
-    return _checkins(
-        data_key(), str(data_dir()), int(settings().k_anonymity), engine(), f.checked(), res, by_day
+def campaign_checkins(f: Filters, res: int) -> Any:
+    """Station visits per cell × day and per cell within the selection's dates, suppressed together
+    (:func:`geo.publication.checkins_view`), or None when the dates miss the check-in log."""
+    return _campaign_checkins(
+        data_key(), str(data_dir()), int(settings().k_anonymity), engine(), f.checked(), res
     )
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _busiest(key: str, directory: str, k: int, eng: engines.Engine, f: Filters, res: int) -> pd.DataFrame:
-    from geo import campaign
-
-    return campaign.busiest_cells(Path(directory), k=k, res=res, region=f.region, top=15, engine=eng)
-
-
-def campaign_busiest(f: Filters, res: int) -> pd.DataFrame:
-    """The 15 cells with the most visits per station per day in the selection's region, suppressed."""
-    return _busiest(data_key(), str(data_dir()), int(settings().k_anonymity), engine(), f.checked(), res)
 
 
 def campaign_child_level(region: str) -> str:
@@ -402,7 +317,7 @@ def campaign_map(
     value_col: str,
     bins: list[float],
     legend_title: str,
-    suppressed_label: str,
+    withheld_label: str,
     region: str,
 ) -> Any:
     """Map of one frame (hexes or regions) coloured with class edges shared by every frame."""
@@ -414,7 +329,7 @@ def campaign_map(
         value_col,
         bins,
         legend_title,
-        suppressed_label,
+        withheld_label,
         region,
         lang=lang(),
         level=campaign_child_level(region),

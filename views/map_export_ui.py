@@ -110,7 +110,7 @@ def campaign_buttons(
     )
     stem = f"campaign_{year}_{region or 'china'}_{day}_map"
     k = int(common.settings().k_anonymity)
-    f = _furniture(title, legend, notes=(common.tr("maps.suppressed_note", k=k),))
+    f = _furniture(title, legend, notes=(common.tr("maps.withheld_note", k=k),))
     unit = "hex" if view == "hex" else "region"
     outline = common.campaign_outline(region)
     download_buttons(

@@ -1,9 +1,10 @@
 """Campaign command: ``python -m geo campaign --year 2025 --by province [--json]``.
 
-Figures go through :func:`geo.campaign.publish`, so every count below the k-anonymity
+Figures go through :func:`geo.publication.publish`: the rows, the category split and the
+total are suppressed together (:mod:`geo.privacy`), so every count below the k-anonymity
 threshold (setting ``GEO_K_ANONYMITY``, default 10) comes out as ``null`` with
-``"suppressed": true`` - as do the figures withheld so that a total cannot give a
-small one away.
+``"withheld": true`` - as do the figures withheld so that the others cannot give a
+small one away (the same flag: a reader is not told which is which).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import argparse
 import datetime as dt
 from typing import Any
 
-from geo import campaign, engines
+from geo import campaign, engines, publication
 from geo.cli import command
 from geo.cli.engine import add_engine_options, with_engine
 from geo.errors import InputError
@@ -41,7 +42,7 @@ def run_campaign(args: argparse.Namespace, settings: Settings) -> dict[str, Any]
         region=args.region,
     ).checked()
     k = settings.k_anonymity
-    out = campaign.publish(
+    out = publication.publish(
         settings.data_dir, by, filters, k=k, res=args.res or 7, engine=engines.from_settings(settings)
     )
     return {
@@ -66,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         sub,
         "campaign",
         with_engine(run_campaign),
-        "送温暖 campaign figures by region, hex, day or category (small counts withheld as null)",
+        "送温暖 campaign figures by region, hex, day or category (small counts withheld: null)",
     )
     p.add_argument("--year", type=int, default=2025, help="campaign year (default 2025)")
     p.add_argument(

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from geo import campaign, coverage, hours, i18n, store
+from geo import campaign, coverage, engines, hours, i18n, publication, store
 from geo.cli import command
 from geo.errors import InputError
 from geo.maps import export, reports
@@ -139,23 +139,22 @@ def _campaign(args: argparse.Namespace, settings: Settings) -> Figure:
             raise InputError(f"--day {day!r}: write a date as YYYY-MM-DD, or 'all'") from None
         if not date_from <= day_date <= date_to:
             raise InputError(f"--day {day}: outside the campaign days {date_from} to {date_to}")
-    # The page's figures (views/campaign.py, views/common.campaign_data), published as there.
+    # The page's figures (views/campaign.py): the one publication step, suppressed together.
+    child = reports.child_level(region)
+    view = publication.campaign_view(
+        d, filters, k=k, region_level=child, res=res, engine=engines.from_settings(settings)
+    )
     if unit == "hex":
-        if day == "all":
-            frame, res = campaign.published_cells(d, filters, k=k, res=res)
-            bins = campaign.locked_bins(frame["people"])
-        else:
-            frames, res = campaign.published_hex_days(d, filters, k=k, res=res)
-            bins = campaign.locked_bins(frames["people"]) if len(frames) else campaign.locked_bins([])
-            frame = frames[pd.to_datetime(frames["date"]) == pd.Timestamp(day)] if len(frames) else frames
-    elif day == "all":
-        frame = campaign.publish(d, unit, filters, k=k, res=res)["rows"]
+        frames, whole = view.hex_frames, view.cells
+    else:
+        frames, whole = view.region_frames, view.regions
+    if day == "all":
+        frame = whole
         bins = campaign.locked_bins(frame["people"])
     else:
-        frames = campaign.publish(d, [unit, "day"], filters, k=k)["rows"]
         bins = campaign.locked_bins(frames["people"]) if len(frames) else campaign.locked_bins([])
         frame = frames[pd.to_datetime(frames["date"]) == pd.Timestamp(day)] if len(frames) else frames
-    hidden = i18n.t("campaign.suppressed", lang, k=k)
+    hidden = i18n.t("campaign.withheld", lang)
     f = _furniture(
         args,
         settings,
@@ -167,7 +166,7 @@ def _campaign(args: argparse.Namespace, settings: Settings) -> Figure:
             day=i18n.t("campaign.all_days", lang) if day == "all" else day,
         ),
         i18n.t("campaign.legend_people", lang),
-        notes=(i18n.t("maps.suppressed_note", lang, k=k),),
+        notes=(i18n.t("maps.withheld_note", lang, k=k),),
     )
     return reports.campaign(frame, "hex" if unit == "hex" else "region", "people", bins, region, hidden, f)
 

@@ -4,8 +4,8 @@ Each function takes the figures a page shows (its published table or frame) and 
 them with :mod:`geo.maps.export`; the pages' download buttons and ``python -m geo
 map-export`` both call these, so the file a user downloads holds exactly what the page
 shows. Nothing here computes a figure, except :func:`station_hex_counts` (a count, the
-same one the overview page draws as hexes) and the published campaign numbers, which come
-from :mod:`geo.campaign`'s ``published_*`` / ``publish`` functions.
+same one the overview page draws as hexes); the campaign figures come published from
+:func:`geo.publication.campaign_view`, the page's one publication step.
 """
 
 from __future__ import annotations
@@ -152,14 +152,14 @@ def campaign(
     value_col: str,
     bins: list[float],
     region: str,
-    suppressed_label: str,
+    withheld_label: str,
     furniture: MapFurniture,
     outline: gpd.GeoDataFrame | None = None,
 ) -> Figure:
     """One published campaign frame, hexes or regions, with the page's class edges.
 
-    As on the page, a withheld figure (NaN, suppressed) is hatched and labelled
-    ``suppressed_label``; a region absent from ``frame`` had no event and is a true zero.
+    As on the page, a withheld figure (NaN) is hatched and labelled
+    ``withheld_label``; a region absent from ``frame`` had no event and is a true zero.
     ``outline`` is the page's polygons of the regions inside ``region`` (default
     :func:`child_outline`).
     """
@@ -168,11 +168,11 @@ def campaign(
     if unit == "hex":
         cells = pd.DataFrame({"h3": frame["h3"].astype(str), value_col: values})
         return hex_figure(
-            cells, value_col, outline=outline, bins=bins, nodata_label=suppressed_label, furniture=furniture
+            cells, value_col, outline=outline, bins=bins, nodata_label=withheld_label, furniture=furniture
         )
     shown = outline.merge(
         pd.DataFrame({"adcode": frame["adcode"], value_col: values}), on="adcode", how="left"
     )
     absent = ~shown["adcode"].isin(frame["adcode"])
     shown[value_col] = np.where(absent, 0.0, shown[value_col])
-    return region_figure(shown, value_col, bins=bins, nodata_label=suppressed_label, furniture=furniture)
+    return region_figure(shown, value_col, bins=bins, nodata_label=withheld_label, furniture=furniture)

@@ -36,17 +36,28 @@ def test_kpis_show_the_true_totals_in_chinese_units(app: AppTest, demo_data_dir:
     assert any("送温暖看板" in t.value for t in app.title)
 
 
-def test_tables_show_no_count_below_k(app: AppTest) -> None:
-    table = app.dataframe[0].value
-    people = table.iloc[:, 1]
-    assert len(people) > 0
+def test_tables_show_no_count_below_k_and_label_withheld_figures_as_withheld(
+    app: AppTest, demo_tables: dict
+) -> None:
+    ev = demo_tables["campaign"]
+    ev = ev[ev["year"].astype(int) == 2025]
+    by_city = ev.groupby(["province_adcode", "category", "city_adcode"])["people"].sum().reset_index()
+    small = by_city[(by_city["people"] < 10) & (by_city["province_adcode"] != by_city["city_adcode"])]
+    province, category = small.iloc[0][["province_adcode", "category"]]  # a thin selection
+    app.selectbox(key="campaign_province__zh").set_value(str(province)).run()
+    app.multiselect(key="campaign_cats__zh").set_value([str(category)]).run()
+    assert not app.exception
+    people = app.dataframe[0].value.iloc[:, 1].tolist()
+    assert "已隐去" in people, "a thin selection has withheld rows"
     for v in people:
-        if v == "<10":
+        assert "<" not in v
+        if v == "已隐去":
             continue
         text = str(v).replace(",", "")
         # 万 is 10,000: read the figure, do not just find the character
         number = float(text[:-1]) * 1e4 if text.endswith("万") else float(text)
         assert number >= 10, v
+    assert any("已隐去" in c.value for c in app.caption)
 
 
 def test_english_thousands_separators_and_switching_views(
@@ -76,7 +87,7 @@ def test_province_filter_and_category(app: AppTest) -> None:
     assert not app.exception
     app.multiselect(key="campaign_cats__zh").set_value(["hardship"]).run()
     assert not app.exception
-    assert app.metric[0].value != "<10"
+    assert "<" not in app.metric[0].value
     app.selectbox(key="campaign_city_440000__zh").set_value("440300").run()  # 深圳: counties
     assert not app.exception
     assert {m.label: m.value for m in app.metric}["目标完成率"] == "无目标"
@@ -94,9 +105,9 @@ def test_a_full_frame_of_cells_stays_under_the_payload_cap() -> None:
     cells = cells[: campaign.MAX_MAP_CELLS]
     assert len(cells) == campaign.MAX_MAP_CELLS
     people = rng.integers(0, 5_000, len(cells)).astype(float)
-    people[::7] = np.nan  # withheld cells are drawn too (grey, "<10")
+    people[::7] = np.nan  # withheld cells are drawn too (grey, "已隐去")
     frame = pd.DataFrame({"h3": cells, "people": people})
-    m = common.campaign_map(frame, "hex", "people", campaign.locked_bins(people), "人数", "<10", "")
+    m = common.campaign_map(frame, "hex", "people", campaign.locked_bins(people), "人数", "已隐去", "")
     assert maps.payload_bytes(m) <= maps.MAX_PAYLOAD_BYTES
 
 
