@@ -45,6 +45,10 @@ over chunks of workplaces with ``engine.map_chunks``, the station arrays broadca
 
 Catchments cross region borders, so accessibility is always computed over all
 workplaces and stations; regions and occupations only select whose figures are summed.
+
+Size: one method — 2SFCA/E2SFCA, its per-chunk partials for the engines, station load and
+its summaries per region, cell and station share the sparse catchment matrix and its
+conventions (undefined as NaN, seat conservation); half of the length is docstrings.
 """
 
 from __future__ import annotations

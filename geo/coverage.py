@@ -21,6 +21,10 @@ never builds another. Workplaces without a region tag count in the totals but in
 Why one module of some 850 lines: summaries, region tables, gap cells and station reports
 are the four tables of one coverage run and share its definitions above; the checks live in
 :mod:`geo.validate`, the partial sums for other engines in :mod:`geo.partials`.
+
+Size: one analysis — nearest distances, shares, region tables, time of day, gap cells and
+the report tables all read the same coverage arrays; each part is short and they are kept
+together so that the figures of one query come from one place.
 """
 
 from __future__ import annotations

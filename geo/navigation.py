@@ -14,6 +14,10 @@ WGS-84 (via :mod:`geo.datums`):
 * OpenStreetMap: WGS-84.
 
 Nothing is fetched: the links are plain outgoing URLs that the phone opens.
+
+Size: one job, from a query to what a courier acts on — request parsing, the vectorised link
+encoding and the record builder are the API's hot path and are kept side by side so their
+per-request cost can be read (and measured) in one place.
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ Filters (amenities, kinds, open at a time, smart, excluded ids) are exact:
 ``k`` of them match, and falls back to a tree over the matching stations only when the
 filter is very selective; :meth:`StationIndex.query_batch` always uses such a sub-tree,
 cached per filter.
+
+Size: the station index is one class with its filter bits, sub-tree cache, single, batch
+and Z-ordered queries; the length is mostly its documented parameters.
 """
 
 from __future__ import annotations

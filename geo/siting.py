@@ -24,6 +24,10 @@ the new sites), so the figures can be checked rather than trusted.
 A second objective, :func:`site_for_access`, lifts the most workers to a 2SFCA
 accessibility threshold (seats per 1,000 workers within reach, :mod:`geo.access`) with
 :func:`greedy_access`; :func:`reaching_with_sites` recounts it with a full 2SFCA.
+
+Size: one algorithm family — the lazy greedy for coverage and the greedy with bundles for
+access share candidate generation, incremental gain updates and the quota logic; split
+apart they would pass that state between modules.
 """
 
 from __future__ import annotations

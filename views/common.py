@@ -3,6 +3,9 @@
 Caches key on plain values (data directory and dataset version key), never on
 GeoDataFrames. Big read-only tables and the station index are held once per process
 with ``st.cache_resource``; pages must not modify what these return.
+
+Size: the cached wrappers of every page (one small function each, keyed on plain values
+and the dataset version) plus the shared widgets; no data logic lives here.
 """
 
 from __future__ import annotations

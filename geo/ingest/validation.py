@@ -2,6 +2,9 @@
 
 Each row ends either accepted or rejected with its reasons; fixes that keep a row
 (swapped lat/lng, an unknown kind kept as other) are warnings.
+
+Size: one check per table column, in one place (imports and single-station edits take
+the same path); splitting per table would duplicate the shared row bookkeeping.
 """
 
 from __future__ import annotations
