@@ -264,9 +264,10 @@ def gate(required: str | Iterable[str] | None) -> bool:
 def enforce(required: str | Iterable[str] | None) -> None:
     """Stop a protected page unless the user may open it (call at the top of the page).
 
-    ``app.py`` gates every page, but Streamlit runs a ``pages/`` script directly, without
-    the entry point, when a fresh server's first session opens its URL (multipage v1
-    fallback). This check inside the page closes that gap; it draws nothing when allowed.
+    ``app.py`` gates every page, and the page scripts live in ``views/``, which Streamlit
+    never serves by URL (a ``pages/`` folder would be, without the entry point; a test fails
+    if one appears). This check inside the page is a second line of defence should a page
+    script ever run without the gate; it draws nothing when allowed.
     """
     try:
         allowed = has_role(required)
