@@ -42,6 +42,7 @@ from geo.engines import LOCAL, Engine
 from geo.errors import InputError
 from geo.nearest import REQUIRED_COLUMNS as _INDEX_COLUMNS
 from geo.nearest import StationIndex
+from geo.reports import CLOSED_MIN_CLIENTS
 from geo.schema import OCCUPATIONS, REGION_COLUMNS
 
 STATION_COLUMNS: Final = [*_INDEX_COLUMNS, *REGION_COLUMNS]
@@ -773,21 +774,28 @@ def cell_workplaces(
 # ---------------------------------------------------------------- station reports
 
 
-def reported_closed_ids(reports: pd.DataFrame) -> list[str]:
-    """Station ids with an open report of problem ``closed`` (sorted, unique).
+def reported_closed_ids(reports: pd.DataFrame, min_clients: int = CLOSED_MIN_CLIENTS) -> list[str]:
+    """Station ids reported closed by at least ``min_clients`` different clients (sorted, unique).
+
+    The same rule as a station card's ``reported_closed`` (:mod:`geo.reports`): one person
+    (or one prank) cannot take a station out of the figures. Only open reports count.
 
     Parameters
     ----------
     reports : pandas.DataFrame
         Reports as from :func:`geo.store.read_reports` (``station_id``, ``problem``,
-        ``status``).
+        ``status``, ``client``).
+    min_clients : int, default :data:`geo.reports.CLOSED_MIN_CLIENTS`
+        Different clients whose ``closed`` reports are needed.
     """
     if reports.empty:
         return []
     r = reports
     if "status" in r.columns:
         r = r[r["status"] == "open"]
-    return sorted(set(r.loc[r["problem"] == "closed", "station_id"].astype(str)))
+    r = r[r["problem"] == "closed"]
+    clients = r.groupby(r["station_id"].astype(str))["client"].nunique()
+    return sorted(clients.index[clients >= min_clients])
 
 
 def reports_with_stations(

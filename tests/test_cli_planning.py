@@ -199,8 +199,11 @@ def test_reported_closed_stations_stop_qualifying(capsys, fresh_data_dir, demo_t
     before = run_json(capsys, "coverage", "--data-dir", str(fresh_data_dir), "--radius-m", "1000")
     ids = demo_tables["stations"]["station_id"].tolist()
     now = dt.datetime(2025, 1, 10, 8, 0)
-    for i, sid in enumerate(ids[:300]):
-        assert store.insert_report(fresh_data_dir, sid, "closed", "", f"s{i}", now)
+    for i, sid in enumerate(ids[:300]):  # two different clients each (one is not enough)
+        assert store.insert_report(fresh_data_dir, sid, "closed", "", f"s{i}", now, client=f"a{i}")
+        assert store.insert_report(fresh_data_dir, sid, "closed", "", f"t{i}", now, client=f"b{i}")
+    # one more station reported by a single client still qualifies
+    assert store.insert_report(fresh_data_dir, ids[300], "closed", "", "u", now, client="c")
     after = run_json(
         capsys,
         "coverage",

@@ -487,17 +487,21 @@ def test_reported_closed_ids_and_reports_by_region(tables):
     ids = stations["station_id"].tolist()
     reports = pd.DataFrame(
         {
-            "id": [1, 2, 3, 4, 5],
-            "station_id": [ids[0], ids[0], ids[1], ids[2], "NOPE"],
-            "problem": ["closed", "no_hot_water", "closed", "closed", "closed"],
-            "text": ["", "=cmd()", "", "", ""],
-            "created": ["2025-01-01"] * 5,
-            "status": ["open", "open", "open", "resolved", "open"],
+            "id": [1, 2, 3, 4, 5, 6, 7, 8],
+            "station_id": [ids[0], ids[0], ids[0], ids[1], ids[1], ids[2], ids[2], "NOPE"],
+            "problem": ["closed", "no_hot_water", "closed", "closed", "closed", "closed", "closed", "closed"],
+            "text": ["", "=cmd()", "", "", "", "", "", ""],
+            "created": ["2025-01-01"] * 8,
+            "status": ["open", "open", "open", "open", "open", "open", "resolved", "open"],
+            "client": ["a", "b", "b", "a", "a", "a", "b", "a"],
         }
     )
-    assert coverage.reported_closed_ids(reports) == sorted({ids[0], ids[1], "NOPE"})
+    # ids[0]: two clients said closed; ids[1]: one client twice; ids[2]: the second report was
+    # resolved; "NOPE": one client. Only ids[0] is reported closed (one person cannot close one).
+    assert coverage.reported_closed_ids(reports) == [str(ids[0])]
+    assert coverage.reported_closed_ids(reports, min_clients=1) == sorted({ids[0], ids[1], ids[2], "NOPE"})
     by = coverage.reports_by_region(reports, stations, "province")
-    assert by["reports"].sum() == 3  # resolved and unknown-station reports left out
+    assert by["reports"].sum() == 6  # resolved and unknown-station reports left out
     assert coverage.reported_closed_ids(reports.iloc[:0]) == []
     assert coverage.reports_by_region(reports.iloc[:0], stations, "county").empty
 

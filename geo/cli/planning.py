@@ -217,7 +217,7 @@ def _add_filters(p: argparse.ArgumentParser, *, radius_required: bool = False) -
     p.add_argument(
         "--exclude-reported-closed",
         action="store_true",
-        help="stations with an open 'closed' report do not qualify",
+        help="stations with open 'closed' reports from at least two different clients do not qualify",
     )
 
 

@@ -162,10 +162,10 @@ def test_reported_closed_stations_can_be_left_out(
 ) -> None:
     ids = demo_tables["stations"]["station_id"].tolist()[:200]
     now = dt.datetime(2025, 1, 10, 8, 0)
-    for i, sid in enumerate(ids):
-        store.insert_report(
-            fresh_data_dir, sid, "closed", "<script>alert(1)</script>" if i == 0 else "", f"s{i}", now
-        )
+    for i, sid in enumerate(ids):  # two different clients each: one alone does not close a station
+        for who in ("a", "b"):
+            text = "<script>alert(1)</script>" if i == 0 else ""
+            store.insert_report(fresh_data_dir, sid, "closed", text, f"{who}{i}", now, client=f"{who}{i}")
     at = open_page(fresh_data_dir, monkeypatch)
     before = metric(at, "合格驿站")
     at.checkbox(key="cov_closed").check().run()
