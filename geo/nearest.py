@@ -93,6 +93,9 @@ CHINA_TZ: Final = ZoneInfo("Asia/Shanghai")
 SUBTREE_CACHE_SIZE: Final = 32
 """Filtered sub-trees kept per index (least recently used dropped first)."""
 
+MASK_CACHE_SIZE: Final = 32
+"""Whole-table filter masks kept per index (one byte per station each; LRU)."""
+
 _GROW_FACTOR: Final = 4
 _GROW_MAX_CANDIDATES: Final = 4096
 # Above this many candidates a filter is selective enough that one tree over the
@@ -302,6 +305,7 @@ class StationIndex:
         self._tree = cKDTree(latlng_to_xyz(lat, lng).reshape(-1, 3))
         self._position_of = {sid: i for i, sid in enumerate(station_id.tolist())}
         self._subtrees: OrderedDict[_Filter, tuple[cKDTree | None, NDArray[np.int64]]] = OrderedDict()
+        self._masks: OrderedDict[_Filter, NDArray[np.bool_]] = OrderedDict()
         self._lock = threading.Lock()
         for arr in (station_id, lat, lng, kind_code, amenity_mask, opens_min, closes_min, open_24h, smart):
             arr.setflags(write=False)
@@ -394,6 +398,7 @@ class StationIndex:
         state = self.__dict__.copy()
         del state["_lock"]
         state["_subtrees"] = OrderedDict()
+        state["_masks"] = OrderedDict()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -468,6 +473,27 @@ class StationIndex:
             ok &= ~np.isin(where, np.fromiter(f.exclude, dtype=np.int64))
         return ok
 
+    def _mask(self, f: _Filter) -> NDArray[np.bool_]:
+        """Which stations pass ``f``, over the whole table (LRU-cached; read-only).
+
+        A filter without ``exclude`` takes few distinct values (``open_at`` is bucketed to
+        the hour edges), so its mask is computed once and a query only indexes it instead of
+        re-evaluating opening hours on every candidate.
+        """
+        with self._lock:
+            hit = self._masks.get(f)
+            if hit is not None:
+                self._masks.move_to_end(f)
+                return hit
+        mask = self._matches(f)
+        mask.flags.writeable = False
+        with self._lock:
+            self._masks[f] = mask
+            self._masks.move_to_end(f)
+            while len(self._masks) > MASK_CACHE_SIZE:
+                self._masks.popitem(last=False)
+        return mask
+
     def _subtree(self, f: _Filter) -> tuple[cKDTree | None, NDArray[np.int64]]:
         """Tree over the stations passing ``f`` and their positions (LRU-cached)."""
         with self._lock:
@@ -541,6 +567,8 @@ class StationIndex:
     ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
         """Nearest ``k`` stations passing ``f``: widen the candidate set, else use a sub-tree."""
         n = self.n_stations
+        # Per-request ids to leave out would churn a cache: those filters test candidates only.
+        mask = None if f.exclude else self._mask(f)
         want = min(n, k * _GROW_FACTOR)
         while want <= _GROW_MAX_CANDIDATES:
             chord, pos = self._tree.query(xyz, k=want, distance_upper_bound=bound)
@@ -548,7 +576,7 @@ class StationIndex:
             found = pos < n
             exhausted = not found.all() or want == n  # radius or the whole table reached
             chord, pos = chord[found], pos[found]
-            ok = self._matches(f, pos)
+            ok = self._matches(f, pos) if mask is None else mask[pos]
             if exhausted or np.count_nonzero(ok) >= k:
                 return chord[ok][:k], pos[ok][:k]
             want = min(n, want * _GROW_FACTOR)

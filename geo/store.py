@@ -1050,7 +1050,8 @@ class ReportsReader:
         with self._lock:
             con = self._open()
             version = -1 if con is None else int(con.execute("PRAGMA data_version").fetchone()[0])
-            changed = version != self._version or version == -1
+            # A missing database (-1) is no change until it appears (then its version differs).
+            changed = version != self._version
             self._version = version
             return changed
 

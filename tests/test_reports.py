@@ -166,6 +166,21 @@ def test_status_board_follows_new_reports_and_the_moving_window(tmp_path: Path) 
     board.close()
 
 
+def test_reader_of_a_missing_database_sees_no_change_until_a_report_arrives(tmp_path: Path) -> None:
+    # Before: a missing database counted as changed on every check, so every status board
+    # without reports re-read it twice a second under load.
+    reader = store.ReportsReader(tmp_path)
+    assert reader.changed() is True  # the first call
+    assert reader.changed() is False
+    assert reader.changed() is False
+    add(tmp_path, "S1", "ip:a", T0)
+    assert reader.changed() is True  # the database appeared
+    assert reader.changed() is False
+    add(tmp_path, "S2", "ip:a", T0)
+    assert reader.changed() is True
+    reader.close()
+
+
 def test_planners_see_the_same_reports_with_the_new_column(tmp_path: Path) -> None:
     add(tmp_path, "S1", "ip:a", T0, problem="no_power")
     got = store.read_reports(tmp_path)
