@@ -1,7 +1,7 @@
 """One process serves the Streamlit app, the JSON API and the phone app (``make run``).
 
 Run: ``GEO_DATA_DIR=data uvicorn asgi:app --port 8501 --no-proxy-headers`` — the app at
-``/``, the API at ``/api/v1/...`` (see ``geo/api.py``; :func:`geo.api.with_api` explains why
+``/``, the API at ``/api/v1/...`` (see ``geo/api/``; :func:`geo.api.with_api` explains why
 API requests skip the app's middlewares) and the couriers' phone app at ``/m/``
 (``static/m``, see ``geo/phone.py``).
 

@@ -487,7 +487,7 @@ _KILLER = textwrap.dedent(
     from pathlib import Path
     from geo import ingest, store
 
-    real = store._write_table
+    real = store.tables._write_table
 
     def dying_write(df, table, path):
         real(df, table, path)          # one table fully written into the temporary version
@@ -495,7 +495,7 @@ _KILLER = textwrap.dedent(
             f.truncate(100)
         os.kill(os.getpid(), signal.SIGKILL)
 
-    store._write_table = dying_write
+    store.tables._write_table = dying_write
     data = Path(sys.argv[2]).read_bytes()
     ingest.import_bytes(Path(sys.argv[1]), data, "s.xlsx", "stations", user="crash")
     """
@@ -752,7 +752,7 @@ def test_two_imports_checked_on_the_same_version_cannot_both_be_written(fresh_da
         ingest.prepare(fresh_data_dir, text.format(n=n).encode(), f"{n}.csv", "stations", mode="append")
         for n in ("甲", "乙")
     ]
-    real = store._write_table
+    real = store.tables._write_table
     both_in = threading.Barrier(2, timeout=2)
 
     def slow_write(df: pd.DataFrame, table: object, path: Path) -> None:
@@ -771,7 +771,7 @@ def test_two_imports_checked_on_the_same_version_cannot_both_be_written(fresh_da
 
     import unittest.mock
 
-    with unittest.mock.patch.object(store, "_write_table", slow_write):
+    with unittest.mock.patch.object(store.tables, "_write_table", slow_write):
         threads = [threading.Thread(target=run, args=(p,)) for p in preps]
         for t in threads:
             t.start()

@@ -69,7 +69,7 @@ def test_new_version_links_unchanged_tables_and_rollback_restores(fresh_data_dir
 def test_failure_mid_write_leaves_previous_version_current(fresh_data_dir: Path, monkeypatch) -> None:
     before = store.read_table(fresh_data_dir, "stations")
     calls = {"n": 0}
-    real = store._write_table
+    real = store.tables._write_table
 
     def flaky(df, table, path):
         calls["n"] += 1
@@ -77,7 +77,7 @@ def test_failure_mid_write_leaves_previous_version_current(fresh_data_dir: Path,
             raise OSError("disk full")
         real(df, table, path)
 
-    monkeypatch.setattr(store, "_write_table", flaky)
+    monkeypatch.setattr(store.tables, "_write_table", flaky)
     tables = {
         "stations": pd.DataFrame(before.drop(columns="geometry")),
         "targets": store.read_table(fresh_data_dir, "targets"),

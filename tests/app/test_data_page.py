@@ -287,7 +287,7 @@ def test_a_full_disk_during_the_import_is_a_message_and_the_data_stays(
     def full(*_: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(store, "_write_table", full)
+    monkeypatch.setattr(store.tables, "_write_table", full)
     app.file_uploader[0].upload("stations_gbk.csv", (FIXTURES / "stations_gbk.csv").read_bytes(), "text/csv")
     app.run()
     next(b for b in app.button if b.label == "确认追加导入 5 行").click()

@@ -34,7 +34,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import ipaddress
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -45,7 +44,6 @@ import numpy as np
 import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
@@ -54,46 +52,41 @@ from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from geo import i18n, navigation, places, reports, store
-from geo.datums import CHINA_BBOX, CRS_NAMES
+from geo.api.openapi import openapi_spec as openapi_spec
+from geo.api.params import (
+    _AROUND_PARAMS,
+    _NEAREST_PARAMS,
+    _PLACES_PARAMS,
+    _REPORT_FIELDS,
+    _STRINGS_PARAMS,
+    _bool_param,
+    _check_params,
+    _int_param,
+    _one,
+    _open_at,
+)
+from geo.api.params import API_VERSION as API_VERSION
+from geo.api.params import AROUND_LIMIT_DEFAULT as AROUND_LIMIT_DEFAULT
+from geo.api.params import AROUND_LIMIT_MAX as AROUND_LIMIT_MAX
+from geo.api.params import AROUND_RADIUS_DEFAULT_M as AROUND_RADIUS_DEFAULT_M
+from geo.api.params import AROUND_RADIUS_MAX_M as AROUND_RADIUS_MAX_M
+from geo.api.params import KEY_TTL_S as KEY_TTL_S
+from geo.api.params import LAT_MAX as LAT_MAX
+from geo.api.params import LAT_MIN as LAT_MIN
+from geo.api.params import LNG_MAX as LNG_MAX
+from geo.api.params import LNG_MIN as LNG_MIN
+from geo.api.params import MAX_ECHO_CHARS as MAX_ECHO_CHARS
+from geo.api.params import OPEN_AT_PATTERN as OPEN_AT_PATTERN
+from geo.api.params import PLACES_LIMIT_MAX as PLACES_LIMIT_MAX
+from geo.api.params import REPORT_BODY_MAX_BYTES as REPORT_BODY_MAX_BYTES
+from geo.api.params import STRING_SECTIONS as STRING_SECTIONS
+from geo.api.params import STRINGS_MAX_AGE_S as STRINGS_MAX_AGE_S
+from geo.api.params import echo as echo
+from geo.api.params import parse_point as parse_point
 from geo.errors import DataMissingError, GeoError, InputError
-from geo.nearest import K_MAX, StationIndex, minute_of_day_now
+from geo.nearest import StationIndex, minute_of_day_now
 from geo.schema import AMENITIES, AMENITY_ICONS, REPORT_PROBLEMS, STATION_KINDS
 from geo.settings import Settings, load_settings
-
-API_VERSION: Final = "1.1.0"
-KEY_TTL_S: Final = 1.0
-"""How long a dataset key is trusted before the data directory is looked at again, seconds."""
-
-MAX_ECHO_CHARS: Final = 100
-"""Most characters of one input value an error message repeats (see :func:`echo`)."""
-
-AROUND_RADIUS_MAX_M: Final = 50_000.0
-"""Widest ``radius_m`` of ``/stations/around``, metres."""
-AROUND_RADIUS_DEFAULT_M: Final = 30_000.0
-AROUND_LIMIT_MAX: Final = 500
-"""Most stations ``/stations/around`` returns."""
-AROUND_LIMIT_DEFAULT: Final = 300
-
-PLACES_LIMIT_MAX: Final = 20
-"""Most results of ``/places``."""
-
-REPORT_BODY_MAX_BYTES: Final = 4096
-"""Largest report request body, bytes."""
-
-STRING_SECTIONS: Final = ("common", "nearest", "courier")
-"""Sections of ``geo/strings`` served to the phone app by ``/strings``."""
-
-STRINGS_MAX_AGE_S: Final = 300
-"""``Cache-Control: max-age`` of ``/strings`` (revalidated by ETag after that)."""
-
-_NEAREST_PARAMS: Final = frozenset(
-    {"lat", "lng", "k", "amenity", "amenities", "kind", "kinds", "open_at", "crs", "radius_m", "links"}
-)
-_AROUND_PARAMS: Final = frozenset({"lat", "lng", "crs", "radius_m", "limit", "links"})
-_PLACES_PARAMS: Final = frozenset({"q", "limit"})
-_STRINGS_PARAMS: Final = frozenset({"lang"})
-_REPORT_FIELDS: Final = ("station_id", "problem", "text")
-
 
 _settings_cache: list[tuple[float, Settings]] = []
 
@@ -115,15 +108,6 @@ class FastJSONResponse(JSONResponse):
         return orjson.dumps(content)
 
 
-def echo(text: object) -> str:
-    """Return user input as an error message may repeat it: at most :data:`MAX_ECHO_CHARS` characters.
-
-    The one place input is cut for messages; longer input ends in ``…``.
-    """
-    value = str(text)
-    return value if len(value) <= MAX_ECHO_CHARS else value[:MAX_ECHO_CHARS] + "…"
-
-
 def error_response(
     message: str, status: int = 400, *, field: str | None = None, headers: dict[str, str] | None = None
 ) -> FastJSONResponse:
@@ -134,53 +118,6 @@ def error_response(
     return FastJSONResponse(body, status_code=status, headers=headers)
 
 
-def _check_params(params: QueryParams, known: frozenset[str]) -> None:
-    """Refuse unknown parameters and over-long values (so no message can echo them whole)."""
-    unknown = sorted(set(params.keys()) - known)
-    if unknown:
-        raise InputError(
-            f"unknown parameter(s) {echo(', '.join(unknown))}; known: {', '.join(sorted(known))}"
-        )
-    for name, value in params.multi_items():
-        if len(value) > MAX_ECHO_CHARS:
-            raise InputError(
-                f"{name}: a value of {len(value)} characters is too long (at most {MAX_ECHO_CHARS})"
-            )
-
-
-def _one(params: QueryParams, name: str) -> str | None:
-    values = params.getlist(name)
-    if len(values) > 1:
-        raise InputError(f"{name} given {len(values)} times; give it once")
-    return values[0] if values else None
-
-
-def _int_param(params: QueryParams, name: str, default: int, low: int, high: int) -> int:
-    raw = _one(params, name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw.strip())
-    except ValueError as exc:
-        raise InputError(f"{name}={echo(raw)!r}: give a whole number from {low} to {high}") from exc
-    if not low <= value <= high:
-        raise InputError(f"{name}={value}: give a whole number from {low} to {high}")
-    return value
-
-
-def _bool_param(params: QueryParams, name: str, default: bool) -> bool:
-    raw = _one(params, name)
-    if raw is None:
-        return default
-    text = raw.strip().lower()
-    if text in ("1", "true", "yes"):
-        return True
-    if text in ("0", "false", "no"):
-        return False
-    raise InputError(f"{name}={echo(raw)!r}: give true or false")
-
-
-# ---------------------------------------------------------------------------------------
 # The dataset, loaded once per version
 
 
@@ -296,7 +233,6 @@ def _with_status(records: list[dict[str, Any]], data_dir: Path) -> list[dict[str
     return records
 
 
-# ---------------------------------------------------------------------------------------
 # Client addresses
 
 
@@ -356,7 +292,6 @@ def client_address(scope: Scope, trusted_proxies: str = "") -> str:
     return peer
 
 
-# ---------------------------------------------------------------------------------------
 # Handlers
 
 
@@ -687,518 +622,6 @@ async def strings(request: Request) -> Response:
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
-
-
-# ---------------------------------------------------------------------------------------
-# Request parsing shared by nearest and around: strict, and exactly what the spec says
-
-OPEN_AT_PATTERN: Final = r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$"
-"""``open_at`` values accepted: ``H:MM`` or ``HH:MM``, 00:00 to 23:59."""
-
-LAT_MIN, LNG_MIN, LAT_MAX, LNG_MAX = CHINA_BBOX
-"""The API accepts points inside this rectangle (:data:`geo.datums.CHINA_BBOX`, degrees)."""
-
-
-def parse_point(params: QueryParams, example: str) -> tuple[float, float, str]:
-    """Read ``lat``, ``lng`` and ``crs``; refuse points outside :data:`geo.datums.CHINA_BBOX`.
-
-    The rectangle (not China's outline) is what the OpenAPI spec can state, so it is what
-    the API checks: a point in it but off China (the sea, a neighbour) gets the nearest
-    stations, far away. Coordinates are checked as given, before any datum conversion.
-
-    Returns
-    -------
-    (float, float, str)
-        ``lat``, ``lng`` (degrees, in datum ``crs``) and ``crs``.
-    """
-    lat, lng = _one(params, "lat"), _one(params, "lng")
-    if lat is None or lng is None:
-        raise InputError(f"lat and lng are required, e.g. {example}")
-    try:
-        la, ln = float(lat.strip()), float(lng.strip())
-    except ValueError as exc:
-        raise InputError(
-            f"lat={echo(lat)!r}, lng={echo(lng)!r}: give both as decimal degrees, e.g. 39.9087"
-        ) from exc
-    if not (LAT_MIN <= la <= LAT_MAX and LNG_MIN <= ln <= LNG_MAX):
-        raise InputError(
-            f"({la:.5f}, {ln:.5f}) is outside China (the API accepts lat {LAT_MIN}..{LAT_MAX}, "
-            f"lng {LNG_MIN}..{LNG_MAX}): give lat then lng in decimal degrees; did you swap them?"
-        )
-    crs = _one(params, "crs")
-    if crs is not None and crs not in CRS_NAMES:
-        raise InputError(
-            f"crs={echo(crs)!r} is not a datum this API knows: use one of {', '.join(CRS_NAMES)}"
-        )
-    return la, ln, crs or "wgs84"
-
-
-_OPEN_AT_RE: Final = re.compile(OPEN_AT_PATTERN.strip("^$"))
-
-
-def _open_at(params: QueryParams) -> str | None:
-    raw = _one(params, "open_at")
-    if raw is not None and not _OPEN_AT_RE.fullmatch(raw):
-        raise InputError(f"open_at={echo(raw)!r}: give a time of day as HH:MM, 00:00 to 23:59")
-    return raw
-
-
-# ---------------------------------------------------------------------------------------
-# OpenAPI
-
-
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-def openapi_spec() -> dict[str, Any]:
-    """Return the OpenAPI 3.1 description of the API, with the bounds the handlers enforce."""
-    hhmm = {"type": "string", "pattern": r"^([01][0-9]|2[0-4]):[0-5][0-9]$"}
-    status = {
-        "type": "object",
-        "description": "open reports of the last 48 h (geo.reports)",
-        "required": ["reports_48h", "top_problem", "last_at", "reported_closed"],
-        "additionalProperties": False,
-        "properties": {
-            "reports_48h": {"type": "integer", "minimum": 0},
-            "top_problem": _nullable({"type": "string", "enum": REPORT_PROBLEMS.values}),
-            "last_at": _nullable({"type": "string", "format": "date-time"}),
-            "reported_closed": {
-                "type": "boolean",
-                "description": "reports of problem 'closed' from at least 2 different clients",
-            },
-        },
-    }
-    links = {
-        "type": "object",
-        "description": "open the station in a map app: Amap (GCJ-02), Baidu (BD-09), OSM (WGS-84)",
-        "required": ["amap", "baidu", "osm"],
-        "properties": {k: {"type": "string", "format": "uri"} for k in ("amap", "baidu", "osm")},
-    }
-    station_props: dict[str, Any] = {
-        "station_id": {"type": "string"},
-        "name": {"type": "string"},
-        "kind": {"type": "string", "enum": STATION_KINDS.values},
-        "lat": {"type": "number", "minimum": -90, "maximum": 90, "description": "WGS-84 latitude, degrees"},
-        "lng": {
-            "type": "number",
-            "minimum": -180,
-            "maximum": 180,
-            "description": "WGS-84 longitude, degrees",
-        },
-        "open_now": _nullable({"type": "boolean", "description": "open now (Beijing time), or at open_at"}),
-        "hours_known": {"type": "boolean", "description": "false: opening hours unknown, open_now is null"},
-        "opens": {**_nullable(hhmm), "description": "HH:MM; null when open 24 h or unknown"},
-        "closes": {**_nullable(hhmm), "description": "HH:MM; null when open 24 h or unknown"},
-        "open_24h": {"type": "boolean"},
-        "closes_in_min": _nullable({"type": "integer", "minimum": 1, "maximum": 1440}),
-        "opens_in_min": _nullable({"type": "integer", "minimum": 0, "maximum": 1440}),
-        "smart": {"type": "boolean"},
-        "amenities": {"type": "array", "items": {"type": "string", "enum": AMENITIES.values}},
-        "address": {"type": "string"},
-        "links": links,
-        "status": status,
-    }
-    base_required = [
-        "station_id",
-        "name",
-        "kind",
-        "lat",
-        "lng",
-        "open_now",
-        "hours_known",
-        "opens",
-        "closes",
-        "open_24h",
-        "closes_in_min",
-        "opens_in_min",
-        "smart",
-        "amenities",
-        "address",
-        "status",
-    ]
-    station = {"type": "object", "required": base_required, "properties": station_props}
-    located = {
-        "type": "object",
-        "required": [*base_required, "distance_m", "walk_min", "ride_min"],
-        "properties": {
-            **station_props,
-            "distance_m": {"type": "number", "minimum": 0, "description": "great-circle distance, metres"},
-            "walk_min": {"type": "number", "minimum": 0, "description": "estimated walking minutes"},
-            "ride_min": {"type": "number", "minimum": 0, "description": "estimated e-bike minutes"},
-        },
-    }
-    error = {
-        "type": "object",
-        "required": ["error"],
-        "properties": {"error": {"type": "string"}, "field": {"type": "string"}},
-    }
-
-    def json_content(schema: dict[str, Any]) -> dict[str, Any]:
-        return {"application/json": {"schema": schema}}
-
-    def err(description: str) -> dict[str, Any]:
-        return {"description": description, "content": json_content(error)}
-
-    def param(name: str, schema: dict[str, Any], description: str, required: bool = False) -> dict[str, Any]:
-        return {
-            "name": name,
-            "in": "query",
-            "required": required,
-            "schema": schema,
-            "description": description,
-        }
-
-    lat = param(
-        "lat",
-        {"type": "number", "minimum": LAT_MIN, "maximum": LAT_MAX},
-        "latitude in datum crs, decimal degrees (China's bounding box)",
-        True,
-    )
-    lng = param(
-        "lng",
-        {"type": "number", "minimum": LNG_MIN, "maximum": LNG_MAX},
-        "longitude in datum crs, decimal degrees (China's bounding box)",
-        True,
-    )
-    crs = param(
-        "crs",
-        {"type": "string", "enum": list(CRS_NAMES), "default": "wgs84"},
-        "datum of lat/lng (Amap: gcj02, Baidu: bd09)",
-    )
-    links_param = param("links", {"type": "boolean", "default": True}, "include map-app links")
-    listing = {
-        "type": "object",
-        "required": ["query", "dataset", "count", "estimate_note", "results"],
-        "properties": {
-            "query": {"type": "object"},
-            "dataset": {"type": "string"},
-            "count": {"type": "integer", "minimum": 0},
-            "estimate_note": {"type": "string"},
-            "results": {"type": "array", "items": located},
-        },
-    }
-    no_data = err("No dataset loaded")
-    place = {
-        "type": "object",
-        "required": ["name", "level", "lat", "lng", "detail"],
-        "properties": {
-            "name": {"type": "string"},
-            "level": {"type": "string", "enum": list(places.PLACE_KINDS)},
-            "lat": {"type": "number", "minimum": -90, "maximum": 90},
-            "lng": {"type": "number", "minimum": -180, "maximum": 180},
-            "detail": {"type": "string"},
-            "province": {"type": "string"},
-            "name_en": {"type": "string"},
-            "station_id": {"type": "string"},
-        },
-    }
-    report_out = {
-        "type": "object",
-        "required": ["id", "station_id", "problem", "text", "created", "status"],
-        "properties": {
-            "id": {"type": "integer"},
-            "station_id": {"type": "string"},
-            "problem": {"type": "string", "enum": REPORT_PROBLEMS.values},
-            "text": {"type": "string", "maxLength": navigation.REPORT_TEXT_MAX_CHARS},
-            "created": {"type": "string", "format": "date-time"},
-            "status": {"type": "string", "enum": ["open"]},
-        },
-    }
-    # What clean_report keeps: text without control characters, trimmed.
-    visible = r"[^\s\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]"
-    report_in = {
-        "type": "object",
-        "required": ["station_id", "problem"],
-        "additionalProperties": False,
-        "properties": {
-            "station_id": {"type": "string", "minLength": 1, "maxLength": MAX_ECHO_CHARS, "pattern": r"\S"},
-            "problem": {"type": "string", "enum": REPORT_PROBLEMS.values},
-            "text": {
-                **_nullable({"type": "string", "maxLength": navigation.REPORT_TEXT_MAX_CHARS}),
-                "description": "plain text, stored and returned as text (never HTML)",
-            },
-        },
-        "if": {"properties": {"problem": {"const": "other"}}, "required": ["problem"]},
-        "then": {"required": ["text"], "properties": {"text": {"type": "string", "pattern": visible}}},
-    }
-    health_out = {
-        "type": "object",
-        "required": ["status", "api_version"],
-        "properties": {
-            "status": {"type": "string", "enum": ["ok", "no-data"]},
-            "api_version": {"type": "string"},
-            "detail": {"type": "string"},
-            "dataset": {
-                "type": "object",
-                "required": ["version", "created", "tag"],
-                "properties": {
-                    "version": {"type": "string"},
-                    "created": {"type": "string"},
-                    "tag": {"type": "string", "description": "changes whenever the data in use changes"},
-                    "source": _nullable({"type": "string"}),
-                    "row_counts": _nullable({"type": "object"}),
-                },
-            },
-        },
-    }
-    strings_out = {
-        "type": "object",
-        "required": ["lang", "version", "strings", "enums"],
-        "properties": {
-            "lang": {"type": "string", "enum": list(i18n.LANGS)},
-            "version": {"type": "string"},
-            "strings": {"type": "object", "additionalProperties": {"type": "string"}},
-            "enums": {
-                "type": "object",
-                "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}},
-            },
-        },
-    }
-    cors = {"Access-Control-Allow-Origin": {"schema": {"type": "string"}}}
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "驿站图 Station Atlas API",
-            "version": API_VERSION,
-            "description": "Nearest trade-union worker rest stations in China, their live status from "
-            "couriers' reports, place search and the phone app's strings. Coordinates in responses "
-            "are WGS-84; travel times are estimates. Error bodies repeat at most "
-            f"{MAX_ECHO_CHARS} characters of any input value.",
-        },
-        "paths": {
-            "/api/v1/health": {
-                "get": {
-                    "summary": "Liveness and the dataset in use",
-                    "responses": {"200": {"description": "OK", "content": json_content(health_out)}},
-                }
-            },
-            "/api/v1/nearest": {
-                "get": {
-                    "summary": "Nearest stations to a point, ordered by distance",
-                    "parameters": [
-                        lat,
-                        lng,
-                        param(
-                            "k",
-                            {"type": "integer", "minimum": 1, "maximum": K_MAX, "default": 5},
-                            "how many stations",
-                        ),
-                        {
-                            **param(
-                                "amenity",
-                                {"type": "array", "items": {"type": "string", "enum": AMENITIES.values}},
-                                "required amenities (all of them); repeat the parameter",
-                            ),
-                            "style": "form",
-                            "explode": True,
-                        },
-                        {
-                            **param(
-                                "kind",
-                                {"type": "array", "items": {"type": "string", "enum": STATION_KINDS.values}},
-                                "station kinds (any of them); repeat the parameter",
-                            ),
-                            "style": "form",
-                            "explode": True,
-                        },
-                        param(
-                            "open_at",
-                            {"type": "string", "pattern": OPEN_AT_PATTERN},
-                            "only stations open at this Beijing time, HH:MM (overnight hours honoured; "
-                            "stations with unknown hours are left out)",
-                        ),
-                        crs,
-                        param(
-                            "radius_m",
-                            {"type": "number", "exclusiveMinimum": 0},
-                            "only within this many metres",
-                        ),
-                        links_param,
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "Stations ordered by distance",
-                            "headers": cors,
-                            "content": json_content(listing),
-                        },
-                        "400": err(
-                            f"Bad input (outside China's bounding box, k not 1..{K_MAX}, unknown amenity, "
-                            "kind or datum, bad time, unknown parameter)"
-                        ),
-                        "503": no_data,
-                    },
-                }
-            },
-            "/api/v1/stations/around": {
-                "get": {
-                    "summary": "Stations around a point, nearest first, to keep on a phone for offline use",
-                    "parameters": [
-                        lat,
-                        lng,
-                        crs,
-                        param(
-                            "radius_m",
-                            {
-                                "type": "number",
-                                "exclusiveMinimum": 0,
-                                "maximum": AROUND_RADIUS_MAX_M,
-                                "default": AROUND_RADIUS_DEFAULT_M,
-                            },
-                            "only within this many metres",
-                        ),
-                        param(
-                            "limit",
-                            {
-                                "type": "integer",
-                                "minimum": 1,
-                                "maximum": AROUND_LIMIT_MAX,
-                                "default": AROUND_LIMIT_DEFAULT,
-                            },
-                            "most stations",
-                        ),
-                        links_param,
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "Stations ordered by distance",
-                            "headers": cors,
-                            "content": json_content(listing),
-                        },
-                        "400": err("Bad input"),
-                        "503": no_data,
-                    },
-                }
-            },
-            "/api/v1/stations/{station_id}": {
-                "get": {
-                    "summary": "One station",
-                    "parameters": [
-                        {"name": "station_id", "in": "path", "required": True, "schema": {"type": "string"}},
-                        links_param,
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "The station",
-                            "headers": cors,
-                            "content": json_content(
-                                {
-                                    "type": "object",
-                                    "required": ["dataset", "station"],
-                                    "properties": {"dataset": {"type": "string"}, "station": station},
-                                }
-                            ),
-                        },
-                        "400": err("Bad parameter"),
-                        "404": err("No such station"),
-                        "503": no_data,
-                    },
-                }
-            },
-            "/api/v1/places": {
-                "get": {
-                    "summary": "Find places and stations by Chinese name, pinyin or initials",
-                    "parameters": [
-                        param(
-                            "q",
-                            {"type": "string", "maxLength": MAX_ECHO_CHARS},
-                            f"Chinese text, toneless pinyin or initials (first {places.MAX_QUERY_CHARS} "
-                            "characters used; fewer than 2 letters find nothing)",
-                            True,
-                        ),
-                        param(
-                            "limit",
-                            {"type": "integer", "minimum": 1, "maximum": PLACES_LIMIT_MAX, "default": 10},
-                            "most results",
-                        ),
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "Places, best match first",
-                            "headers": cors,
-                            "content": json_content(
-                                {
-                                    "type": "object",
-                                    "required": ["query", "count", "places"],
-                                    "properties": {
-                                        "query": {"type": "string"},
-                                        "count": {"type": "integer", "minimum": 0},
-                                        "places": {"type": "array", "items": place},
-                                    },
-                                }
-                            ),
-                        },
-                        "400": err("Bad input"),
-                    },
-                }
-            },
-            "/api/v1/reports": {
-                "post": {
-                    "summary": "Report a problem with a station",
-                    "requestBody": {"required": True, "content": json_content(report_in)},
-                    "responses": {
-                        "201": {
-                            "description": "Stored",
-                            "content": json_content(
-                                {
-                                    "type": "object",
-                                    "required": ["report", "station_status"],
-                                    "properties": {"report": report_out, "station_status": status},
-                                }
-                            ),
-                        },
-                        "400": err("Bad body; field names the culprit"),
-                        "404": err("No such station"),
-                        "413": err(f"Body larger than {REPORT_BODY_MAX_BYTES} bytes"),
-                        "415": err("Not JSON"),
-                        "429": {
-                            "description": "Too many reports from this client or about this station",
-                            "headers": {
-                                "Retry-After": {
-                                    "schema": {"type": "string", "pattern": "^[0-9]+$"},
-                                    "required": True,
-                                }
-                            },
-                            "content": json_content(
-                                {
-                                    "type": "object",
-                                    "required": ["error", "retry_after_s"],
-                                    "properties": {
-                                        "error": {"type": "string"},
-                                        "retry_after_s": {"type": "integer", "minimum": 1},
-                                    },
-                                }
-                            ),
-                        },
-                        "503": no_data,
-                    },
-                }
-            },
-            "/api/v1/strings": {
-                "get": {
-                    "summary": "UI strings of the phone app and labels of the codes",
-                    "parameters": [
-                        param(
-                            "lang", {"type": "string", "enum": list(i18n.LANGS), "default": "zh"}, "language"
-                        )
-                    ],
-                    "responses": {
-                        "200": {"description": "Strings", "content": json_content(strings_out)},
-                        "304": {"description": "Not modified (If-None-Match)"},
-                        "400": err("Bad input"),
-                    },
-                }
-            },
-            "/api/v1/openapi.json": {
-                "get": {
-                    "summary": "This description",
-                    "responses": {
-                        "200": {"description": "OpenAPI 3.1", "content": json_content({"type": "object"})}
-                    },
-                }
-            },
-        },
-    }
 
 
 async def openapi(request: Request) -> FastJSONResponse:
