@@ -477,6 +477,8 @@ class StationText:
     amap_name_q: NDArray[np.object_]
     baidu_title_q: NDArray[np.object_]
     baidu_content_q: NDArray[np.object_]
+    amenities_known: NDArray[np.bool_] = field(default_factory=lambda: np.empty(0, dtype=bool))
+    """False where the services are unknown (imported without a services column)."""
     sorted_ids: NDArray[np.str_] = field(default_factory=lambda: np.empty(0, dtype=str))
     """Station ids in sorted order (for :meth:`position_of`)."""
     id_order: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
@@ -489,7 +491,7 @@ class StationText:
         """Take the text columns of a stations frame (the one the index was built from)."""
         used = [
             c
-            for c in ("station_id", "name", "address", "kind", "amenities", "lat", "lng")
+            for c in ("station_id", "name", "address", "kind", "amenities", "amenities_known", "lat", "lng")
             if c in stations.columns
         ]
         df = pd.DataFrame(stations[used]).reset_index(drop=True)
@@ -525,6 +527,11 @@ class StationText:
             amap_name_q=amap_name_q,
             baidu_title_q=baidu_title_q,
             baidu_content_q=baidu_content_q,
+            amenities_known=(
+                df["amenities_known"].to_numpy(dtype=bool, na_value=True)
+                if "amenities_known" in df.columns
+                else np.ones(n, dtype=bool)
+            ),
             sorted_ids=ids[id_order],
             id_order=id_order.astype(np.int64),
         )
@@ -675,7 +682,8 @@ def station_records(
         :data:`ESTIMATE_NOTE`), ``open_now`` (at ``at_min``; ``None`` when the hours are
         unknown), ``hours_known``, ``opens``/``closes`` (``"HH:MM"``, ``None`` when open
         24 h or unknown), ``open_24h``, ``closes_in_min`` / ``opens_in_min`` (``None``
-        when not applicable), ``smart``, ``amenities``, ``address`` and ``links``.
+        when not applicable), ``smart``, ``amenities``, ``amenities_known`` (false: the
+        services are unknown, ``amenities`` is empty), ``address`` and ``links``.
     """
     pos = np.asarray(position, dtype=np.int64)
     if distance_m is None:
@@ -749,6 +757,7 @@ def station_records(
             opens_in_min=opens_in,
             smart=smart,
             amenities=list(text.amenities[p]),
+            amenities_known=bool(text.amenities_known[p]) if len(text.amenities_known) else True,
             address=str(address or ""),
         )
         if links:

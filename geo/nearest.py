@@ -82,6 +82,7 @@ RESULT_COLUMNS: Final = (
     "open_24h",
     "smart",
     "amenities",
+    "amenities_known",
     "address",
     "position",
 )
@@ -344,7 +345,7 @@ class StationIndex:
                 f"stations table lacks column(s) {', '.join(missing)}; regenerate or re-import it"
             )
         # Only the columns used, positionally (no copy of geometry or of unused text).
-        used = [*REQUIRED_COLUMNS, *(["address"] if "address" in stations.columns else [])]
+        used = [*REQUIRED_COLUMNS, *(c for c in ("address", "amenities_known") if c in stations.columns)]
         df = pd.DataFrame(stations[used]).reset_index(drop=True)
         ids = df["station_id"].astype(str).to_numpy(dtype=object)
         lat = df["lat"].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -376,6 +377,13 @@ class StationIndex:
             "opens": opens_text.where(hours_known, None).to_numpy(dtype=object),
             "closes": closes_text.where(hours_known, None).to_numpy(dtype=object),
             "amenities": df["amenities"].to_numpy(dtype=object),
+            # False: imported without a services column (empty list = unknown, not none);
+            # data written before the column existed counts as known.
+            "amenities_known": (
+                df["amenities_known"].to_numpy(dtype=bool, na_value=True)
+                if "amenities_known" in df.columns
+                else np.ones(len(df), dtype=bool)
+            ),
         }
         if "address" in df.columns:
             display["address"] = df["address"].to_numpy(dtype=object)
@@ -719,6 +727,7 @@ class StationIndex:
             "open_24h": self.open_24h[pos],
             "smart": self.smart[pos],
             "amenities": d["amenities"][pos],
+            "amenities_known": d["amenities_known"][pos],
         }
         if "address" in d:
             columns["address"] = d["address"][pos]

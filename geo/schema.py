@@ -310,6 +310,11 @@ TARGETS = Table(
 
 TABLES: Final[dict[str, Table]] = {t.name: t for t in (STATIONS, WORKPLACES, CHECKINS, CAMPAIGN, TARGETS)}
 
+OPTIONAL_COLUMNS: Final[dict[str, dict[str, bool]]] = {"stations": {"amenities_known": True}}
+"""Boolean columns a table may lack (data written before they existed), with the value
+a reader fills in. ``stations.amenities_known`` is false for a station imported from a
+file without a services column: its empty ``amenities`` mean "unknown", not "none"."""
+
 
 def amenities_to_mask(amenities: pd.Series) -> np.ndarray:
     """Encode a column of amenity lists as one bit mask per row.

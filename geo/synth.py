@@ -318,6 +318,7 @@ def _stations(rng: np.random.Generator, places: pd.DataFrame, scale: float) -> p
         }
     )
     df["h3_9"] = hexes.latlng_to_cells(df["lat"], df["lng"], 9)
+    df["amenities_known"] = np.ones(n, dtype=bool)  # the generator draws every station's services
     return _as_strings(df, exclude=("amenities", "opened_on"))
 
 

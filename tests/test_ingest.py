@@ -94,7 +94,8 @@ def test_every_format_gives_the_same_hand_worked_report(name: str, demo_data_dir
     assert list(df.loc["MO001", "amenities"]) == ["hot_water", "other"]
     assert df.loc["BJ001", "kind"] == "outdoor"
     assert df.loc["GZ001", "kind"] == "driver"
-    assert list(p.frame.columns) == list(STATIONS.columns)
+    assert list(p.frame.columns) == [*STATIONS.columns, "amenities_known"]
+    assert p.frame["amenities_known"].all()  # the file has a services column
 
 
 def test_encodings_are_detected(demo_data_dir: Path) -> None:
@@ -124,7 +125,7 @@ def test_commit_writes_a_version_matching_the_schema_and_keeps_the_old_one(fresh
     assert store.current_version(fresh_data_dir) == r.version
     new = store.read_table(fresh_data_dir, "stations")
     assert len(new) == 5
-    assert list(new.drop(columns="geometry").columns) == list(STATIONS.columns)
+    assert list(new.drop(columns="geometry").columns) == [*STATIONS.columns, "amenities_known"]
     assert new["h3_9"].str.len().eq(15).all()
     m = store.read_manifest(fresh_data_dir)
     assert m["source"] == {

@@ -62,6 +62,7 @@ def test_a_registry_of_only_names_and_coordinates_imports(fresh_data_dir: Path, 
     assert stations["closes"].isna().all()
     assert not stations["open_24h"].any()
     assert not stations["extended_hours"].any()
+    assert not stations["amenities_known"].to_numpy(dtype=bool).any()  # services unknown, not "none"
 
 
 def test_blank_hours_cells_are_unknown_with_one_note_and_bad_hours_still_reject(fresh_data_dir: Path) -> None:
@@ -111,3 +112,80 @@ def test_an_unknown_hours_station_can_be_edited_without_inventing_hours(fresh_da
     row = store.read_table(fresh_data_dir, "stations").iloc[0]
     assert row["name"] == "不明二"
     assert pd.isna(row["opens"])
+
+
+def test_a_registry_without_services_imports_them_as_unknown_not_none(
+    fresh_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    import httpx
+
+    from geo import api
+
+    text = "名称,经度,纬度\n甲,116.400,39.900\n乙,116.401,39.901\n"
+    r = ingest.import_bytes(fresh_data_dir, text.encode(), "a.csv", "stations", user="t", mode="replace")
+    assert (r.accepted, r.rejected) == (2, 0)
+    stations = store.read_table(fresh_data_dir, "stations")
+    assert not stations["amenities_known"].to_numpy(dtype=bool).any()
+    assert all(len(a) == 0 for a in stations["amenities"])
+    index = StationIndex.from_frame(stations)
+    assert index.query(39.9, 116.4, k=2)["amenities_known"].tolist() == [False, False]
+    # An amenity filter never matches a station whose services are unknown.
+    assert index.query(39.9, 116.4, k=2, amenities=["hot_water"]).empty
+
+    monkeypatch.setenv("GEO_DATA_DIR", str(fresh_data_dir))
+    api._settings_cache.clear()
+
+    async def get(path: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=api.app(), client=("198.51.100.7", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            return await c.get(path)
+
+    try:
+        res = asyncio.run(get("/api/v1/nearest?lat=39.9&lng=116.4&k=2"))
+        assert res.status_code == 200, res.text
+        recs = res.json()["results"]
+        assert [x["amenities_known"] for x in recs] == [False, False]
+        assert [x["amenities"] for x in recs] == [[], []]
+    finally:
+        api._settings_cache.clear()
+
+
+def test_a_blank_services_cell_is_none_and_an_edit_keeps_unknown_services_unknown(
+    fresh_data_dir: Path,
+) -> None:
+    text = "名称,经度,纬度,服务项目\n有,116.400,39.900,热水、充电\n空,116.401,39.901,\n"
+    ingest.import_bytes(fresh_data_dir, text.encode(), "a.csv", "stations", user="t", mode="replace")
+    s = store.read_table(fresh_data_dir, "stations").set_index("name")
+    assert s["amenities_known"].to_dict() == {"有": True, "空": True}
+    assert len(s.loc["空", "amenities"]) == 0
+
+    text = "名称,经度,纬度\n不明,116.402,39.902\n"
+    ingest.import_bytes(fresh_data_dir, text.encode(), "b.csv", "stations", user="t", mode="append")
+    s = store.read_table(fresh_data_dir, "stations").set_index("name")
+    assert s["amenities_known"].to_dict() == {"有": True, "空": True, "不明": False}  # append keeps both
+    r = ingest.save_station(
+        fresh_data_dir, {"station_id": str(s.loc["不明", "station_id"]), "name": "不明二"}, "t"
+    )
+    assert r.version is not None, r.rejections
+    s = store.read_table(fresh_data_dir, "stations").set_index("name")
+    assert s["amenities_known"].to_dict() == {"有": True, "空": True, "不明二": False}
+    r = ingest.save_station(
+        fresh_data_dir, {"station_id": str(s.loc["不明二", "station_id"]), "amenities": ["hot_water"]}, "t"
+    )
+    assert r.version is not None, r.rejections
+    s = store.read_table(fresh_data_dir, "stations").set_index("name")
+    assert bool(s.loc["不明二", "amenities_known"]) is True
+    assert list(s.loc["不明二", "amenities"]) == ["hot_water"]
+
+
+def test_stations_stored_before_the_flag_existed_read_as_known(demo_data_dir: Path) -> None:
+    # The demo data was written with the flag; a file without it (older data) reads as known.
+    import pyarrow.parquet as pq
+
+    path = store.table_path(demo_data_dir, "stations")
+    assert "amenities_known" in pq.read_schema(path).names
+    stations = store.read_table(demo_data_dir, "stations").drop(columns=["amenities_known"])
+    index = StationIndex.from_frame(stations)
+    assert index.query(39.9, 116.4, k=3)["amenities_known"].tolist() == [True, True, True]

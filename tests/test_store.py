@@ -18,14 +18,15 @@ import pytest
 
 from geo import store
 from geo.errors import DataMissingError, InputError, SchemaError
-from geo.schema import H3_INT_COLUMN, TABLES
+from geo.schema import H3_INT_COLUMN, OPTIONAL_COLUMNS, TABLES
 
 
 def test_round_trip_keeps_every_table_and_column(demo_data_dir: Path, demo_tables: dict) -> None:
     for name, original in demo_tables.items():
         back = store.read_table(demo_data_dir, name)
         assert len(back) == len(original), name
-        assert list(TABLES[name].columns) == [c for c in back.columns if c != "geometry"], name
+        expected = [*TABLES[name].columns, *OPTIONAL_COLUMNS.get(name, {})]
+        assert expected == [c for c in back.columns if c != "geometry"], name
     st = store.read_table(demo_data_dir, "stations")
     assert isinstance(st, gpd.GeoDataFrame)
     assert st.crs.to_epsg() == 4326

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from geo import synth
-from geo.schema import AMENITIES, CATEGORIES, OCCUPATIONS, STATION_KINDS, TABLES
+from geo.schema import AMENITIES, CATEGORIES, OCCUPATIONS, OPTIONAL_COLUMNS, STATION_KINDS, TABLES
 
 from .conftest import TEST_SCALE
 
@@ -16,7 +16,8 @@ C = synth.CALIBRATION
 
 def test_every_table_has_the_schema_columns(demo_tables: dict[str, pd.DataFrame]) -> None:
     for name, table in TABLES.items():
-        assert list(demo_tables[name].columns) == list(table.columns), name
+        optional = list(OPTIONAL_COLUMNS.get(name, {}))
+        assert list(demo_tables[name].columns) == [*table.columns, *optional], name
 
 
 def test_station_counts_match_published_figures_at_scale(demo_tables: dict[str, pd.DataFrame]) -> None:
@@ -136,3 +137,7 @@ def test_scale_out_of_range_is_refused() -> None:
 
     with pytest.raises(InputError, match="scale"):
         synth.generate(scale=0)
+
+
+def test_demo_stations_have_known_services(demo_tables: dict[str, pd.DataFrame]) -> None:
+    assert demo_tables["stations"]["amenities_known"].to_numpy(dtype=bool).all()

@@ -150,6 +150,13 @@ def status_text(r: dict) -> str:
     return tr("nearest.closed_until", t=r["opens"])
 
 
+def amenities_text(r: dict) -> str:
+    """The card's services line: icons and labels, or "services unknown" (never "none" for unknown)."""
+    if r.get("amenities_known") is False:
+        return tr("nearest.amenities_unknown")
+    return md(" ".join(f"{AMENITY_ICONS.get(a, '')}{AMENITIES.label(a, lang)}" for a in r["amenities"]))
+
+
 for i, r in enumerate(records):
     with st.container(border=True, key=f"nearest_card_{i}"):
         distance = i18n.format_distance(r["distance_m"], lang)
@@ -162,8 +169,7 @@ for i, r in enumerate(records):
         else:
             travel = tr("nearest.travel_far")
         st.caption(travel, help=tr("nearest.travel_help"))
-        icons = " ".join(f"{AMENITY_ICONS.get(a, '')}{AMENITIES.label(a, lang)}" for a in r["amenities"])
-        st.caption(f"{md(icons)}  \n📍 {md(r['address'])}")
+        st.caption(f"{amenities_text(r)}  \n📍 {md(r['address'])}")
         with st.container(horizontal=True, gap="small"):
             st.link_button(tr("nearest.nav_amap"), r["links"]["amap"], type="primary")
             st.link_button(tr("nearest.nav_baidu"), r["links"]["baidu"])

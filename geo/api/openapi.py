@@ -73,6 +73,10 @@ def openapi_spec() -> dict[str, Any]:
         "opens_in_min": _nullable({"type": "integer", "minimum": 0, "maximum": 1440}),
         "smart": {"type": "boolean"},
         "amenities": {"type": "array", "items": {"type": "string", "enum": AMENITIES.values}},
+        "amenities_known": {
+            "type": "boolean",
+            "description": "false: services unknown (imported without them), amenities is empty",
+        },
         "address": {"type": "string"},
         "links": links,
         "status": status,
@@ -92,6 +96,7 @@ def openapi_spec() -> dict[str, Any]:
         "opens_in_min",
         "smart",
         "amenities",
+        "amenities_known",
         "address",
         "status",
     ]

@@ -21,7 +21,7 @@ from geo.ingest.mapping import FIELDS
 from geo.ingest.read import SourceFrame, cell_text
 from geo.ingest.report import ImportReport, check_crs, field_label, issue, log_audit
 from geo.ingest.validation import to_schema, validate
-from geo.schema import AMENITIES, STATION_KINDS, TABLES
+from geo.schema import AMENITIES, OPTIONAL_COLUMNS, STATION_KINDS, TABLES
 
 _EDIT_FIELDS: Final = (
     "name",
@@ -40,6 +40,8 @@ _EDIT_FIELDS: Final = (
 )
 """Stored station columns a person edits (the audit log records their changes)."""
 _HOURS_FIELDS: Final = ("hours", "opens", "closes", "open_24h")
+_STATION_COLUMNS: Final = [*TABLES["stations"].columns, *OPTIONAL_COLUMNS["stations"]]
+"""Stored station columns an edit reads and writes back (with ``amenities_known``)."""
 
 
 def _station_cells(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -49,7 +51,7 @@ def _station_cells(row: Mapping[str, Any]) -> dict[str, Any]:
         return None if v is None or (not isinstance(v, list | np.ndarray) and pd.isna(v)) else cell_text(v)
 
     amenities = row.get("amenities")
-    return {
+    cells = {
         "station_id": text(row.get("station_id")),
         "name": text(row.get("name")),
         "kind": text(row.get("kind")),
@@ -63,6 +65,9 @@ def _station_cells(row: Mapping[str, Any]) -> dict[str, Any]:
         "opened_on": text(row.get("opened_on")),
         "smart": "是" if bool(row.get("smart")) else "否",
     }
+    if not bool(row.get("amenities_known", True)):
+        del cells["amenities"]  # services unknown stay unknown unless the edit gives them
+    return cells
 
 
 def hours_text(opens: Any, closes: Any) -> str | None:  # noqa: ANN401 - stored cells
@@ -167,7 +172,7 @@ def save_station(
             raise InputError(f"{k!r} is not a station field; fields: {', '.join(FIELDS['stations'])}")
     crs = check_crs(crs)
     base = base_version if base_version is not None else store.current_version(data_dir)
-    current = store.read_table(data_dir, "stations", base, columns=list(TABLES["stations"].columns))
+    current = store.read_table(data_dir, "stations", base, columns=_STATION_COLUMNS)
     sid = str(values.get("station_id") or "")
     hit = current.index[current["station_id"].astype(str) == sid] if sid else current.index[:0]
     old = current.loc[hit[0]].to_dict() if len(hit) else None
@@ -252,7 +257,7 @@ def close_station(
         If no station has ``station_id``.
     """
     base = base_version if base_version is not None else store.current_version(data_dir)
-    current = store.read_table(data_dir, "stations", base, columns=list(TABLES["stations"].columns))
+    current = store.read_table(data_dir, "stations", base, columns=_STATION_COLUMNS)
     keep = current["station_id"].astype(str) != str(station_id)
     if keep.all():
         raise InputError(f"no station with id {station_id!r} in the current dataset")

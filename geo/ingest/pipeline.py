@@ -34,7 +34,7 @@ from geo.ingest.report import (
     reason_text,
 )
 from geo.ingest.validation import to_schema, validate
-from geo.schema import TABLES
+from geo.schema import OPTIONAL_COLUMNS, TABLES
 
 
 @dataclass
@@ -137,7 +137,9 @@ def prepare(
         station_ids = None
         if base is not None and (mode == "append" or table == "checkins"):
             if mode == "append":
-                existing = store.read_table(data_dir, table, base, columns=list(TABLES[table].columns))
+                existing = store.read_table(
+                    data_dir, table, base, columns=[*TABLES[table].columns, *OPTIONAL_COLUMNS.get(table, {})]
+                )
             if table == "checkins":
                 station_ids = set(
                     store.read_table(data_dir, "stations", base, columns=["station_id"])["station_id"].astype(

@@ -39,6 +39,7 @@ from geo.schema import (
     CATEGORIES,
     H3_RES,
     OCCUPATIONS,
+    OPTIONAL_COLUMNS,
     ORGANIZER_LEVELS,
     REGION_COLUMNS,
     STATION_KINDS,
@@ -442,6 +443,9 @@ def _validate_stations(ctx: _Ctx, rows: np.ndarray) -> pd.DataFrame:
             "extended_hours": hours.is_extended_hours(o_min, c_min, open_24h) & known,
             "smart": smart,
             "amenities": pd.Series(amen, dtype=object).to_numpy(),
+            # No services column: the empty lists mean "unknown", not "none" (blank cells of
+            # a services column stay "none").
+            "amenities_known": np.full(len(lat), "amenities" in ctx.raw.columns, dtype=bool),
             "seats": seats,
             "operator": operator.to_numpy(dtype=object),
             "opened_on": opened_on,
@@ -585,7 +589,10 @@ _VALIDATORS: Final = {
 
 
 def to_schema(df: pd.DataFrame, table: Table) -> pd.DataFrame:
-    """Return ``df`` with exactly the columns of ``table`` in order, with the stored dtypes."""
+    """Return ``df`` with exactly the columns of ``table`` in order, with the stored dtypes.
+
+    Its :data:`geo.schema.OPTIONAL_COLUMNS` follow, filled with their default where ``df`` lacks them.
+    """
     out = pd.DataFrame(index=range(len(df)))
     for col, kind in table.columns.items():
         if col not in df.columns:
@@ -602,6 +609,12 @@ def to_schema(df: pd.DataFrame, table: Table) -> pd.DataFrame:
             hexes.latlng_to_cells(out["lat"].to_numpy(), out["lng"].to_numpy(), H3_RES) if len(out) else []
         )
         out["h3_9"] = pd.Series(cells, dtype="string")
+    for col, value in OPTIONAL_COLUMNS.get(table.name, {}).items():
+        out[col] = (
+            df[col].reset_index(drop=True).astype(bool)
+            if col in df.columns
+            else np.full(len(out), value, dtype=bool)
+        )
     return out
 
 

@@ -25,7 +25,7 @@ import shapely
 
 from geo import hexes
 from geo.errors import InputError, SchemaError
-from geo.schema import H3_INT_COLUMN, TABLES, Table
+from geo.schema import H3_INT_COLUMN, OPTIONAL_COLUMNS, TABLES, Table
 from geo.store.atomic import MANIFEST_FILE
 from geo.store.versions import (
     _check_base,
@@ -299,13 +299,20 @@ def read_table(
     table = TABLES[name]
     if is_partitioned_path(path):
         return _read_partitioned(Path(dataset_root(path)), table, columns)
+    # Optional columns (OPTIONAL_COLUMNS) asked for but absent from an older file: filled below.
+    optional = OPTIONAL_COLUMNS.get(name, {})
+    absent = {c: v for c, v in optional.items() if c not in pq.read_schema(path).names} if optional else {}
+    wanted = None if columns is None else [c for c in columns if c not in absent]
     if table.geometry and (columns is None or "geometry" in columns):
-        df: pd.DataFrame = gpd.read_parquet(path, columns=columns)
+        df: pd.DataFrame = gpd.read_parquet(path, columns=wanted)
     else:
-        cols = columns if columns is not None else list(table.columns)
+        cols = wanted if wanted is not None else list(table.columns)
         df = pd.read_parquet(path, columns=cols)
     if columns is None:
         check_columns(df, table, source=str(path))
+    for c, value in absent.items():
+        if columns is None or c in columns:
+            df[c] = np.full(len(df), value, dtype=bool)
     # Arrow's allocator keeps the freed read buffers for reuse; a long-running app reads a
     # table once, so give them back (≈ 100 MB for the national tables).
     pa.default_memory_pool().release_unused()

@@ -399,6 +399,8 @@ function card(r, index, { shared = false } = {}) {
   const st = li.querySelector(".status");
   show(st, statusText(r.status), "line status");
   const am = li.querySelector(".amenities");
+  // Imported without a services column: unknown, which an empty list would call "none".
+  if (r.amenities_known === false) am.append(el("li", t("nearest.amenities_unknown")));
   for (const a of r.amenities || []) {
     const icon = (E.amenity_icon || {})[a] || "";
     am.append(el("li", `${icon} ${(E.amenity || {})[a] || a}`.trim()));

@@ -138,3 +138,27 @@ def test_amenity_filter_returns_only_matching_stations(app: AppTest, demo_tables
     assert len(titles) == 5
     for title, name in zip(titles, expected, strict=True):
         assert name.replace("(", "\\(").replace(")", "\\)") in title
+
+
+def test_a_station_imported_without_services_says_services_unknown(
+    fresh_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from geo import ingest
+
+    text = "名称,经度,纬度\n无服务列驿站,116.400,39.900\n"
+    r = ingest.import_bytes(fresh_data_dir, text.encode(), "a.csv", "stations", user="t", mode="replace")
+    assert r.accepted == 1
+    monkeypatch.setenv("GEO_DATA_DIR", str(fresh_data_dir))
+    monkeypatch.chdir(ROOT)
+    from views import common
+
+    common._settings_cached.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("views/nearest.py")
+    at.run()
+    at.toggle[0].set_value(False)  # its hours are unknown too: any hours
+    type_coords(at, "39.9001, 116.4001")
+    assert card_titles(at)[0].startswith("**1. 无服务列驿站**")
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("服务项目未知") for c in captions), captions

@@ -253,13 +253,14 @@ def screenshot_at(page: Any, name: str) -> None:
 def test_unknown_hours_and_reported_closed_are_states_of_their_own(
     phone: Callable[..., Any], here: tuple[float, float]
 ) -> None:
-    """The API's answer is edited on its way in: hours unknown on card 1, reported closed on card 2."""
+    """The API answer is edited in flight: hours and services unknown on card 1, reported closed on card 2."""
 
     def edit(route: Any) -> None:
         body = route.fetch().json()
         body["results"][0].update(
             hours_known=False, open_now=None, opens=None, closes=None, open_24h=False, closes_in_min=None
         )
+        body["results"][0].update(amenities=[], amenities_known=False)
         body["results"][1]["status"] = {"reports_48h": 3, "top_problem": "closed", "reported_closed": True}
         route.fulfill(json=body)
 
@@ -270,6 +271,8 @@ def test_unknown_hours_and_reported_closed_are_states_of_their_own(
     assert "开放中" not in first.inner_text()
     assert "关门" not in first.inner_text()
     assert first.locator(".status").is_hidden()
+    assert first.locator(".amenities").inner_text() == "服务项目未知"
+    assert "服务项目未知" not in second.inner_text()
     assert second.locator(".status").inner_text() == "⛔ 多人报告:关门了"
     assert page.problems == []
 
