@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import tomllib
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from geo import api, navigation
 from geo.datums import CHINA_BBOX
 from geo.distance import haversine_m
 from geo.nearest import K_MAX
+from tests.aio import run_async
 
 APP = api.app()
 PEER = ("198.51.100.7", 50000)
@@ -51,7 +51,7 @@ def call(method: str, path: str, *, client: tuple[str, int] = PEER, **kwargs: An
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
             return await c.request(method, path, **kwargs)
 
-    return asyncio.run(go())
+    return run_async(go())
 
 
 def stations(demo_tables: dict) -> pd.DataFrame:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import httpx
 import pytest
 
 from geo import phone
+from tests.aio import run_async
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -40,7 +40,7 @@ def get(static: Path, path: str, **headers: str) -> httpx.Response:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
             return await c.get(path, headers=headers)
 
-    return asyncio.run(go())
+    return run_async(go())
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,7 @@ def test_only_reading_is_allowed(static: Path) -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
             return await c.post("/m/index.html", content=b"x")
 
-    assert asyncio.run(go()).status_code == 405
+    assert run_async(go()).status_code == 405
 
 
 def test_phone_paths() -> None:

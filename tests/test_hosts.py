@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import socket
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 
 from geo import hosts
+from tests.aio import run_async
 
 DEFAULTS = ("localhost", "127.0.0.1", "[::1]")
 
@@ -76,7 +76,7 @@ def call(app: Any, scope: dict[str, Any]) -> tuple[list[dict[str, Any]], list[st
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(app(inner)(scope, receive, send))
+    run_async(app(inner)(scope, receive, send))
     return sent, reached
 
 

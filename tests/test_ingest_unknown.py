@@ -14,6 +14,7 @@ import pytest
 
 from geo import ingest, store
 from geo.nearest import StationIndex
+from tests.aio import run_async
 
 
 def registry_of_names_and_coordinates(n: int = 1500) -> bytes:
@@ -117,7 +118,6 @@ def test_an_unknown_hours_station_can_be_edited_without_inventing_hours(fresh_da
 def test_a_registry_without_services_imports_them_as_unknown_not_none(
     fresh_data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import asyncio
 
     import httpx
 
@@ -143,7 +143,7 @@ def test_a_registry_without_services_imports_them_as_unknown_not_none(
             return await c.get(path)
 
     try:
-        res = asyncio.run(get("/api/v1/nearest?lat=39.9&lng=116.4&k=2"))
+        res = run_async(get("/api/v1/nearest?lat=39.9&lng=116.4&k=2"))
         assert res.status_code == 200, res.text
         recs = res.json()["results"]
         assert [x["amenities_known"] for x in recs] == [False, False]

@@ -10,6 +10,7 @@ import json
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,26 @@ def _create_schema(con: sqlite3.Connection) -> None:
     )
 
 
+def _switch_to_wal(con: sqlite3.Connection) -> None:
+    """Put the database in WAL mode (persistent; not allowed inside a transaction).
+
+    Changing the journal mode takes an exclusive lock without SQLite's busy handler, so two
+    processes opening a new database at once can meet "database is locked": retry for up
+    to :data:`REPORTS_BUSY_TIMEOUT_MS` (once the file is in WAL mode the pragma is a no-op).
+    """
+    deadline = time.monotonic() + REPORTS_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if str(con.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower() == "wal":
+                return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError("database is locked: the reports database stayed busy")
+        time.sleep(0.01)
+
+
 @contextlib.contextmanager
 def _db(data_dir: Path) -> Iterator[sqlite3.Connection]:
     """Open the reports database (created and migrated on first use per process)."""
@@ -86,7 +107,7 @@ def _db(data_dir: Path) -> Iterator[sqlite3.Connection]:
     con = _connect(path)
     try:
         if fresh:
-            con.execute("PRAGMA journal_mode=WAL")  # persistent; not allowed inside a transaction
+            _switch_to_wal(con)
             con.execute("BEGIN IMMEDIATE")  # one process migrates at a time
             try:
                 _create_schema(con)
