@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from geo import store, synth
+from geo import engines, store, synth
+from tests.partials import PartialsHere
 
 TEST_SCALE = 0.01
 TEST_SEED = 42
@@ -39,3 +41,27 @@ def fresh_data_dir(tmp_path: Path, demo_data_dir: Path) -> Path:
     d = tmp_path / "data"
     shutil.copytree(demo_data_dir, d)
     return d
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    """Address of a 2-worker local Dask cluster (threads) shared by one test module."""
+    distributed = pytest.importorskip("distributed")
+    from geo.engines import dask as dask_engine
+
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+    )
+    try:
+        yield cluster.scheduler_address
+    finally:
+        dask_engine.close_clients()
+        cluster.close()
+
+
+@pytest.fixture(params=["dask", "partials-here"])
+def partials_engine(request: pytest.FixtureRequest) -> engines.Engine:
+    """An engine that works by partials: on the Dask cluster, or here one chunk after another."""
+    if request.param == "dask":
+        return engines.DaskEngine(request.getfixturevalue("scheduler"))
+    return PartialsHere()

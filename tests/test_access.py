@@ -3,20 +3,17 @@ reference, against PySAL ``access`` and against invariants (seats are conserved)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from geo import access, coverage, engines
 from geo.distance import haversine_m
-from geo.engines import LOCAL, DaskEngine, LocalEngine
+from geo.engines import LOCAL
 from geo.engines import base as engines_base
-from geo.engines import dask as dask_engine
 from geo.errors import InputError
 from geo.nearest import StationIndex
+from tests.partials import PartialsHere
 
 
 def random_instance(
@@ -275,36 +272,13 @@ def test_time_of_day_uses_the_stations_open_then(demo_tables: dict[str, pd.DataF
 
 # ---------------------------------------------------------------- engines: local vs partials (Dask)
 
-distributed = pytest.importorskip("distributed")
+pytest.importorskip("distributed")
 
 
-@pytest.fixture(scope="module")
-def scheduler() -> Iterator[str]:
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
-    )
-    try:
-        yield cluster.scheduler_address
-    finally:
-        dask_engine.close_clients()
-        cluster.close()
-
-
-@dataclass(frozen=True)
-class PartialsHere(LocalEngine):
-    """The local engine made to take the partials path, in this process (no cluster)."""
-
-    @property
-    def embedded(self) -> bool:
-        return False
-
-
-@pytest.fixture(params=["dask", "partials-here"])
-def partial_engine(request: pytest.FixtureRequest) -> engines.Engine:
-    """An engine that runs access by partials: on the Dask cluster, or here one chunk after another."""
-    if request.param == "dask":
-        return DaskEngine(request.getfixturevalue("scheduler"))
-    return PartialsHere()
+@pytest.fixture
+def partial_engine(partials_engine: engines.Engine) -> engines.Engine:
+    """An engine that runs access by partials (see tests/conftest.py)."""
+    return partials_engine
 
 
 @pytest.mark.parametrize("method", access.METHODS)

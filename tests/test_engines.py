@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,38 +24,15 @@ from geo.engines import dask as dask_engine
 from geo.errors import InputError
 from geo.nearest import StationIndex
 from geo.settings import load_settings
+from tests.partials import PartialsHere
 
 distributed = pytest.importorskip("distributed")
 
 
-@pytest.fixture(scope="module")
-def scheduler() -> Iterator[str]:
-    """Address of a 2-worker local Dask cluster shared by this module."""
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
-    )
-    try:
-        yield cluster.scheduler_address
-    finally:
-        dask_engine.close_clients()
-        cluster.close()
-
-
-@dataclass(frozen=True)
-class PartialsHere(LocalEngine):
-    """The local engine made to take the partials path, in this process (no cluster)."""
-
-    @property
-    def embedded(self) -> bool:
-        return False
-
-
-@pytest.fixture(params=["dask", "partials-here"])
-def dask(request: pytest.FixtureRequest) -> engines.Engine:
-    """An engine that aggregates by partials: on the Dask cluster, or here one after another."""
-    if request.param == "dask":
-        return DaskEngine(request.getfixturevalue("scheduler"))
-    return PartialsHere()
+@pytest.fixture
+def dask(partials_engine: engines.Engine) -> engines.Engine:
+    """An engine that aggregates by partials (see tests/conftest.py)."""
+    return partials_engine
 
 
 def _with_province(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
