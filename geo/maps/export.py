@@ -44,7 +44,7 @@ from geo import i18n, regions
 from geo.errors import InputError
 from geo.maps.fonts import cjk_font_family
 from geo.maps.official import CHINA_MAIN_BOUNDS, LINE_COLOR, SCS_INSET_BOUNDS, is_national
-from geo.maps.style import NODATA_COLOR, SEQUENTIAL_REDS, color_classes
+from geo.maps.style import NODATA_COLOR, SEQUENTIAL_REDS, ColorClasses, color_classes
 
 A4_LANDSCAPE_IN: Final = (297 / 25.4, 210 / 25.4)
 """Page size, inches (297 × 210 mm)."""
@@ -425,8 +425,34 @@ def region_figure(
     projected = gdf.to_crs(crs)
     _draw_classes(ax, projected, values, classes, edge="white", width=0.4)
     codes = gdf["adcode"].astype(str).tolist()
+    fills = dict(zip(codes, classes.assign(values).tolist(), strict=True))
+    view = (crs, codes, bounds, _view(gdf, crs, national), national)
+    _finish(fig, ax, view, classes, values, fmt, nodata_label, furniture, font, fills)
+    return fig
+
+
+def _finish(
+    fig: Figure,
+    ax: Axes,
+    view: tuple[str, Sequence[str], Sequence[float], Sequence[float], bool],
+    classes: ColorClasses,
+    values: np.ndarray,
+    fmt: str,
+    nodata_label: str | None,
+    furniture: MapFurniture,
+    font: str,
+    inset_fills: dict[str, str],
+) -> None:
+    """Draw what every exported map carries around its layers.
+
+    ``view`` is ``(crs, region codes, bounds, view in projected metres, national)``: the
+    boundary lines of the shown level and the view; then the legend (with the no-data entry
+    when a value is missing), scale bar, north arrow, the South China Sea inset of a national
+    map (provinces filled with ``inset_fills``) and the title and source texts.
+    """
+    crs, codes, bounds, view_xy, national = view
     _draw_lines(ax, crs, "province" if national else _level(codes), bounds)
-    _fit(ax, _view(gdf, crs, national))
+    _fit(ax, view_xy)
     nodata = nodata_label or i18n.t("maps.nodata", furniture.lang)
     _legend(
         fig,
@@ -438,11 +464,8 @@ def region_figure(
     _scale_bar(ax, font, furniture.lang)
     _north_arrow(fig, font, furniture.lang)
     if national:
-        _inset(
-            fig, ax, crs, dict(zip(codes, classes.assign(values).tolist(), strict=True)), font, furniture.lang
-        )
+        _inset(fig, ax, crs, inset_fills, font, furniture.lang)
     _furniture(fig, ax, furniture, font)
-    return fig
 
 
 def _level(codes: Sequence[str]) -> str:
@@ -518,21 +541,8 @@ def hex_figure(
         hexes = gpd.GeoDataFrame(geometry=_cell_polygons(cells[h3_col]), crs=4326).to_crs(crs)
         _draw_classes(ax, hexes, values, classes, edge="none", width=0.0)
     codes = outline["adcode"].astype(str).tolist()
-    _draw_lines(ax, crs, "province" if national else _level(codes), bounds)
-    _fit(ax, _view(outline, crs, national))
-    nodata = nodata_label or i18n.t("maps.nodata", furniture.lang)
-    _legend(
-        fig,
-        classes.legend_items(fmt),
-        nodata if (~np.isfinite(values)).any() else None,
-        furniture.legend_title,
-        font,
-    )
-    _scale_bar(ax, font, furniture.lang)
-    _north_arrow(fig, font, furniture.lang)
-    if national:
-        _inset(fig, ax, crs, {}, font, furniture.lang)
-    _furniture(fig, ax, furniture, font)
+    view = (crs, codes, bounds, _view(outline, crs, national), national)
+    _finish(fig, ax, view, classes, values, fmt, nodata_label, furniture, font, {})
     return fig
 
 
