@@ -49,7 +49,7 @@ from geo.errors import InputError, SchemaError
 MAX_NEW_SITES: Final = 5_000
 """Most sites one run may propose."""
 
-SITE_COLUMNS: Final = (
+_SITE_PLACE_COLUMNS: Final = (
     "rank",
     "lat",
     "lng",
@@ -62,6 +62,11 @@ SITE_COLUMNS: Final = (
     "city",
     "adcode",
     "county",
+)
+"""Where a proposed site is and what it is: the first columns of every siting result table."""
+
+SITE_COLUMNS: Final = (
+    *_SITE_PLACE_COLUMNS,
     "workers_newly_covered",
     "workers_covered_cum",
     "share_cum",
@@ -480,18 +485,7 @@ OBJECTIVES: Final = ("coverage", "access")
 """Siting objectives: workers newly covered (MCLP), or workers lifted to an accessibility threshold."""
 
 ACCESS_SITE_COLUMNS: Final = (
-    "rank",
-    "lat",
-    "lng",
-    "h3",
-    "source",
-    "name",
-    "province_adcode",
-    "province",
-    "city_adcode",
-    "city",
-    "adcode",
-    "county",
+    *_SITE_PLACE_COLUMNS,
     "seats",
     "workers_in_reach",
     "workers_newly_reaching",
