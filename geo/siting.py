@@ -49,6 +49,9 @@ from geo.errors import InputError, SchemaError
 MAX_NEW_SITES: Final = 5_000
 """Most sites one run may propose."""
 
+SWAP_PASSES: Final = 4
+"""Most passes of the access siting's swap local search over the chosen sites."""
+
 _SITE_PLACE_COLUMNS: Final = (
     "rank",
     "lat",
@@ -518,6 +521,12 @@ class AccessSitingResult:
         Counted workers whose 2SFCA accessibility reaches the threshold without / with the sites.
     candidates : int
         Candidate sites considered.
+    solver : str
+        ``"exact"`` when the sites come from the MILP solved by HiGHS (small instances,
+        :data:`EXACT_MAX_PAIRS`), ``"greedy"`` when from :func:`greedy_access` (with its
+        local search).
+    proven_optimal : bool
+        HiGHS proved the sites optimal (no other choice of ``n_new`` candidates lifts more).
     """
 
     sites: pd.DataFrame
@@ -528,6 +537,8 @@ class AccessSitingResult:
     workers_reaching_before: int
     workers_reaching_after: int
     candidates: int
+    solver: str = "greedy"
+    proven_optimal: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary (the CLI's ``site --objective access --json`` output)."""
@@ -543,6 +554,8 @@ class AccessSitingResult:
             "share_before": self.workers_reaching_before / total if total else float("nan"),
             "share_after": self.workers_reaching_after / total if total else float("nan"),
             "candidates": self.candidates,
+            "solver": self.solver,
+            "proven_optimal": self.proven_optimal,
             "sites": self.sites,
         }
 
@@ -553,12 +566,14 @@ def _access_scores(
     add: NDArray[np.float64],
     need: NDArray[np.float64],
     workers: NDArray[np.float64],
+    denom: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Workers a candidate lifts over the threshold, and its fractional progress, for ``rows``.
 
     ``need`` is what each workplace still lacks (seats per worker, ``<= 0`` once reached);
     candidate ``c`` adds ``add[c]`` to every workplace in its set. Progress counts each
-    workplace's workers times the part of its need that the candidate fills (0–1).
+    workplace's workers times the part of its need that the candidate fills (0–1), or
+    the seats per worker it fills divided by ``denom`` (per workplace) when given.
     """
     sub = sets[rows]
     owner = np.repeat(np.arange(len(rows)), np.diff(sub.indptr))
@@ -568,7 +583,7 @@ def _access_scores(
     alive = nd > 0
     safe = np.where(alive, nd, 1.0)
     lifted = alive & (a >= nd)
-    progress = np.where(alive, np.minimum(a, safe) / safe, 0.0)
+    progress = np.where(alive, np.minimum(a, safe) / (safe if denom is None else denom[cols]), 0.0)
     p = workers[cols]
     gain = np.bincount(owner, weights=p * lifted, minlength=len(rows)).astype(np.float64)
     prog = np.bincount(owner, weights=p * progress, minlength=len(rows)).astype(np.float64)
@@ -584,6 +599,7 @@ def greedy_access(
     *,
     group: ArrayLike | None = None,
     quota: int | None = None,
+    swap_passes: int | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Greedy threshold covering: each step lifts the most workers to the threshold.
 
@@ -602,11 +618,15 @@ def greedy_access(
         Most sites to choose.
     group, quota
         At most ``quota`` sites per group code (``-1`` = none), as in :func:`greedy_max_cover`.
+    swap_passes : int, optional
+        Passes of the swap local search after the greedy (:func:`_improve_by_swaps`, then
+        :func:`_improve_by_pairs`); 0 = none, default :data:`SWAP_PASSES`.
 
     Returns
     -------
     (numpy.ndarray, numpy.ndarray)
-        Chosen candidates in order and the workers each lifted over the threshold.
+        Chosen candidates in order and the workers each lifted over the threshold, in
+        that order (a site that helps lift workers only together with later ones counts 0).
 
     Notes
     -----
@@ -616,11 +636,13 @@ def greedy_access(
     submodular, so lazy evaluation does not apply; instead the update is *incremental*:
     a pick changes the need of its own workplaces only, so only the candidates sharing a
     workplace with it (within ``2 · d0``) are re-scored. Stops when no candidate helps anyone.
+    A swap local search then replaces chosen sites while that lifts more workers.
     """
     csr = sparse.csr_matrix(sets, dtype=bool)
     csc = csr.tocsc()
     add = np.asarray(add_per_worker, dtype=np.float64)
-    nd = np.asarray(need, dtype=np.float64).copy()
+    need0 = np.asarray(need, dtype=np.float64)
+    nd = need0.copy()
     p = np.asarray(workers, dtype=np.float64)
     m = csr.shape[0]
     if quota is not None and group is None:
@@ -663,6 +685,12 @@ def greedy_access(
                     take(b)
                 continue
         take(c)
+    passes = SWAP_PASSES if swap_passes is None else swap_passes
+    if passes:
+        chosen = _improve_by_swaps(csr, csc, add, need0, p, chosen, group=grp, quota=quota, passes=passes)
+        if quota is None:
+            chosen = _improve_by_pairs(csr, csc, add, need0, p, chosen, rounds=2 * passes)
+        gains = list(_marginal_lifts(csr, add, need0, p, chosen))
     return np.asarray(chosen, dtype=np.int64), np.asarray(gains, dtype=np.int64)
 
 
@@ -739,6 +767,328 @@ def _best_bundle(
     return best, best_sites
 
 
+def _improve_by_swaps(
+    csr: sparse.csr_matrix,
+    csc: sparse.csc_matrix,
+    add: NDArray[np.float64],
+    need: NDArray[np.float64],
+    workers: NDArray[np.float64],
+    chosen: list[int],
+    *,
+    group: NDArray[np.int64] | None = None,
+    quota: int | None = None,
+    passes: int,
+) -> list[int]:
+    """Local search after the greedy: swap a chosen site for another while that helps.
+
+    The objective is lexicographic: workers lifted to the threshold, then *progress*
+    ``Σ_i P_i · min(A_i, need_i) / need_i`` (how far the workplaces below the threshold got),
+    so that a swap which lifts no one yet but moves a group of workplaces closer to the
+    threshold can open the way for the next swap. Every accepted swap strictly improves
+    the objective, so the search ends. A swap keeps the quota (the new site's region has
+    room, or is the old site's). Each chosen site is tried once per pass, the best
+    replacement among all candidates found incrementally: removing a site changes the
+    score of the candidates sharing a workplace with it only.
+
+    Returns
+    -------
+    list of int
+        The chosen candidates, a swapped-in site taking the place of the one it replaced.
+    """
+    chosen = list(chosen)
+    m = csr.shape[0]
+    if not chosen or len(chosen) >= m:
+        return chosen
+    weight = workers / np.where(need > 0, need, 1.0)
+    scale = float(workers.sum()) + 1.0  # progress / scale < 1: lifted workers come first
+    resid = need.copy()
+    for c in chosen:
+        resid[_cols(csr, c)] -= add[c]
+    is_in = np.zeros(m, dtype=bool)
+    is_in[chosen] = True
+    used: dict[int, int] = {}
+    if quota is not None and group is not None:
+        for c in chosen:
+            if group[c] >= 0:
+                used[int(group[c])] = used.get(int(group[c]), 0) + 1
+
+    def state(cols: NDArray[np.int32]) -> float:
+        r = resid[cols]
+        return float(workers[cols] @ (r <= 0) + (weight[cols] @ np.clip(need[cols] - r, 0.0, need[cols])) / scale)
+
+    def scores(rows: NDArray[np.int64]) -> NDArray[np.float64]:
+        gain, prog = _access_scores(csr, rows, add, resid, workers, denom=np.where(need > 0, need, 1.0))
+        return np.where(is_in[rows], -np.inf, gain + prog / scale)
+
+    score = scores(np.arange(m))
+    for _ in range(passes):
+        improved = False
+        for k in range(len(chosen)):
+            c = chosen[k]
+            cols = _cols(csr, c)
+            before = state(cols)
+            resid[cols] += add[c]
+            loss = before - state(cols)
+            touched = np.unique(csc[:, cols].indices)
+            is_in[c] = False
+            fresh = scores(touched)
+            is_in[c] = True
+            old = score[touched]
+            score[touched] = -np.inf
+            allowed = score
+            if quota is not None and group is not None:
+                full = np.isin(group, [g for g, n in used.items() if n >= quota and g != group[c]])
+                allowed = np.where(full, -np.inf, score)
+                fresh = np.where(full[touched], -np.inf, fresh)
+            far = int(np.argmax(allowed))
+            near = int(np.argmax(fresh))
+            new, best = (touched[near], fresh[near]) if fresh[near] >= allowed[far] else (far, allowed[far])
+            score[touched] = old
+            if best - loss > 1e-9 and new != c:
+                new = int(new)
+                chosen[k] = new
+                is_in[c], is_in[new] = False, True
+                resid[_cols(csr, new)] -= add[new]
+                if quota is not None and group is not None:
+                    for g, d in ((group[c], -1), (group[new], 1)):
+                        if g >= 0:
+                            used[int(g)] = used.get(int(g), 0) + d
+                changed = np.union1d(touched, np.unique(csc[:, _cols(csr, new)].indices))
+                score[changed] = scores(changed)
+                improved = True
+            else:
+                resid[cols] -= add[c]
+        if not improved:
+            break
+    return chosen
+
+
+PAIR_TRIES: Final = 28
+"""Pairs of chosen sites :func:`_improve_by_pairs` tries to replace in one round (all pairs of 8)."""
+
+PAIR_POOL: Final = 200
+"""Candidates of best score, besides those near the removed pair, offered to a pair's refill."""
+
+
+def _improve_by_pairs(
+    csr: sparse.csr_matrix,
+    csc: sparse.csc_matrix,
+    add: NDArray[np.float64],
+    need: NDArray[np.float64],
+    workers: NDArray[np.float64],
+    chosen: list[int],
+    *,
+    rounds: int,
+) -> list[int]:
+    """Local search: drop two chosen sites and refill both slots by the greedy with bundles.
+
+    One-for-one swaps cannot reach a pair of sites that lifts workers only together; this
+    move can. Each round tries the pairs among the :data:`PAIR_TRIES`-pair pool of sites
+    whose removal loses least (the objective of :func:`_improve_by_swaps`), refilling from
+    the candidates sharing a workplace with the removed pair plus the :data:`PAIR_POOL`
+    best-scoring others, and keeps the first refill that improves the objective.
+    """
+    chosen = list(chosen)
+    m = csr.shape[0]
+    if len(chosen) < 2 or len(chosen) + 2 > m:
+        return chosen
+    safe_need = np.where(need > 0, need, 1.0)
+    scale = float(workers.sum()) + 1.0
+    n_pool = int((1 + np.sqrt(1 + 8 * PAIR_TRIES)) / 2)
+
+    def value(resid: NDArray[np.float64]) -> float:
+        return float(workers @ (resid <= 0) + (workers / safe_need) @ np.clip(need - resid, 0.0, need) / scale)
+
+    resid = need.copy()
+    for c in chosen:
+        resid[_cols(csr, c)] -= add[c]
+    for _ in range(rounds):
+        current = value(resid)
+        losses = []
+        for c in chosen:
+            resid[_cols(csr, c)] += add[c]
+            losses.append(current - value(resid))
+            resid[_cols(csr, c)] -= add[c]
+        pool = [chosen[k] for k in np.argsort(losses, kind="stable")[:n_pool]]
+        is_in = np.zeros(m, dtype=bool)
+        is_in[chosen] = True
+        gain, prog = _access_scores(csr, np.arange(m), add, resid, workers)
+        best_far = np.flatnonzero(~is_in)[np.argsort(-(gain + prog / scale)[~is_in], kind="stable")[:PAIR_POOL]]
+        better = None
+        for a_i in range(len(pool)):
+            for b_i in range(a_i + 1, len(pool)):
+                out = [pool[a_i], pool[b_i]]
+                trial = resid.copy()
+                for c in out:
+                    trial[_cols(csr, c)] += add[c]
+                near = np.unique(csc[:, np.concatenate([_cols(csr, c) for c in out])].indices)
+                rows = np.union1d(near, best_far)
+                rows = rows[~is_in[rows] | np.isin(rows, out)]
+                picked, _ = greedy_access(csr[rows], add[rows], trial, workers, 2, swap_passes=0)
+                refill = [int(rows[r]) for r in picked]
+                pair = _best_pair(csr, rows, add, trial, workers, need, scale)
+                if pair is not None:
+                    greedy_trial = trial.copy()
+                    for c in refill:
+                        greedy_trial[_cols(csr, c)] -= add[c]
+                    pair_trial = trial.copy()
+                    for c in pair:
+                        pair_trial[_cols(csr, c)] -= add[c]
+                    if value(pair_trial) > value(greedy_trial):
+                        refill = list(pair)
+                for c in refill:
+                    trial[_cols(csr, c)] -= add[c]
+                if sorted(refill) != sorted(out) and value(trial) - current > 1e-9:
+                    better = (out, refill, trial)
+                    break
+            if better:
+                break
+        if better is None:
+            break
+        out, refill, resid = better
+        slots = [chosen.index(c) for c in out]
+        for k, c in zip(slots, refill, strict=False):
+            chosen[k] = c
+        chosen = [c for k, c in enumerate(chosen) if k not in slots[len(refill) :]]
+    return chosen
+
+
+PAIR_SHORTLIST: Final = 30
+"""Candidates of most score, and as many of most progress, among which :func:`_best_pair` looks."""
+
+
+def _best_pair(
+    csr: sparse.csr_matrix,
+    rows: NDArray[np.int64],
+    add: NDArray[np.float64],
+    resid: NDArray[np.float64],
+    workers: NDArray[np.float64],
+    need: NDArray[np.float64],
+    scale: float,
+) -> tuple[int, int] | None:
+    """The two candidates of ``rows`` that together do best (lifted, then progress), exactly.
+
+    Among the :data:`PAIR_SHORTLIST` candidates of most score and as many of most progress
+    alone, every pair is scored on the union of their workplaces (a dense block).
+    """
+    gain, prog = _access_scores(csr, rows, add, resid, workers, denom=np.where(need > 0, need, 1.0))
+    live = np.flatnonzero(gain + prog > 0)
+    if len(live) < 2:
+        return None
+    by_score = live[np.argsort(-(gain + prog / scale)[live], kind="stable")[:PAIR_SHORTLIST]]
+    by_prog = live[np.argsort(-prog[live], kind="stable")[:PAIR_SHORTLIST]]
+    pool = rows[np.union1d(by_score, by_prog)]
+    block = csr[pool]
+    cols = np.unique(block.indices)
+    contrib = block[:, cols].toarray() * add[pool][:, None]
+    r = resid[cols]
+    alive = r > 0
+    p = workers[cols] * alive
+    w = workers[cols] / np.where(need[cols] > 0, need[cols], 1.0) * alive
+    best, pair = -np.inf, None
+    for a in range(len(pool) - 1):
+        tot = contrib[a] + contrib[a + 1 :]
+        score = ((tot >= r) @ p) + (np.minimum(tot, np.where(alive, r, 0.0)) @ w) / scale
+        b = int(np.argmax(score))
+        if score[b] > best:
+            best, pair = float(score[b]), (int(pool[a]), int(pool[a + 1 + b]))
+    return pair
+
+
+EXACT_MAX_PAIRS: Final = 20_000
+"""Largest access siting (candidate–workplace pairs) also solved exactly as a MILP."""
+
+EXACT_TIME_LIMIT_S: Final = 2.0
+"""Time limit of the exact solve; past it the better of its incumbent and the greedy is kept."""
+
+
+def _exact_access(
+    csr: sparse.csr_matrix,
+    add: NDArray[np.float64],
+    need: NDArray[np.float64],
+    workers: NDArray[np.float64],
+    n_sites: int,
+    *,
+    group: NDArray[np.int64] | None = None,
+    quota: int | None = None,
+) -> tuple[list[int], bool]:
+    """The access siting MILP solved by HiGHS (:func:`scipy.optimize.milp`).
+
+    Maximise ``Σ_i P_i y_i`` over binary ``x`` (candidates) and ``y`` (workplaces below the
+    threshold) subject to ``Σ_c add_c x_c [i ∈ c] >= need_i y_i``, ``Σ x_c <= n`` and the
+    quota per group. Returns the chosen candidates (empty when the solver found no
+    solution) and whether HiGHS proved them optimal within :data:`EXACT_TIME_LIMIT_S`.
+    """
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    m, n = csr.shape
+    # Each workplace's row divided by its need: Σ_c (add_c / need_i) x_c >= y_i (better scaled).
+    cover = sparse.csr_matrix(sparse.diags(1.0 / need) @ csr.T.astype(np.float64) @ sparse.diags(add))
+    rows = [sparse.hstack([cover, -sparse.identity(n, format="csr")])]
+    lower, upper = [np.zeros(n)], [np.full(n, np.inf)]
+    rows.append(sparse.hstack([sparse.csr_matrix(np.ones((1, m))), sparse.csr_matrix((1, n))]))
+    lower.append(np.zeros(1))
+    upper.append(np.full(1, float(n_sites)))
+    if quota is not None and group is not None:
+        codes = np.unique(group[group >= 0])
+        if len(codes):
+            member = sparse.csr_matrix(
+                (np.ones(int((group >= 0).sum())), (np.searchsorted(codes, group[group >= 0]), np.flatnonzero(group >= 0))),
+                shape=(len(codes), m),
+            )
+            rows.append(sparse.hstack([member, sparse.csr_matrix((len(codes), n))]))
+            lower.append(np.zeros(len(codes)))
+            upper.append(np.full(len(codes), float(quota)))
+    res = milp(
+        c=np.concatenate([np.zeros(m), -workers]),
+        constraints=LinearConstraint(sparse.vstack(rows).tocsr(), np.concatenate(lower), np.concatenate(upper)),
+        integrality=np.ones(m + n),
+        bounds=Bounds(0, 1),
+        # No presolve: HiGHS 1.12 prints a stray line to stdout when it maps a presolved
+        # solution back (ERGO-Code/HiGHS#2783), which would spoil `--json` output.
+        options={"time_limit": EXACT_TIME_LIMIT_S, "disp": False, "presolve": False},
+    )
+    if res.x is None:
+        return [], False
+    return np.flatnonzero(res.x[:m] > 0.5).tolist(), bool(res.status == 0)
+
+
+def _in_greedy_order(
+    csr: sparse.csr_matrix,
+    add: NDArray[np.float64],
+    need: NDArray[np.float64],
+    workers: NDArray[np.float64],
+    chosen: list[int],
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """A set of sites ranked as the greedy would add them, with each one's workers lifted."""
+    picked, _ = greedy_access(csr[chosen], add[chosen], need, workers, len(chosen), swap_passes=0)
+    order = [chosen[k] for k in picked] + [c for k, c in enumerate(chosen) if k not in set(picked.tolist())]
+    return np.asarray(order, dtype=np.int64), _marginal_lifts(csr, add, need, workers, order)
+
+
+def _cols(csr: sparse.csr_matrix, c: int) -> NDArray[np.int32]:
+    """Workplaces in the set of candidate ``c``."""
+    return csr.indices[csr.indptr[c] : csr.indptr[c + 1]]
+
+
+def _marginal_lifts(
+    csr: sparse.csr_matrix,
+    add: NDArray[np.float64],
+    need: NDArray[np.float64],
+    workers: NDArray[np.float64],
+    chosen: list[int],
+) -> NDArray[np.int64]:
+    """Workers each site lifts over the threshold when the sites are added in order."""
+    resid = need.copy()
+    out = np.zeros(len(chosen), dtype=np.int64)
+    for k, c in enumerate(chosen):
+        cols = _cols(csr, c)
+        was = resid[cols] > 0
+        resid[cols] -= add[c]
+        out[k] = round(float(workers[cols] @ (was & (resid[cols] <= 0))))
+    return out
+
+
 def site_for_access(
     stations: pd.DataFrame,
     workplaces: pd.DataFrame,
@@ -763,8 +1113,11 @@ def site_for_access(
     each workplace within ``radius_m`` of ``c`` (``D_c`` = all workers within the radius).
     The problem is therefore linear — choose ``x_c ∈ {0, 1}``, ``Σ x_c <= n`` to maximise
     ``Σ_i P_i y_i`` subject to ``A_i + Σ_c R_c x_c [d_ic <= d0] >= τ y_i`` — an exact MILP
-    that ``tests/test_siting.py`` solves with PuLP/CBC to compare; this function runs
-    :func:`greedy_access` on it.
+    that ``tests/test_siting.py`` solves with PuLP/CBC to compare. This function runs
+    :func:`greedy_access` (greedy with bundles, then swap local search) on it and, when
+    the instance is small (at most :data:`EXACT_MAX_PAIRS` candidate–workplace pairs, e.g.
+    a county), also solves the MILP exactly with HiGHS (:func:`scipy.optimize.milp`,
+    :data:`EXACT_TIME_LIMIT_S`), keeping whichever lifts more workers.
 
     Parameters
     ----------
@@ -831,6 +1184,16 @@ def site_for_access(
     if quota is not None:
         group, _ = pd.factorize(pd.Series(cands[coverage.LEVEL_KEYS[quota_level][0]], dtype="string"))
     chosen, gains = greedy_access(sets, add, need, p_all[below], n_new, group=group, quota=quota)
+    solver, optimal = "greedy", False
+    if sets.nnz <= EXACT_MAX_PAIRS and len(cands):
+        exact, optimal = _exact_access(sets, add, need, p_all[below], n_new, group=group, quota=quota)
+        lifted = _marginal_lifts(sets, add, need, p_all[below], exact)
+        if optimal or lifted.sum() > gains.sum():
+            chosen, gains = _in_greedy_order(sets, add, need, p_all[below], exact)
+            solver = "exact"
+    # Sites at the end that lift no one, even with all the others in place, are no use.
+    keep = len(gains) - int(np.argmax(gains[::-1] > 0)) if (gains > 0).any() else 0
+    chosen, gains = chosen[:keep], gains[:keep]
 
     sites = cands.iloc[chosen].reset_index(drop=True)
     sites.insert(0, "rank", np.arange(1, len(sites) + 1, dtype=np.int64))
@@ -848,6 +1211,8 @@ def site_for_access(
         workers_reaching_before=before,
         workers_reaching_after=before + int(gains.sum()),
         candidates=len(cands),
+        solver=solver,
+        proven_optimal=optimal and solver == "exact",
     )
 
 

@@ -333,38 +333,86 @@ def access_instance(seed):
     return wp, pd.DataFrame({"lat": st_pts[:, 0], "lng": st_pts[:, 1], "seats": 10.0})
 
 
-@pytest.mark.parametrize("seed", range(1, 13))
-@pytest.mark.parametrize("n_new", [2, 4])
-def test_access_greedy_is_within_90_percent_of_the_milp_optimum(seed, n_new):
-    # One new station can lift its workplaces alone (threshold 10 per 1,000, 10 seats).
+def greedy_only(monkeypatch):
+    """Switch the exact HiGHS solve off, so that the greedy with its local search is measured."""
+    monkeypatch.setattr(siting, "EXACT_MAX_PAIRS", -1)
+
+
+def access_ratio(seed, n_new, tau, seats):
+    """(workers newly lifted by site_for_access, by the MILP optimum, the result)."""
     wp, st = access_instance(seed)
-    res = siting.site_for_access(st, wp, n_new, 800.0, 10.0, seats_per_site=10.0)
-    below = ~access.reaches(access.two_step_fca(st, wp, 800.0).accessibility, 10.0)
-    before, opt_new = exact_access_milp(wp, st, siting.candidate_sites(wp, below), n_new, 800.0, 10.0, 10.0)
+    res = siting.site_for_access(st, wp, n_new, 800.0, tau, seats_per_site=seats)
+    below = ~access.reaches(access.two_step_fca(st, wp, 800.0).accessibility, tau)
+    before, opt = exact_access_milp(wp, st, siting.candidate_sites(wp, below), n_new, 800.0, tau, seats)
     assert res.workers_reaching_before == before
     new = res.workers_reaching_after - before
-    assert new <= opt_new
-    assert new >= 0.9 * opt_new
+    assert new <= opt
+    return new, opt, res
 
 
-def test_access_greedy_finds_sites_that_only_lift_workers_together():
+@pytest.mark.parametrize("seed", range(1, 13))
+@pytest.mark.parametrize("n_new", [2, 4])
+def test_access_greedy_is_within_90_percent_of_the_milp_optimum(seed, n_new, monkeypatch):
+    # One new station can lift its workplaces alone (threshold 10 per 1,000, 10 seats).
+    greedy_only(monkeypatch)
+    new, opt, res = access_ratio(seed, n_new, 10.0, 10.0)
+    assert res.solver == "greedy"
+    assert new >= 0.9 * opt
+
+
+@pytest.mark.parametrize(("tau", "seats"), [(10.0, 10.0), (60.0, 8.0), (30.0, 8.0), (100.0, 8.0)])
+def test_small_access_siting_is_solved_exactly(tau, seats, capfd):
+    # Small instances (a county) are solved as the MILP by HiGHS: equal to CBC's optimum.
+    for seed in range(1, 7):
+        for n_new in (2, 4, 6):
+            new, opt, res = access_ratio(seed, n_new, tau, seats)
+            assert (res.solver, res.proven_optimal) == ("exact", True)
+            assert new == opt
+    # HiGHS 1.12 prints a stray line when it maps a presolved solution back; nothing may
+    # reach stdout (the CLI's --json output).
+    assert capfd.readouterr().out == ""
+
+
+def test_access_greedy_finds_sites_that_only_lift_workers_together(monkeypatch):
     # A threshold of 60 per 1,000 with 8 seats a site: most workers need 2-6 new sites at once.
+    greedy_only(monkeypatch)
     ratios, totals = [], []
     for seed in range(1, 13):
         for n_new in (2, 4):
-            wp, st = access_instance(seed)
-            res = siting.site_for_access(st, wp, n_new, 800.0, 60.0, seats_per_site=8.0)
-            below = ~access.reaches(access.two_step_fca(st, wp, 800.0).accessibility, 60.0)
-            before, opt = exact_access_milp(
-                wp, st, siting.candidate_sites(wp, below), n_new, 800.0, 60.0, 8.0
-            )
-            new = res.workers_reaching_after - before
-            assert new <= opt
+            new, opt, _ = access_ratio(seed, n_new, 60.0, 8.0)
             ratios.append(new / opt if opt else 1.0)
             totals.append(new)
-    assert min(ratios) >= 0.8
-    assert np.mean(ratios) >= 0.95
+    # Measured: min 0.91, mean 0.99 (greedy with bundles alone: min 0.86, mean 0.98).
+    assert min(ratios) >= 0.85
+    assert np.mean(ratios) >= 0.97
     assert sum(totals) > 0
+
+
+def test_access_swaps_improve_on_the_plain_greedy(monkeypatch):
+    greedy_only(monkeypatch)
+    # Instances where the measured local search lifts more (e.g. 1,192 against 918 workers).
+    for seed, n_new in ((14, 2), (19, 4), (19, 6)):
+        wp, st = access_instance(seed)
+        monkeypatch.setattr(siting, "SWAP_PASSES", 4)
+        with_swaps = siting.site_for_access(st, wp, n_new, 800.0, 30.0, seats_per_site=8.0)
+        monkeypatch.setattr(siting, "SWAP_PASSES", 0)
+        plain = siting.site_for_access(st, wp, n_new, 800.0, 30.0, seats_per_site=8.0)
+        assert with_swaps.workers_reaching_after > plain.workers_reaching_after
+    after = siting.reaching_with_sites(st, wp, with_swaps.sites, 800.0, 30.0)
+    assert wp["workers"].to_numpy()[after].sum() == with_swaps.workers_reaching_after
+
+
+def test_exact_access_past_its_time_limit_keeps_the_better_answer(monkeypatch):
+    wp, st = access_instance(3)
+    greedy = siting.site_for_access(st, wp, 4, 800.0, 30.0, seats_per_site=8.0)
+    monkeypatch.setattr(siting, "EXACT_TIME_LIMIT_S", 1e-6)
+    hurried = siting.site_for_access(st, wp, 4, 800.0, 30.0, seats_per_site=8.0)
+    assert not hurried.proven_optimal
+    assert hurried.workers_reaching_after <= greedy.workers_reaching_after
+    monkeypatch.setattr(siting, "EXACT_MAX_PAIRS", -1)
+    assert hurried.workers_reaching_after >= siting.site_for_access(
+        st, wp, 4, 800.0, 30.0, seats_per_site=8.0
+    ).workers_reaching_after
 
 
 @pytest.mark.parametrize(("tau", "seats"), [(10.0, 10.0), (60.0, 8.0)])

@@ -153,7 +153,7 @@ def _site_access(args: argparse.Namespace, settings: Settings) -> dict[str, Any]
     recomputed = int(workplaces["workers"].to_numpy(dtype=np.int64)[after & sel].sum())
     if recomputed != result.workers_reaching_after:
         raise GeoError(
-            f"site: the independent 2SFCA recount lifts {recomputed} workers to the threshold but the greedy "
+            f"site: the independent 2SFCA recount lifts {recomputed} workers to the threshold but the siting "
             f"search counted {result.workers_reaching_after}; the proposed sites were not verified, so none "
             "are printed. Report this with the command line used"
         )
