@@ -814,7 +814,9 @@ def _improve_by_swaps(
 
     def state(cols: NDArray[np.int32]) -> float:
         r = resid[cols]
-        return float(workers[cols] @ (r <= 0) + (weight[cols] @ np.clip(need[cols] - r, 0.0, need[cols])) / scale)
+        return float(
+            workers[cols] @ (r <= 0) + (weight[cols] @ np.clip(need[cols] - r, 0.0, need[cols])) / scale
+        )
 
     def scores(rows: NDArray[np.int64]) -> NDArray[np.float64]:
         gain, prog = _access_scores(csr, rows, add, resid, workers, denom=np.where(need > 0, need, 1.0))
@@ -897,7 +899,9 @@ def _improve_by_pairs(
     n_pool = int((1 + np.sqrt(1 + 8 * PAIR_TRIES)) / 2)
 
     def value(resid: NDArray[np.float64]) -> float:
-        return float(workers @ (resid <= 0) + (workers / safe_need) @ np.clip(need - resid, 0.0, need) / scale)
+        return float(
+            workers @ (resid <= 0) + (workers / safe_need) @ np.clip(need - resid, 0.0, need) / scale
+        )
 
     resid = need.copy()
     for c in chosen:
@@ -913,7 +917,9 @@ def _improve_by_pairs(
         is_in = np.zeros(m, dtype=bool)
         is_in[chosen] = True
         gain, prog = _access_scores(csr, np.arange(m), add, resid, workers)
-        best_far = np.flatnonzero(~is_in)[np.argsort(-(gain + prog / scale)[~is_in], kind="stable")[:PAIR_POOL]]
+        best_far = np.flatnonzero(~is_in)[
+            np.argsort(-(gain + prog / scale)[~is_in], kind="stable")[:PAIR_POOL]
+        ]
         better = None
         for a_i in range(len(pool)):
             for b_i in range(a_i + 1, len(pool)):
@@ -966,7 +972,7 @@ def _best_pair(
     need: NDArray[np.float64],
     scale: float,
 ) -> tuple[int, int] | None:
-    """The two candidates of ``rows`` that together do best (lifted, then progress), exactly.
+    """Find the two candidates of ``rows`` that together do best (lifted, then progress), exactly.
 
     Among the :data:`PAIR_SHORTLIST` candidates of most score and as many of most progress
     alone, every pair is scored on the union of their workplaces (a dense block).
@@ -1012,7 +1018,7 @@ def _exact_access(
     group: NDArray[np.int64] | None = None,
     quota: int | None = None,
 ) -> tuple[list[int], bool]:
-    """The access siting MILP solved by HiGHS (:func:`scipy.optimize.milp`).
+    """Solve the access siting MILP with HiGHS (:func:`scipy.optimize.milp`).
 
     Maximise ``Σ_i P_i y_i`` over binary ``x`` (candidates) and ``y`` (workplaces below the
     threshold) subject to ``Σ_c add_c x_c [i ∈ c] >= need_i y_i``, ``Σ x_c <= n`` and the
@@ -1033,7 +1039,10 @@ def _exact_access(
         codes = np.unique(group[group >= 0])
         if len(codes):
             member = sparse.csr_matrix(
-                (np.ones(int((group >= 0).sum())), (np.searchsorted(codes, group[group >= 0]), np.flatnonzero(group >= 0))),
+                (
+                    np.ones(int((group >= 0).sum())),
+                    (np.searchsorted(codes, group[group >= 0]), np.flatnonzero(group >= 0)),
+                ),
                 shape=(len(codes), m),
             )
             rows.append(sparse.hstack([member, sparse.csr_matrix((len(codes), n))]))
@@ -1041,7 +1050,9 @@ def _exact_access(
             upper.append(np.full(len(codes), float(quota)))
     res = milp(
         c=np.concatenate([np.zeros(m), -workers]),
-        constraints=LinearConstraint(sparse.vstack(rows).tocsr(), np.concatenate(lower), np.concatenate(upper)),
+        constraints=LinearConstraint(
+            sparse.vstack(rows).tocsr(), np.concatenate(lower), np.concatenate(upper)
+        ),
         integrality=np.ones(m + n),
         bounds=Bounds(0, 1),
         # No presolve: HiGHS 1.12 prints a stray line to stdout when it maps a presolved
@@ -1060,9 +1071,10 @@ def _in_greedy_order(
     workers: NDArray[np.float64],
     chosen: list[int],
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """A set of sites ranked as the greedy would add them, with each one's workers lifted."""
+    """Rank a set of sites as the greedy would add them; also return each one's workers lifted."""
     picked, _ = greedy_access(csr[chosen], add[chosen], need, workers, len(chosen), swap_passes=0)
-    order = [chosen[k] for k in picked] + [c for k, c in enumerate(chosen) if k not in set(picked.tolist())]
+    taken = set(picked.tolist())
+    order = [chosen[k] for k in picked] + [c for k, c in enumerate(chosen) if k not in taken]
     return np.asarray(order, dtype=np.int64), _marginal_lifts(csr, add, need, workers, order)
 
 

@@ -193,6 +193,32 @@ def test_bad_inputs_fail_with_messages() -> None:
         export.region_figure(_provinces().iloc[:0], "v", furniture=FURNITURE)
 
 
+def test_proposed_sites_are_drawn_as_numbered_stars_with_a_legend_entry() -> None:
+    cities = regions.simplified("city", 0.005)
+    gd = cities[cities["province_adcode"] == "420000"][["adcode", "name", "geometry"]].assign(v=50.0)
+    sites = pd.DataFrame({"lat": [30.59, 30.45, 31.0], "lng": [114.30, 114.1, 113.9]})
+    f = export.MapFurniture(title="湖北省驿站覆盖率", lang="zh")
+    fig = reports.coverage_regions(
+        gd.rename(columns={"v": "share"})[["adcode", "share"]], "420000", f, gd, sites
+    )
+    ax = next(a for a in fig.axes if a.get_label() == "map")
+    stars = [c for c in ax.collections if len(c.get_offsets()) == 3]
+    assert len(stars) == 1
+    assert [t.get_text() for t in ax.texts if type(t).__name__ == "Annotation"] == ["1", "2", "3"]
+    assert "拟建站点(按序号) (3)" in _texts(fig)
+    # the stars sit where the sites are (projected like the regions)
+    xy = stars[0].get_offsets()
+    crs = export.albers_for([float(v) for v in gd.total_bounds])
+    import geopandas as gpd
+
+    expect = gpd.GeoSeries(gpd.points_from_xy(sites["lng"], sites["lat"]), crs=4326).to_crs(crs)
+    np.testing.assert_allclose(xy[:, 0], expect.x, rtol=1e-9)
+    with pytest.raises(InputError, match="row 2"):
+        export.region_figure(
+            gd, "v", furniture=f, points=(export.PointLayer([30.0, 95.0], [114.0, 114.0], "sites"),)
+        )
+
+
 # ---- the CLI draws the pages' figures ---------------------------------------------------------
 
 
@@ -276,3 +302,22 @@ def test_cli_rejects_an_unknown_region(demo_data_dir: Path, capsys: pytest.Captu
     argv = ["map-export", "--map", "coverage", "--region", "999999", "--data-dir", str(demo_data_dir)]
     assert main(argv) == 2
     assert "999999" in capsys.readouterr().err
+
+
+def test_cli_coverage_draws_the_sites_of_a_file(
+    demo_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wp = store.read_table(demo_data_dir, "workplaces")
+    prov = str(wp["province_adcode"].value_counts().index[0])
+    inside = wp[wp["province_adcode"] == prov].iloc[:4]
+    sites = tmp_path / "sites.csv"
+    inside[["lat", "lng"]].assign(name=["甲", "乙", "丙", "丁"]).to_csv(sites, index=False)
+    out = tmp_path / "c.pdf"
+    argv = ["map-export", "--map", "coverage", "--region", prov, "--data-dir", str(demo_data_dir)]
+    assert main([*argv, "--out", str(out), "--sites", str(sites), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["format"] == "pdf"
+    assert out.read_bytes().startswith(b"%PDF")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("lat,lng\nabc,def\n", encoding="utf-8")
+    assert main([*argv, "--out", str(out), "--sites", str(bad)]) != 0
+    assert "lat" in capsys.readouterr().err

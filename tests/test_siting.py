@@ -410,9 +410,10 @@ def test_exact_access_past_its_time_limit_keeps_the_better_answer(monkeypatch):
     assert not hurried.proven_optimal
     assert hurried.workers_reaching_after <= greedy.workers_reaching_after
     monkeypatch.setattr(siting, "EXACT_MAX_PAIRS", -1)
-    assert hurried.workers_reaching_after >= siting.site_for_access(
-        st, wp, 4, 800.0, 30.0, seats_per_site=8.0
-    ).workers_reaching_after
+    assert (
+        hurried.workers_reaching_after
+        >= siting.site_for_access(st, wp, 4, 800.0, 30.0, seats_per_site=8.0).workers_reaching_after
+    )
 
 
 @pytest.mark.parametrize(("tau", "seats"), [(10.0, 10.0), (60.0, 8.0)])

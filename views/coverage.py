@@ -343,7 +343,9 @@ if view == "cov":
         returned_objects=["last_clicked"],
         key=f"cov_map_{region or 'cn'}",
     )
-    map_export_ui.coverage_buttons(q, region)
+    map_export_ui.coverage_buttons(
+        q, region, sites_state["sites"] if sites_state and sites_state["q"] == q else None
+    )
     click = (out or {}).get("last_clicked")
     if click and click != st.session_state.get("cov_last_click"):
         st.session_state["cov_last_click"] = click
@@ -510,6 +512,7 @@ if view == "site":
         if len(r["sites"]) < n_new:
             st.warning(tr("coverage.siting_fewer", n=len(r["sites"])))
         gap_map(f"cov_site_map_{region or 'cn'}", 8, r["sites"], 520)
+        map_export_ui.coverage_buttons(q, region, r["sites"], key="cov_site_dl")
         st.subheader(tr("coverage.siting_sites"))
         shown = r["sites"].assign(
             share_cum=lambda d: (d["share_cum"] * 100).round(2),

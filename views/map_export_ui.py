@@ -73,8 +73,13 @@ def overview_buttons(province: str, province_name: str, radius_m: float) -> None
     download_buttons(lambda: reports.overview_nation(provinces, f), "overview_china", "ov_dl")
 
 
-def coverage_buttons(q: CoverageQuery, region: str) -> None:
-    """Downloads of the coverage-share map of the regions inside ``region`` (same table as the page)."""
+def coverage_buttons(
+    q: CoverageQuery, region: str, sites: pd.DataFrame | None = None, key: str = "cov_dl"
+) -> None:
+    """Downloads of the coverage-share map of the regions inside ``region`` (same table as the page).
+
+    ``sites``: the proposed sites of the siting tab (for the same query), drawn as numbered stars.
+    """
     from geo.maps import reports
 
     lang = common.lang()
@@ -83,8 +88,8 @@ def coverage_buttons(q: CoverageQuery, region: str) -> None:
     radius = i18n.format_distance(q.radius_m, lang)
     title = common.tr("maps.title_coverage", region=reports.region_name(region, lang), radius=radius)
     f = _furniture(title, common.tr("coverage.legend_share"))
-    stem = f"coverage_{region or 'china'}"
-    download_buttons(lambda: reports.coverage_regions(table, region, f, outline), stem, "cov_dl")
+    stem = f"coverage_{region or 'china'}" + ("_sites" if sites is not None and len(sites) else "")
+    download_buttons(lambda: reports.coverage_regions(table, region, f, outline, sites=sites), stem, key)
 
 
 def campaign_buttons(

@@ -1,7 +1,7 @@
 """``map-export``: the overview, coverage and campaign maps as A4 PNG or PDF, no browser.
 
 ``python -m geo map-export --map overview|coverage|campaign [--region ADCODE]
-[--format png|pdf] [--out PATH] [--lang zh|en]`` draws the same figures the pages show
+[--format png|pdf] [--out PATH] [--lang zh|en] [--sites FILE]`` draws the same figures the pages show
 (same functions, same parameters) with :mod:`geo.maps.reports`; campaign figures are the
 published ones (small counts withheld, hatched).
 """
@@ -116,7 +116,17 @@ def _coverage(args: argparse.Namespace, settings: Settings) -> Figure:
         i18n.t("coverage.legend_share", lang),
         subtitle=" · ".join(subtitle),
     )
-    return reports.coverage_regions(table, region, f)
+    sites = None
+    if args.sites:
+        from geo import planning
+
+        sites = planning.read_candidates(
+            args.sites,
+            crs=args.sites_crs,
+            max_rows=settings.max_import_rows,
+            max_bytes=settings.max_upload_mb * 1024 * 1024,
+        )
+    return reports.coverage_regions(table, region, f, sites=sites)
 
 
 def _campaign(args: argparse.Namespace, settings: Settings) -> Figure:
@@ -231,6 +241,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     g.add_argument("--amenity", action="append", help="stations must have this amenity (repeatable)")
     g.add_argument("--kind", action="append", help="station kind (repeatable)")
     g.add_argument("--occupation", action="append", help="count only workers of this occupation (repeatable)")
+    g.add_argument(
+        "--sites",
+        type=Path,
+        default=None,
+        help="proposed sites to draw as numbered stars, in rank order: CSV/XLSX/GeoJSON with lat/lng "
+        "(e.g. the page's proposed_sites download, or `site --json` sites saved as CSV)",
+    )
+    g.add_argument(
+        "--sites-crs",
+        choices=("wgs84", "gcj02", "bd09"),
+        default="wgs84",
+        help="datum of --sites coordinates (default wgs84)",
+    )
     c = p.add_argument_group("campaign map")
     c.add_argument("--year", type=int, default=2025, help="campaign year (default 2025)")
     c.add_argument("--view", choices=("hex", "region"), default="hex", help="hexes or regions (default hex)")

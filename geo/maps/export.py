@@ -38,6 +38,7 @@ import pandas as pd
 import shapely
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrow, Patch, Rectangle
 
 from geo import i18n, regions
@@ -144,6 +145,87 @@ def _values(column: pd.Series, what: str) -> np.ndarray:
         raise InputError(f"{what}: column {column.name!r} must be numeric ({exc})") from exc
 
 
+@dataclass(frozen=True)
+class PointLayer:
+    """Points drawn over a map, with their own legend entry (e.g. proposed sites).
+
+    Attributes
+    ----------
+    lat, lng : sequence of float
+        WGS-84 degrees, one per point.
+    label : str
+        Legend entry.
+    color : str
+        Marker fill.
+    marker : str
+        Matplotlib marker (``"*"`` star, ``"o"`` dot…).
+    size : float
+        Marker area, points².
+    numbered : bool
+        Write each point's 1-based position next to it (ranked sites; up to
+        :data:`MAX_NUMBERED_POINTS` points).
+    """
+
+    lat: Sequence[float]
+    lng: Sequence[float]
+    label: str
+    color: str = "#1f4e9c"
+    marker: str = "*"
+    size: float = 90.0
+    numbered: bool = False
+
+
+MAX_NUMBERED_POINTS: Final = 30
+"""Most points of a :class:`PointLayer` labelled with their rank (more would be unreadable)."""
+
+
+def _draw_points(ax: Axes, crs: str, layers: Sequence[PointLayer]) -> list[Line2D]:
+    """Draw the point layers on ``ax``; return their legend handles."""
+    handles = []
+    for layer in layers:
+        lat = np.asarray(layer.lat, dtype=np.float64)
+        lng = np.asarray(layer.lng, dtype=np.float64)
+        if lat.shape != lng.shape:
+            raise InputError(f"map points {layer.label!r}: {len(lat)} latitudes but {len(lng)} longitudes")
+        bad = ~(np.isfinite(lat) & np.isfinite(lng) & (np.abs(lat) <= 90) & (np.abs(lng) <= 180))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"map points {layer.label!r} row {row + 1}: ({lat[row]}, {lng[row]}) is not a WGS-84 "
+                "latitude/longitude; fix or remove that point"
+            )
+        if not len(lat):
+            continue
+        pts = gpd.GeoSeries(gpd.points_from_xy(lng, lat), crs=4326).to_crs(crs)
+        x, y = pts.x.to_numpy(), pts.y.to_numpy()
+        style = {"marker": layer.marker, "color": layer.color, "markeredgecolor": "white"}
+        ax.scatter(
+            x,
+            y,
+            s=layer.size,
+            c=layer.color,
+            marker=layer.marker,
+            edgecolors="white",
+            linewidths=0.6,
+            zorder=6,
+        )
+        if layer.numbered and len(x) <= MAX_NUMBERED_POINTS:
+            for k, (px, py) in enumerate(zip(x, y, strict=True), start=1):
+                ax.annotate(
+                    str(k),
+                    (px, py),
+                    xytext=(4, 3),
+                    textcoords="offset points",
+                    fontsize=7,
+                    color="#1b1b1b",
+                    zorder=7,
+                )
+        handles.append(
+            Line2D([], [], linestyle="none", markersize=11, label=f"{layer.label} ({len(x)})", **style)
+        )
+    return handles
+
+
 def _new_figure() -> Figure:
     # Figure() without pyplot: no global state, safe in a web server's worker threads.
     return Figure(figsize=A4_LANDSCAPE_IN, facecolor="white")
@@ -211,13 +293,21 @@ def _wrap(text: str, max_units: float = 13.0) -> str:
 
 
 def _legend(
-    fig: Figure, items: list[tuple[str, str]], nodata_label: str | None, title: str, font: str
+    fig: Figure,
+    items: list[tuple[str, str]],
+    nodata_label: str | None,
+    title: str,
+    font: str,
+    extra: Sequence[Line2D] = (),
 ) -> None:
-    handles = [Patch(facecolor=c, edgecolor="#999999", linewidth=0.4, label=label) for c, label in items]
+    handles: list[Patch | Line2D] = [
+        Patch(facecolor=c, edgecolor="#999999", linewidth=0.4, label=label) for c, label in items
+    ]
     if nodata_label is not None:
         handles.append(
             Patch(facecolor=NODATA_COLOR, edgecolor="#8a9099", hatch=NODATA_HATCH, label=nodata_label)
         )
+    handles += list(extra)
     if not handles:
         return
     legend = fig.legend(
@@ -382,6 +472,7 @@ def region_figure(
     bins: Sequence[float] | None = None,
     nodata_label: str | None = None,
     national: bool | None = None,
+    points: Sequence[PointLayer] = (),
 ) -> Figure:
     """Draw a choropleth of regions on an A4 landscape page.
 
@@ -403,6 +494,8 @@ def region_figure(
         Legend label of hatched regions; default "无数据" / "No data".
     national : bool, optional
         Inset and national frame; default when the regions span China (:func:`is_national`).
+    points : sequence of PointLayer
+        Points over the regions (e.g. proposed sites), each with a legend entry.
 
     Returns
     -------
@@ -426,8 +519,9 @@ def region_figure(
     _draw_classes(ax, projected, values, classes, edge="white", width=0.4)
     codes = gdf["adcode"].astype(str).tolist()
     fills = dict(zip(codes, classes.assign(values).tolist(), strict=True))
+    markers = _draw_points(ax, crs, points)
     view = (crs, codes, bounds, _view(gdf, crs, national), national)
-    _finish(fig, ax, view, classes, values, fmt, nodata_label, furniture, font, fills)
+    _finish(fig, ax, view, classes, values, fmt, nodata_label, furniture, font, fills, markers)
     return fig
 
 
@@ -442,13 +536,15 @@ def _finish(
     furniture: MapFurniture,
     font: str,
     inset_fills: dict[str, str],
+    markers: Sequence[Line2D] = (),
 ) -> None:
     """Draw what every exported map carries around its layers.
 
     ``view`` is ``(crs, region codes, bounds, view in projected metres, national)``: the
     boundary lines of the shown level and the view; then the legend (with the no-data entry
     when a value is missing), scale bar, north arrow, the South China Sea inset of a national
-    map (provinces filled with ``inset_fills``) and the title and source texts.
+    map (provinces filled with ``inset_fills``) and the title and source texts; ``markers``
+    are the legend entries of point layers.
     """
     crs, codes, bounds, view_xy, national = view
     _draw_lines(ax, crs, "province" if national else _level(codes), bounds)
@@ -460,6 +556,7 @@ def _finish(
         nodata if (~np.isfinite(values)).any() else None,
         furniture.legend_title,
         font,
+        markers,
     )
     _scale_bar(ax, font, furniture.lang)
     _north_arrow(fig, font, furniture.lang)

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from geo import hexes, i18n, provenance, regions, store
 from geo.errors import InputError
-from geo.maps.export import MapFurniture, hex_figure, region_figure
+from geo.maps.export import MapFurniture, PointLayer, hex_figure, region_figure
 from geo.maps.layers import MAX_HEX_CELLS
 
 COVERAGE_SHARE_BINS: Final = (0.0, 20.0, 40.0, 60.0, 80.0, 100.0001)
@@ -134,16 +134,33 @@ def overview_province(cells: pd.DataFrame, province_adcode: str, furniture: MapF
 
 
 def coverage_regions(
-    table: pd.DataFrame, region: str, furniture: MapFurniture, outline: gpd.GeoDataFrame | None = None
+    table: pd.DataFrame,
+    region: str,
+    furniture: MapFurniture,
+    outline: gpd.GeoDataFrame | None = None,
+    sites: pd.DataFrame | None = None,
 ) -> Figure:
     """Share of workers within the radius, per region inside ``region`` (``table``: ``adcode``, ``share``).
 
-    ``outline`` is the page's polygons of those regions (default :func:`child_outline`).
+    ``outline`` is the page's polygons of those regions (default :func:`child_outline`);
+    ``sites`` (``lat``, ``lng``, in rank order), proposed stations drawn as numbered stars.
     """
     shapes = child_outline(region) if outline is None else outline[["adcode", "name", "geometry"]]
     gdf = shapes.merge(table[["adcode", "share"]], on="adcode", how="left")
     gdf["share_pct"] = gdf["share"] * 100
-    return region_figure(gdf, "share_pct", fmt="{:.0f}%", bins=COVERAGE_SHARE_BINS, furniture=furniture)
+    points = ()
+    if sites is not None and len(sites):
+        points = (
+            PointLayer(
+                sites["lat"].to_numpy(dtype="float64"),
+                sites["lng"].to_numpy(dtype="float64"),
+                i18n.t("maps.proposed_sites", furniture.lang),
+                numbered=True,
+            ),
+        )
+    return region_figure(
+        gdf, "share_pct", fmt="{:.0f}%", bins=COVERAGE_SHARE_BINS, furniture=furniture, points=points
+    )
 
 
 def campaign(

@@ -146,6 +146,9 @@ def test_siting_proposes_sites_and_verifies_them(app: AppTest) -> None:
     assert len(sites) == 5
     before, after = metric(app, "选址前覆盖率"), metric(app, "选址后覆盖率")
     assert float(after.rstrip("%")) > float(before.rstrip("%"))
+    # the static map of coverage with these sites downloads from under the siting map
+    labels = [b.proto.label for b in app.get("download_button")]
+    assert {"下载地图 PNG", "下载地图 PDF (A4)"} <= set(labels)
 
 
 def test_english_labels(app: AppTest) -> None:
