@@ -198,7 +198,6 @@ def _draw_points(ax: Axes, crs: str, layers: Sequence[PointLayer]) -> list[Line2
             continue
         pts = gpd.GeoSeries(gpd.points_from_xy(lng, lat), crs=4326).to_crs(crs)
         x, y = pts.x.to_numpy(), pts.y.to_numpy()
-        style = {"marker": layer.marker, "color": layer.color, "markeredgecolor": "white"}
         ax.scatter(
             x,
             y,
@@ -221,7 +220,16 @@ def _draw_points(ax: Axes, crs: str, layers: Sequence[PointLayer]) -> list[Line2
                     zorder=7,
                 )
         handles.append(
-            Line2D([], [], linestyle="none", markersize=11, label=f"{layer.label} ({len(x)})", **style)
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                marker=layer.marker,
+                color=layer.color,
+                markeredgecolor="white",
+                markersize=11,
+                label=f"{layer.label} ({len(x)})",
+            )
         )
     return handles
 

@@ -148,7 +148,7 @@ def coverage_regions(
     shapes = child_outline(region) if outline is None else outline[["adcode", "name", "geometry"]]
     gdf = shapes.merge(table[["adcode", "share"]], on="adcode", how="left")
     gdf["share_pct"] = gdf["share"] * 100
-    points = ()
+    points: tuple[PointLayer, ...] = ()
     if sites is not None and len(sites):
         points = (
             PointLayer(
