@@ -681,7 +681,7 @@ def region_access(
     validate.check_level(level)
     _check_result(result, stations, workplaces)
     code_col, name_col = coverage.LEVEL_KEYS[level]
-    parents = list(coverage._PARENTS[level])
+    parents = list(coverage.PARENT_COLUMNS[level])
     tags = [code_col, name_col, *parents]
     validate.check_columns(workplaces, ("workers", *tags), "workplaces")
     validate.check_columns(stations, tags, "stations")
@@ -711,8 +711,8 @@ def region_access(
     meta = g[[name_col, *parents]].first()
     out = out.join(meta).reset_index().rename(columns={code_col: "adcode", name_col: "name"})
     workers = out["workers"].to_numpy(dtype=np.float64)
-    out["seats_per_1000"] = coverage._ratio(out["weighted"].to_numpy(np.float64) * PER_1000, workers)
-    out["share_below"] = coverage._ratio(out["workers_below"].to_numpy(np.float64), workers)
+    out["seats_per_1000"] = coverage.ratio_or_nan(out["weighted"].to_numpy(np.float64) * PER_1000, workers)
+    out["share_below"] = coverage.ratio_or_nan(out["workers_below"].to_numpy(np.float64), workers)
     for col in ("workers", "workplaces", "workers_below", "stations", "seats", "stations_crowded"):
         out[col] = out[col].round().astype(np.int64)
     for col in ("adcode", "name", *parents):

@@ -63,11 +63,12 @@ LEVEL_KEYS: Final[dict[str, tuple[str, str]]] = {
 }
 """For each region level, the (code, name) columns of the point tables."""
 
-_PARENTS: Final[dict[str, tuple[str, ...]]] = {
+PARENT_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "province": (),
     "city": ("province_adcode", "province"),
     "county": ("province_adcode", "province", "city_adcode", "city"),
 }
+"""For each region level, the columns of its parent regions carried by a per-region table."""
 
 REGION_STATS_COLUMNS: Final = (
     "adcode",
@@ -91,13 +92,6 @@ _WORKPLACE_COLUMNS: Final = ("lat", "lng", "workers")
 
 
 # ---------------------------------------------------------------- helpers
-
-
-# Checks are written once, in geo.validate; these names stay for geo.siting (edited in parallel).
-_check_level = validate.check_level
-_check_radius = validate.check_radius_m
-_check_columns = validate.check_columns
-_inside = validate.region_mask
 
 
 def _aligned(values: ArrayLike | None, n: int, name: str, dtype: Any) -> NDArray[Any] | None:  # noqa: ANN401
@@ -455,7 +449,7 @@ def region_stats(
     """
     validate.check_level(level)
     code_col, name_col = LEVEL_KEYS[level]
-    parents = _PARENTS[level]
+    parents = PARENT_COLUMNS[level]
     validate.check_columns(workplaces, ("workers", code_col, name_col, *parents), "workplaces")
     validate.check_columns(stations, (code_col, name_col, *parents), "stations")
     n = len(workplaces)
@@ -500,13 +494,13 @@ def region_stats(
         c = cov[sel_idx] & in_wp
         out["covered"] = np.bincount(wp_code[c], weights=workers[c], minlength=n_regions).astype(np.int64)
         out["uncovered"] = out["workers"] - out["covered"]
-        out["share"] = _ratio(out["covered"].to_numpy(np.float64), out["workers"].to_numpy(np.float64))
+        out["share"] = ratio_or_nan(out["covered"].to_numpy(np.float64), out["workers"].to_numpy(np.float64))
     else:
         out["covered"] = np.nan
         out["uncovered"] = np.nan
         out["share"] = np.nan
     out["stations"] = np.bincount(st_code[in_st], minlength=n_regions).astype(np.int64)
-    out["stations_per_10k"] = _ratio(
+    out["stations_per_10k"] = ratio_or_nan(
         out["stations"].to_numpy(np.float64) * 1e4, out["workers"].to_numpy(np.float64)
     )
     if dist is not None:
@@ -521,8 +515,8 @@ def region_stats(
     return out[[*REGION_STATS_COLUMNS, *parents]].reset_index(drop=True)
 
 
-def _ratio(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``num / den``, ``NaN`` where ``den`` is 0."""
+def ratio_or_nan(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Return ``num / den``, ``NaN`` where ``den`` is 0 (a share of nobody is unknown, not 0)."""
     return np.divide(num, den, out=np.full(len(num), np.nan), where=den > 0)
 
 

@@ -32,7 +32,11 @@ apart they would pass that state between modules.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import ctypes
+import os
+import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -1004,8 +1008,38 @@ def _best_pair(
 EXACT_MAX_PAIRS: Final = 20_000
 """Largest access siting (candidate–workplace pairs) also solved exactly as a MILP."""
 
-EXACT_TIME_LIMIT_S: Final = 2.0
-"""Time limit of the exact solve; past it the better of its incumbent and the greedy is kept."""
+EXACT_NODE_LIMIT: Final = 2_000
+"""Branch-and-bound nodes of the exact solve; past them the better of its incumbent and the
+greedy is kept. A node limit, not a time limit, so the answer does not depend on the load of
+the machine (measured: small instances need at most ~600 nodes)."""
+
+EXACT_TIME_LIMIT_S: Final = 10.0
+"""Safety limit of the exact solve's time (the node limit normally ends it first)."""
+
+
+@contextlib.contextmanager
+def _c_stdout_to_stderr() -> Iterator[None]:
+    """Send what C code prints to stdout to stderr instead, for the duration of the block.
+
+    HiGHS 1.12 prints a stray line (``HighsMipSolverData::transformNewIntegerFeasibleSolution``,
+    ERGO-Code/HiGHS#2783) to the process's stdout whatever its output options, which would
+    spoil ``--json`` output. The C library's buffer is flushed before file descriptor 1 is
+    restored, so nothing printed inside leaks out later.
+    """
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no stdout at all
+        yield
+        return
+    libc = ctypes.CDLL(None)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        libc.fflush(None)
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _exact_access(
@@ -1023,13 +1057,17 @@ def _exact_access(
     Maximise ``Σ_i P_i y_i`` over binary ``x`` (candidates) and ``y`` (workplaces below the
     threshold) subject to ``Σ_c add_c x_c [i ∈ c] >= need_i y_i``, ``Σ x_c <= n`` and the
     quota per group. Returns the chosen candidates (empty when the solver found no
-    solution) and whether HiGHS proved them optimal within :data:`EXACT_TIME_LIMIT_S`.
+    solution) and whether HiGHS proved them optimal within :data:`EXACT_NODE_LIMIT` nodes
+    (and :data:`EXACT_TIME_LIMIT_S`).
     """
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     m, n = csr.shape
-    # Each workplace's row divided by its need: Σ_c (add_c / need_i) x_c >= y_i (better scaled).
+    # Each workplace's row divided by its need: Σ_c min(add_c / need_i, 1) x_c >= y_i. Better
+    # scaled, and capping at 1 (one site alone lifts it) keeps every integer solution but
+    # tightens the LP relaxation.
     cover = sparse.csr_matrix(sparse.diags(1.0 / need) @ csr.T.astype(np.float64) @ sparse.diags(add))
+    cover.data = np.minimum(cover.data, 1.0)
     rows = [sparse.hstack([cover, -sparse.identity(n, format="csr")])]
     lower, upper = [np.zeros(n)], [np.full(n, np.inf)]
     rows.append(sparse.hstack([sparse.csr_matrix(np.ones((1, m))), sparse.csr_matrix((1, n))]))
@@ -1048,17 +1086,16 @@ def _exact_access(
             rows.append(sparse.hstack([member, sparse.csr_matrix((len(codes), n))]))
             lower.append(np.zeros(len(codes)))
             upper.append(np.full(len(codes), float(quota)))
-    res = milp(
-        c=np.concatenate([np.zeros(m), -workers]),
-        constraints=LinearConstraint(
-            sparse.vstack(rows).tocsr(), np.concatenate(lower), np.concatenate(upper)
-        ),
-        integrality=np.ones(m + n),
-        bounds=Bounds(0, 1),
-        # No presolve: HiGHS 1.12 prints a stray line to stdout when it maps a presolved
-        # solution back (ERGO-Code/HiGHS#2783), which would spoil `--json` output.
-        options={"time_limit": EXACT_TIME_LIMIT_S, "disp": False, "presolve": False},
-    )
+    with _c_stdout_to_stderr():
+        res = milp(
+            c=np.concatenate([np.zeros(m), -workers]),
+            constraints=LinearConstraint(
+                sparse.vstack(rows).tocsr(), np.concatenate(lower), np.concatenate(upper)
+            ),
+            integrality=np.ones(m + n),
+            bounds=Bounds(0, 1),
+            options={"time_limit": EXACT_TIME_LIMIT_S, "node_limit": EXACT_NODE_LIMIT, "disp": False},
+        )
     if res.x is None:
         return [], False
     return np.flatnonzero(res.x[:m] > 0.5).tolist(), bool(res.status == 0)
@@ -1129,7 +1166,7 @@ def site_for_access(
     :func:`greedy_access` (greedy with bundles, then swap local search) on it and, when
     the instance is small (at most :data:`EXACT_MAX_PAIRS` candidate–workplace pairs, e.g.
     a county), also solves the MILP exactly with HiGHS (:func:`scipy.optimize.milp`,
-    :data:`EXACT_TIME_LIMIT_S`), keeping whichever lifts more workers.
+    :data:`EXACT_NODE_LIMIT`), keeping whichever lifts more workers.
 
     Parameters
     ----------

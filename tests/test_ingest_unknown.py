@@ -55,6 +55,8 @@ def test_a_registry_of_only_names_and_coordinates_imports(fresh_data_dir: Path, 
     codes = [w["code"] for w in r.warnings if w["row"] is None]
     assert codes.count("hours_none") == 1  # one note per missing column, not one per row
     assert codes.count("kind_none") == 1
+    assert codes.count("amenities_none") == 1  # services unknown: said once in the report
+    assert "未知" in ingest.reason_text(next(w for w in r.warnings if w["code"] == "amenities_none"), "zh")
     assert not [w for w in r.warnings if w["row"] is not None and w["field"] in ("hours", "kind")]
     assert "未知" in ingest.reason_text(next(w for w in r.warnings if w["code"] == "hours_none"), "zh")
     stations = store.read_table(fresh_data_dir, "stations")

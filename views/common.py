@@ -638,6 +638,51 @@ def coverage_sites(q: CoverageQuery, sq: SitingQuery, candidates_csv: bytes | No
     return _coverage_sites(data_key(), str(data_dir()), q.checked(), sq.checked(), candidates_csv)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _coverage_sites_access(
+    key: str,
+    directory: str,
+    q: CoverageQuery,
+    sq: SitingQuery,
+    candidates_csv: bytes | None,
+    seats: float | None,
+    threshold: float,
+) -> dict[str, Any]:
+    from geo import coverage, planning
+
+    s = settings()
+    user = None
+    if candidates_csv:
+        user = planning.read_candidates(
+            candidates_csv, max_rows=s.max_import_rows, max_bytes=s.max_upload_mb * 1024 * 1024
+        )
+    mask = coverage.qualifying_mask(_station_index(key, directory), **q.station_filters())
+    out = planning.site_access_and_recount(
+        table(key, directory, "stations"),
+        table(key, directory, "workplaces"),
+        q,
+        sq,
+        threshold,
+        seats_per_site=seats,
+        station_mask=mask,
+        user_candidates=user,
+    )
+    return {**out.result.to_dict(), "recomputed": out.workers_reaching_recounted}
+
+
+def coverage_sites_access(
+    q: CoverageQuery, sq: SitingQuery, candidates_csv: bytes | None, seats: float | None, threshold: float
+) -> dict[str, Any]:
+    """Siting for accessibility (``sites``, reaching before/after, solver, independent ``recomputed``).
+
+    ``seats`` per new site (``None``: the median of the qualifying stations); ``threshold``
+    in seats per 1,000 workers.
+    """
+    return _coverage_sites_access(
+        data_key(), str(data_dir()), q.checked(), sq.checked(), candidates_csv, seats, float(threshold)
+    )
+
+
 def coverage_outline(region: str) -> Any:
     """Simplified polygons of the regions listed inside ``region`` (``adcode``, ``name``, geometry)."""
     from geo import regions

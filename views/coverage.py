@@ -470,7 +470,14 @@ if view == "gap":
         downloads(polys, "coverage_gaps", "dl_gaps")
 
 if view == "site":
-    st.caption(tr("coverage.siting_intro"))
+    objective = st.radio(
+        tr("coverage.siting_objective"),
+        ["coverage", "access"],
+        horizontal=True,
+        format_func=lambda o: tr(f"coverage.objective_{o}"),
+        key=common.lang_key("cov_objective"),
+    )
+    st.caption(tr("coverage.siting_intro" if objective == "coverage" else "coverage.siting_intro_access"))
     with st.form("cov_site_form"):
         c1, c2, c3 = st.columns(3)
         n_new = c1.number_input(tr("coverage.siting_n"), 1, 500, 20, key="cov_n")
@@ -482,35 +489,72 @@ if view == "site":
             format_func=lambda lv: tr(f"coverage.{lv}"),
             key=common.lang_key("cov_quota_level"),
         )
+        if objective == "access":
+            a1, a2 = st.columns(2)
+            seats = a1.number_input(tr("coverage.siting_seats"), 0.0, 10_000.0, 0.0, key="cov_seats")
+            threshold = a2.number_input(
+                tr("coverage.siting_threshold"),
+                0.1,
+                10_000.0,
+                float(common.settings().access_threshold_seats_per_1000),
+                key="cov_threshold",
+            )
         upload = st.file_uploader(tr("coverage.siting_upload"), type=["csv"], key="cov_upload")
         only_user = st.checkbox(tr("coverage.siting_only"), key="cov_only")
         run = st.form_submit_button(tr("coverage.siting_run"), type="primary")
     if run:
         try:
             sq = SitingQuery(int(n_new), int(quota) or None, quota_level, bool(only_user))
-            result = common.coverage_sites(q, sq, upload.getvalue() if upload else None)
-            st.session_state["cov_sites"] = {"q": q, **result}
+            data = upload.getvalue() if upload else None
+            if objective == "access":
+                result = common.coverage_sites_access(q, sq, data, float(seats) or None, float(threshold))
+            else:
+                result = common.coverage_sites(q, sq, data)
+            st.session_state["cov_sites"] = {"q": q, "objective": objective, **result}
             st.rerun()
         except (ValueError, UnicodeDecodeError, GeoError) as exc:
             st.error(tr("coverage.siting_bad_csv", message=common.escape_markdown(str(exc))))
-    if sites_state and sites_state["q"] == q:
+    if sites_state and sites_state["q"] == q and sites_state.get("objective", "coverage") == objective:
         r = sites_state
+        access_run = objective == "access"
         c = st.columns(3)
-        c[0].metric(tr("coverage.siting_before"), i18n.format_share(r["share_before"]))
-        c[1].metric(tr("coverage.siting_after"), i18n.format_share(r["share_after"]))
-        c[2].metric(
-            tr("coverage.siting_new"),
-            i18n.format_count(r["workers_covered_after"] - r["workers_covered_before"], lang),
-        )
-        ok = r["recomputed"] == r["workers_covered_after"]
-        (st.success if ok else st.error)(
-            tr(
-                "coverage.siting_verified" if ok else "coverage.siting_mismatch",
-                n=i18n.format_count(r["recomputed"], lang),
+        if access_run:
+            c[0].metric(tr("coverage.siting_reach_before"), i18n.format_share(r["share_before"]))
+            c[1].metric(tr("coverage.siting_reach_after"), i18n.format_share(r["share_after"]))
+            c[2].metric(
+                tr("coverage.siting_reach_new"),
+                i18n.format_count(r["workers_reaching_after"] - r["workers_reaching_before"], lang),
             )
+            counted = r["workers_reaching_after"]
+        else:
+            c[0].metric(tr("coverage.siting_before"), i18n.format_share(r["share_before"]))
+            c[1].metric(tr("coverage.siting_after"), i18n.format_share(r["share_after"]))
+            c[2].metric(
+                tr("coverage.siting_new"),
+                i18n.format_count(r["workers_covered_after"] - r["workers_covered_before"], lang),
+            )
+            counted = r["workers_covered_after"]
+        ok = r["recomputed"] == counted
+        verified_key = "coverage.siting_reach_verified" if access_run else "coverage.siting_verified"
+        (st.success if ok else st.error)(
+            tr(verified_key if ok else "coverage.siting_mismatch", n=i18n.format_count(r["recomputed"], lang))
         )
+        if access_run:
+            solver = (
+                "coverage.siting_solver_greedy"
+                if r["solver"] == "greedy"
+                else (
+                    "coverage.siting_solver_exact"
+                    if r["proven_optimal"]
+                    else "coverage.siting_solver_exact_limit"
+                )
+            )
+            st.caption(
+                tr(solver, seats=f"{r['seats_per_site']:g}", threshold=f"{r['threshold_seats_per_1000']:g}")
+            )
         if len(r["sites"]) < n_new:
-            st.warning(tr("coverage.siting_fewer", n=len(r["sites"])))
+            fewer = "coverage.siting_reach_fewer" if access_run else "coverage.siting_fewer"
+            st.warning(tr(fewer, n=len(r["sites"])))
         gap_map(f"cov_site_map_{region or 'cn'}", 8, r["sites"], 520)
         map_export_ui.coverage_buttons(q, region, r["sites"], key="cov_site_dl")
         st.subheader(tr("coverage.siting_sites"))
@@ -520,26 +564,28 @@ if view == "site":
                 {"cell": tr("coverage.source_cell"), "user": tr("coverage.source_user")}
             ),
         )
-        st.dataframe(
-            labelled(
-                shown,
-                {
-                    "rank": "col_rank",
-                    "lat": "col_lat",
-                    "lng": "col_lng",
-                    "h3": "col_h3",
-                    "county": "col_county",
-                    "city": "col_city",
-                    "province": "col_province",
-                    "source": "col_source",
-                    "workers_newly_covered": "col_newly",
-                    "share_cum": "col_cum_share",
-                },
-            ),
-            hide_index=True,
-            width="stretch",
-        )
-        downloads(r["sites"], "proposed_sites", "dl_sites")
+        names = {
+            "rank": "col_rank",
+            "lat": "col_lat",
+            "lng": "col_lng",
+            "h3": "col_h3",
+            "county": "col_county",
+            "city": "col_city",
+            "province": "col_province",
+            "source": "col_source",
+        }
+        if access_run:
+            shown = shown.assign(workers_in_reach=lambda d: d["workers_in_reach"].round())
+            names |= {
+                "seats": "access.col_seats",
+                "workers_in_reach": "access.col_in_reach",
+                "workers_newly_reaching": "col_newly_reaching",
+                "share_cum": "col_cum_reaching",
+            }
+        else:
+            names |= {"workers_newly_covered": "col_newly", "share_cum": "col_cum_share"}
+        st.dataframe(labelled(shown, names), hide_index=True, width="stretch")
+        downloads(r["sites"], "proposed_sites_access" if access_run else "proposed_sites", "dl_sites")
 
 if view == "acc":
     coverage_crowding.render(q, lang, labelled, downloads)

@@ -22,22 +22,15 @@ second one core can answer.)
 Bad input gets ``400 {"error": "<what is wrong and what to send>"}``; no error body
 echoes more than :data:`MAX_ECHO_CHARS` characters of any one input (:func:`echo`, and
 values longer than that are refused at the boundary, :func:`_check_lengths`). The station index
-is built once per dataset version (module-level cache keyed on
-:func:`geo.store.dataset_key`, re-checked at most once a second), never per request; the
-first build runs in a worker thread so the event loop (which also serves the app) keeps
-going.
+is built once per dataset version, never per request (:mod:`geo.api.dataset`); who sent a
+request is decided in :mod:`geo.api.clients`; parameters are parsed in :mod:`geo.api.params`
+and described in :mod:`geo.api.openapi`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
-import ipaddress
-import threading
-import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -52,6 +45,12 @@ from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from geo import i18n, navigation, places, reports, store
+from geo.api.clients import client_address as client_address
+from geo.api.clients import trusted_networks as trusted_networks
+from geo.api.dataset import _CACHE, dataset, status_board, with_status
+from geo.api.dataset import _settings_cache as _settings_cache
+from geo.api.dataset import settings as _settings
+from geo.api.dataset import warm as warm
 from geo.api.openapi import openapi_spec as openapi_spec
 from geo.api.params import (
     _AROUND_PARAMS,
@@ -84,20 +83,8 @@ from geo.api.params import STRINGS_MAX_AGE_S as STRINGS_MAX_AGE_S
 from geo.api.params import echo as echo
 from geo.api.params import parse_point as parse_point
 from geo.errors import DataMissingError, GeoError, InputError
-from geo.nearest import StationIndex, minute_of_day_now
+from geo.nearest import minute_of_day_now
 from geo.schema import AMENITIES, AMENITY_ICONS, REPORT_PROBLEMS, STATION_KINDS
-from geo.settings import Settings, load_settings
-
-_settings_cache: list[tuple[float, Settings]] = []
-
-
-def _settings() -> Settings:
-    # Reading env vars and secrets costs ~70 µs: at thousands of requests a second, re-read
-    # them at most once per KEY_TTL_S.
-    now = time.monotonic()
-    if not _settings_cache or now - _settings_cache[0][0] > KEY_TTL_S:
-        _settings_cache[:] = [(now, load_settings())]
-    return _settings_cache[0][1]
 
 
 class FastJSONResponse(JSONResponse):
@@ -116,180 +103,6 @@ def error_response(
     if field is not None:
         body["field"] = field
     return FastJSONResponse(body, status_code=status, headers=headers)
-
-
-# The dataset, loaded once per version
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """The station index of one dataset version and what records need besides it."""
-
-    key: str
-    version: str
-    index: StationIndex
-    text: navigation.StationText
-
-
-class _Cache:
-    """One :class:`Loaded` per process, replaced when the dataset version changes."""
-
-    def __init__(self) -> None:
-        self.loaded: Loaded | None = None
-        self.key: str | None = None
-        self.key_checked = 0.0
-        self.lock = threading.Lock()
-        self.gazetteer: tuple[str, places.Gazetteer] | None = None
-        self.gazetteer_lock = threading.Lock()
-
-    def current_key(self, data_dir: Path) -> str:
-        now = time.monotonic()
-        if self.key is None or now - self.key_checked > KEY_TTL_S:
-            self.key = store.dataset_key(data_dir)
-            self.key_checked = now
-        return self.key
-
-    def get_fast(self, data_dir: Path) -> Loaded | None:
-        """Return the loaded dataset if it is current (no I/O most of the time), else ``None``."""
-        key = self.current_key(data_dir)
-        loaded = self.loaded
-        return loaded if loaded is not None and loaded.key == key else None
-
-    def load(self, data_dir: Path) -> Loaded:
-        """Build (or return) the index of the current version; runs in a worker thread."""
-        with self.lock:
-            key = store.dataset_key(data_dir)
-            self.key, self.key_checked = key, time.monotonic()
-            if self.loaded is not None and self.loaded.key == key:
-                return self.loaded
-            if key.endswith("|empty"):
-                raise DataMissingError(
-                    f"no dataset in {data_dir}: run `python -m geo generate --data-dir {data_dir}`"
-                )
-            navigation.check_in_china(39.9, 116.4)  # builds the China outline once, here off the loop
-            stations = store.read_table(data_dir, "stations")
-            version = str(store.read_manifest(data_dir).get("dataset_version", ""))
-            self.loaded = Loaded(
-                key=key,
-                version=version,
-                index=StationIndex.from_frame(stations),
-                text=navigation.StationText.from_frame(stations),
-            )
-            # Place search needs a gazetteer that takes seconds to build: start it now, in
-            # the background, rather than on a courier's first search.
-            threading.Thread(target=self._warm_places, args=(data_dir,), daemon=True).start()
-            return self.loaded
-
-    def _warm_places(self, data_dir: Path) -> None:
-        with contextlib.suppress(GeoError, OSError):
-            self.places(data_dir)
-
-    def places(self, data_dir: Path) -> places.Gazetteer:
-        """Return the gazetteer with the current stations (built on first use, ~3 s); worker thread."""
-        with self.gazetteer_lock:
-            key = store.dataset_key(data_dir)
-            if self.gazetteer is None or self.gazetteer[0] != key:
-                stations = store.read_table(data_dir, "stations")
-                cols = [
-                    c for c in ("station_id", "name", "address", "lat", "lng", "province") if c in stations
-                ]
-                self.gazetteer = (key, places.base_gazetteer().with_stations(stations[cols]))
-            return self.gazetteer[1]
-
-
-_CACHE = _Cache()
-
-
-async def dataset(data_dir: Path) -> Loaded:
-    """Return the loaded dataset of ``data_dir``, building it off the event loop when needed."""
-    loaded = _CACHE.get_fast(data_dir)
-    if loaded is None:
-        loaded = await run_in_threadpool(_CACHE.load, data_dir)
-    return loaded
-
-
-def warm(data_dir: Path | None = None) -> None:
-    """Build the index and the China outline now (e.g. at start-up) instead of on first request."""
-    _CACHE.load(data_dir or _settings().data_dir)
-
-
-_boards: dict[Path, reports.StatusBoard] = {}
-_boards_lock = threading.Lock()
-
-
-def status_board(data_dir: Path) -> reports.StatusBoard:
-    """Return this process's :class:`geo.reports.StatusBoard` of ``data_dir``."""
-    board = _boards.get(data_dir)
-    if board is None:
-        with _boards_lock:
-            board = _boards.setdefault(data_dir, reports.StatusBoard(data_dir))
-    return board
-
-
-def _with_status(records: list[dict[str, Any]], data_dir: Path) -> list[dict[str, Any]]:
-    statuses = status_board(data_dir).statuses()
-    for rec in records:
-        rec["status"] = statuses.get(rec["station_id"], reports.EMPTY_STATUS)
-    return records
-
-
-# Client addresses
-
-
-_proxy_cache: dict[str, tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]] = {}
-
-
-def trusted_networks(setting: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    """Parse ``GEO_TRUSTED_PROXIES`` (comma-separated addresses or networks)."""
-    nets = _proxy_cache.get(setting)
-    if nets is None:
-        try:
-            nets = tuple(
-                ipaddress.ip_network(p.strip(), strict=False) for p in setting.split(",") if p.strip()
-            )
-        except ValueError as exc:
-            raise InputError(
-                f"setting trusted_proxies={setting!r}: give addresses or networks, e.g. 127.0.0.1,10.0.0.0/8"
-            ) from exc
-        _proxy_cache[setting] = nets
-    return nets
-
-
-def _trusted(address: str, nets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in n for n in nets)
-
-
-def client_address(scope: Scope, trusted_proxies: str = "") -> str:
-    """Return the address of the client that sent a request.
-
-    The peer of the connection, unless the peer is one of ``trusted_proxies``: then the
-    rightmost ``X-Forwarded-For`` entry that is not itself a trusted proxy (what the
-    nearest trusted proxy saw). A header from any other peer is ignored, so a client
-    cannot choose its own address. (Run uvicorn with ``--no-proxy-headers``, as ``make
-    run`` does, so the peer is the real one.)
-
-    Returns
-    -------
-    str
-        The address, or ``""`` when the server does not know the peer (a Unix socket).
-    """
-    client = scope.get("client")
-    peer = str(client[0]) if client else ""
-    nets = trusted_networks(trusted_proxies)
-    if not nets or not _trusted(peer, nets):
-        return peer
-    forwarded: list[str] = []
-    for name, value in scope.get("headers", []):
-        if name == b"x-forwarded-for":
-            forwarded += [v.strip() for v in value.decode("latin-1").split(",")]
-    for hop in reversed(forwarded):
-        if hop and not _trusted(hop, nets):
-            return hop
-    return peer
 
 
 # Handlers
@@ -358,7 +171,7 @@ async def nearest(request: Request) -> FastJSONResponse:
         "dataset": loaded.version,
         "count": len(results),
         "estimate_note": navigation.ESTIMATE_NOTE,
-        "results": _with_status(results, settings.data_dir),
+        "results": with_status(results, settings.data_dir),
     }
     return FastJSONResponse(body, headers={"Access-Control-Allow-Origin": "*"})
 
@@ -398,7 +211,7 @@ async def around(request: Request) -> FastJSONResponse:
         "dataset": loaded.version,
         "count": len(results),
         "estimate_note": navigation.ESTIMATE_NOTE,
-        "results": _with_status(results, settings.data_dir),
+        "results": with_status(results, settings.data_dir),
     }
     return FastJSONResponse(body, headers={"Access-Control-Allow-Origin": "*"})
 
@@ -428,7 +241,7 @@ async def station(request: Request) -> FastJSONResponse:
         links=links,
     )
     return FastJSONResponse(
-        {"dataset": loaded.version, "station": _with_status(records, settings.data_dir)[0]},
+        {"dataset": loaded.version, "station": with_status(records, settings.data_dir)[0]},
         headers={"Access-Control-Allow-Origin": "*"},
     )
 

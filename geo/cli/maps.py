@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from geo import campaign, coverage, engines, hours, i18n, publication, store
+from geo import campaign, coverage, engines, hours, i18n, publication, store, validate
 from geo.cli import command
 from geo.errors import InputError
 from geo.maps import export, reports
@@ -81,7 +81,7 @@ def _overview(args: argparse.Namespace, settings: Settings) -> Figure:
 
 def _coverage(args: argparse.Namespace, settings: Settings) -> Figure:
     lang, region = args.lang, args.region or ""
-    radius = coverage._check_radius(
+    radius = validate.check_radius_m(
         args.radius_m if args.radius_m is not None else settings.coverage_radius_m
     )
     stations = store.read_table(settings.data_dir, "stations", columns=coverage.STATION_COLUMNS)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo import coverage, engines, hours, levels, planning, siting, store, validate
+from geo import coverage, engines, hours, levels, planning, siting, store
 from geo.cli import command
 from geo.cli.engine import add_engine_options, with_engine
 from geo.errors import GeoError
@@ -130,28 +130,19 @@ def _site_access(args: argparse.Namespace, settings: Settings) -> dict[str, Any]
     levels.region_level(q.region, region_tags(stations, workplaces))  # refuses a code no row carries
     mask = coverage.qualifying_mask(StationIndex.from_frame(stations), **q.station_filters())
     threshold = settings.access_threshold_seats_per_1000 if args.threshold is None else args.threshold
-    result = siting.site_for_access(
+    # Recounted independently (a full 2SFCA over stations + sites); that figure is reported.
+    verified = planning.site_access_and_recount(
         stations,
         workplaces,
-        sq.n_new,
-        q.radius_m,
+        q,
+        sq,
         threshold,
         seats_per_site=args.seats,
         station_mask=mask,
         user_candidates=_user_candidates(args, settings),
-        only_user_candidates=sq.only_user_candidates,
-        quota=sq.quota,
-        quota_level=sq.quota_level,
-        parent=q.region,
-        occupations=q.occupations,
     )
-    # Recompute independently (a full 2SFCA over stations + sites) and report that figure.
-    after = siting.reaching_with_sites(
-        stations, workplaces, result.sites, q.radius_m, threshold, station_mask=mask
-    )
-    sel = coverage.occupation_mask(workplaces, q.occupations) & validate.region_mask(workplaces, q.region)
-    recomputed = int(workplaces["workers"].to_numpy(dtype=np.int64)[after & sel].sum())
-    if recomputed != result.workers_reaching_after:
+    result, recomputed = verified.result, verified.workers_reaching_recounted
+    if not verified.verified:
         raise GeoError(
             f"site: the independent 2SFCA recount lifts {recomputed} workers to the threshold but the siting "
             f"search counted {result.workers_reaching_after}; the proposed sites were not verified, so none "

@@ -354,6 +354,8 @@ def _hours(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _amenities(ctx: _Ctx) -> list[list[str]]:
+    if "amenities" not in ctx.raw.columns:  # unknown, not "none": one note per file
+        ctx.issues.note("amenities", "amenities_none")
     s = _field(ctx, "amenities")
     if s.isna().all():
         return [[] for _ in range(len(s))]

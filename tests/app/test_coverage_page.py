@@ -151,6 +151,30 @@ def test_siting_proposes_sites_and_verifies_them(app: AppTest) -> None:
     assert {"下载地图 PNG", "下载地图 PDF (A4)"} <= set(labels)
 
 
+def test_siting_for_access_lifts_workers_and_is_recounted(app: AppTest, demo_tables: dict) -> None:
+    from geo import access
+
+    app.segmented_control(key="cov_view__zh").set_value("site").run()
+    app.radio(key="cov_objective__zh").set_value("access").run()
+    app.number_input(key="cov_n").set_value(5)
+    app.number_input(key="cov_threshold").set_value(10.0)
+    app.form_submit_button[0].click().run()
+    assert not app.exception, app.exception
+    assert "2SFCA" in app.success[0].value
+    assert "一致" in app.success[0].value
+    before, after = metric(app, "选址前达标占比"), metric(app, "选址后达标占比")
+    assert float(after.rstrip("%")) > float(before.rstrip("%"))
+    # "before" is the 2SFCA share of the page's default query (1 km, any time), computed here
+    st_, wp = demo_tables["stations"], demo_tables["workplaces"]
+    reach = access.reaches(access.two_step_fca(st_, wp, 1000.0).accessibility, 10.0)
+    share = wp["workers"].to_numpy()[reach].sum() / wp["workers"].sum()
+    assert float(before.rstrip("%")) == pytest.approx(share * 100, abs=0.1)
+    sites = app.dataframe[-1].value
+    assert 1 <= len(sites) <= 5
+    assert "新增达标劳动者" in sites.columns
+    assert any("求解" in c.value for c in app.caption)
+
+
 def test_english_labels(app: AppTest) -> None:
     app.session_state["lang"] = "en"
     app.run()
