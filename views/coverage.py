@@ -491,12 +491,16 @@ if view == "site":
         )
         if objective == "access":
             a1, a2 = st.columns(2)
-            seats = a1.number_input(tr("coverage.siting_seats"), 0.0, 10_000.0, 0.0, key="cov_seats")
+            seats = a1.number_input(
+                tr("coverage.siting_seats"), 0.0, 10_000.0, 0.0, step=1.0, format="%.0f", key="cov_seats"
+            )
             threshold = a2.number_input(
                 tr("coverage.siting_threshold"),
                 0.1,
                 10_000.0,
                 float(common.settings().access_threshold_seats_per_1000),
+                step=1.0,
+                format="%g",
                 key="cov_threshold",
             )
         upload = st.file_uploader(tr("coverage.siting_upload"), type=["csv"], key="cov_upload")
