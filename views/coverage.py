@@ -521,23 +521,15 @@ if view == "site":
     if sites_state and sites_state["q"] == q and sites_state.get("objective", "coverage") == objective:
         r = sites_state
         access_run = objective == "access"
+        # the same three figures for either objective: covered, or reaching the access threshold
+        prefix, field = (
+            ("siting_reach_", "workers_reaching") if access_run else ("siting_", "workers_covered")
+        )
         c = st.columns(3)
-        if access_run:
-            c[0].metric(tr("coverage.siting_reach_before"), i18n.format_share(r["share_before"]))
-            c[1].metric(tr("coverage.siting_reach_after"), i18n.format_share(r["share_after"]))
-            c[2].metric(
-                tr("coverage.siting_reach_new"),
-                i18n.format_count(r["workers_reaching_after"] - r["workers_reaching_before"], lang),
-            )
-            counted = r["workers_reaching_after"]
-        else:
-            c[0].metric(tr("coverage.siting_before"), i18n.format_share(r["share_before"]))
-            c[1].metric(tr("coverage.siting_after"), i18n.format_share(r["share_after"]))
-            c[2].metric(
-                tr("coverage.siting_new"),
-                i18n.format_count(r["workers_covered_after"] - r["workers_covered_before"], lang),
-            )
-            counted = r["workers_covered_after"]
+        c[0].metric(tr(f"coverage.{prefix}before"), i18n.format_share(r["share_before"]))
+        c[1].metric(tr(f"coverage.{prefix}after"), i18n.format_share(r["share_after"]))
+        counted = r[f"{field}_after"]
+        c[2].metric(tr(f"coverage.{prefix}new"), i18n.format_count(counted - r[f"{field}_before"], lang))
         ok = r["recomputed"] == counted
         verified_key = "coverage.siting_reach_verified" if access_run else "coverage.siting_verified"
         (st.success if ok else st.error)(
