@@ -659,7 +659,7 @@ def greedy_access(
     gains: list[int] = []
 
     def take(c: int) -> None:
-        cols = csr.indices[csr.indptr[c] : csr.indptr[c + 1]]
+        cols = _cols(csr, c)
         chosen.append(c)
         gains.append(round(gain[c]))
         nd[cols] -= add[c]
@@ -744,7 +744,7 @@ def _best_bundle(
     seeds = seeds[eff[np.searchsorted(alive, seeds)] > 0]
     best, best_sites = 0.0, []
     for seed in seeds.tolist():
-        own = csr.indices[csr.indptr[seed] : csr.indptr[seed + 1]]
+        own = _cols(csr, seed)
         neigh = np.unique(csc[:, own].indices)
         neigh = neigh[progress[neigh] > 0]
         cols = own  # only the seed's workplaces: the bundle lifts them together
@@ -803,11 +803,8 @@ def _improve_by_swaps(
     m = csr.shape[0]
     if not chosen or len(chosen) >= m:
         return chosen
-    weight = workers / np.where(need > 0, need, 1.0)
     scale = float(workers.sum()) + 1.0  # progress / scale < 1: lifted workers come first
-    resid = need.copy()
-    for c in chosen:
-        resid[_cols(csr, c)] -= add[c]
+    resid = _residual(csr, add, need, chosen)
     is_in = np.zeros(m, dtype=bool)
     is_in[chosen] = True
     used: dict[int, int] = {}
@@ -815,12 +812,6 @@ def _improve_by_swaps(
         for c in chosen:
             if group[c] >= 0:
                 used[int(group[c])] = used.get(int(group[c]), 0) + 1
-
-    def state(cols: NDArray[np.int32]) -> float:
-        r = resid[cols]
-        return float(
-            workers[cols] @ (r <= 0) + (weight[cols] @ np.clip(need[cols] - r, 0.0, need[cols])) / scale
-        )
 
     def scores(rows: NDArray[np.int64]) -> NDArray[np.float64]:
         gain, prog = _access_scores(csr, rows, add, resid, workers, denom=np.where(need > 0, need, 1.0))
@@ -832,9 +823,9 @@ def _improve_by_swaps(
         for k in range(len(chosen)):
             c = chosen[k]
             cols = _cols(csr, c)
-            before = state(cols)
+            before = _objective(resid, need, workers, scale, cols)
             resid[cols] += add[c]
-            loss = before - state(cols)
+            loss = before - _objective(resid, need, workers, scale, cols)
             touched = np.unique(csc[:, cols].indices)
             is_in[c] = False
             fresh = scores(touched)
@@ -898,18 +889,13 @@ def _improve_by_pairs(
     m = csr.shape[0]
     if len(chosen) < 2 or len(chosen) + 2 > m:
         return chosen
-    safe_need = np.where(need > 0, need, 1.0)
     scale = float(workers.sum()) + 1.0
     n_pool = int((1 + np.sqrt(1 + 8 * PAIR_TRIES)) / 2)
 
     def value(resid: NDArray[np.float64]) -> float:
-        return float(
-            workers @ (resid <= 0) + (workers / safe_need) @ np.clip(need - resid, 0.0, need) / scale
-        )
+        return _objective(resid, need, workers, scale)
 
-    resid = need.copy()
-    for c in chosen:
-        resid[_cols(csr, c)] -= add[c]
+    resid = _residual(csr, add, need, chosen)
     for _ in range(rounds):
         current = value(resid)
         losses = []
@@ -936,18 +922,13 @@ def _improve_by_pairs(
                 rows = rows[~is_in[rows] | np.isin(rows, out)]
                 picked, _ = greedy_access(csr[rows], add[rows], trial, workers, 2, swap_passes=0)
                 refill = [int(rows[r]) for r in picked]
+                after = _residual(csr, add, trial, refill)
                 pair = _best_pair(csr, rows, add, trial, workers, need, scale)
                 if pair is not None:
-                    greedy_trial = trial.copy()
-                    for c in refill:
-                        greedy_trial[_cols(csr, c)] -= add[c]
-                    pair_trial = trial.copy()
-                    for c in pair:
-                        pair_trial[_cols(csr, c)] -= add[c]
-                    if value(pair_trial) > value(greedy_trial):
-                        refill = list(pair)
-                for c in refill:
-                    trial[_cols(csr, c)] -= add[c]
+                    pair_after = _residual(csr, add, trial, list(pair))
+                    if value(pair_after) > value(after):
+                        refill, after = list(pair), pair_after
+                trial = after
                 if sorted(refill) != sorted(out) and value(trial) - current > 1e-9:
                     better = (out, refill, trial)
                     break
@@ -1120,6 +1101,32 @@ def _cols(csr: sparse.csr_matrix, c: int) -> NDArray[np.int32]:
     return csr.indices[csr.indptr[c] : csr.indptr[c + 1]]
 
 
+def _residual(
+    csr: sparse.csr_matrix, add: NDArray[np.float64], need: NDArray[np.float64], sites: list[int]
+) -> NDArray[np.float64]:
+    """Return what each workplace still lacks once ``sites`` are added (a new array; ``<= 0``: reached)."""
+    resid = need.copy()
+    for c in sites:
+        resid[_cols(csr, c)] -= add[c]
+    return resid
+
+
+def _objective(
+    resid: NDArray[np.float64],
+    need: NDArray[np.float64],
+    workers: NDArray[np.float64],
+    scale: float,
+    cols: NDArray[np.int32] | slice = slice(None),
+) -> float:
+    """Score the local search's objective over ``cols``: workers lifted, then progress / ``scale``.
+
+    Progress is ``Σ_i P_i · min(A_i, need_i) / need_i`` with ``A_i = need_i − resid_i`` the
+    accessibility the sites add; ``scale`` above the total of workers keeps it below one worker.
+    """
+    r, nd, p = resid[cols], need[cols], workers[cols]
+    return float(p @ (r <= 0) + (p / np.where(nd > 0, nd, 1.0)) @ np.clip(nd - r, 0.0, nd) / scale)
+
+
 def _marginal_lifts(
     csr: sparse.csr_matrix,
     add: NDArray[np.float64],
@@ -1162,11 +1169,12 @@ def site_for_access(
     each workplace within ``radius_m`` of ``c`` (``D_c`` = all workers within the radius).
     The problem is therefore linear — choose ``x_c ∈ {0, 1}``, ``Σ x_c <= n`` to maximise
     ``Σ_i P_i y_i`` subject to ``A_i + Σ_c R_c x_c [d_ic <= d0] >= τ y_i`` — an exact MILP
-    that ``tests/test_siting.py`` solves with PuLP/CBC to compare. This function runs
-    :func:`greedy_access` (greedy with bundles, then swap local search) on it and, when
-    the instance is small (at most :data:`EXACT_MAX_PAIRS` candidate–workplace pairs, e.g.
-    a county), also solves the MILP exactly with HiGHS (:func:`scipy.optimize.milp`,
-    :data:`EXACT_NODE_LIMIT`), keeping whichever lifts more workers.
+    that ``tests/test_siting.py`` solves with PuLP/CBC to compare. When the instance is
+    small (at most :data:`EXACT_MAX_PAIRS` candidate–workplace pairs, e.g. a county) this
+    function first solves the MILP exactly with HiGHS (:func:`scipy.optimize.milp`,
+    :data:`EXACT_NODE_LIMIT`); unless that proves its answer optimal it also runs
+    :func:`greedy_access` (greedy with bundles, then swap local search) and keeps whichever
+    lifts more workers.
 
     Parameters
     ----------
@@ -1232,14 +1240,19 @@ def site_for_access(
     group = None
     if quota is not None:
         group, _ = pd.factorize(pd.Series(cands[coverage.LEVEL_KEYS[quota_level][0]], dtype="string"))
-    chosen, gains = greedy_access(sets, add, need, p_all[below], n_new, group=group, quota=quota)
-    solver, optimal = "greedy", False
+    exact: list[int] = []
+    optimal = False
     if sets.nnz <= EXACT_MAX_PAIRS and len(cands):
         exact, optimal = _exact_access(sets, add, need, p_all[below], n_new, group=group, quota=quota)
-        lifted = _marginal_lifts(sets, add, need, p_all[below], exact)
-        if optimal or lifted.sum() > gains.sum():
+    solver = "exact"
+    if optimal:  # proven: the greedy could not do better, so it is not run
+        chosen, gains = _in_greedy_order(sets, add, need, p_all[below], exact)
+    else:
+        chosen, gains = greedy_access(sets, add, need, p_all[below], n_new, group=group, quota=quota)
+        if exact and _marginal_lifts(sets, add, need, p_all[below], exact).sum() > gains.sum():
             chosen, gains = _in_greedy_order(sets, add, need, p_all[below], exact)
-            solver = "exact"
+        else:
+            solver = "greedy"
     # Sites at the end that lift no one, even with all the others in place, are no use.
     keep = len(gains) - int(np.argmax(gains[::-1] > 0)) if (gains > 0).any() else 0
     chosen, gains = chosen[:keep], gains[:keep]
