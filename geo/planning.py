@@ -25,6 +25,7 @@ from geo import coverage, ingest, siting, validate
 from geo.errors import InputError
 from geo.nearest import StationIndex
 from geo.query import CoverageQuery, SitingQuery
+from geo.settings import Settings
 
 
 def read_candidates(
@@ -33,6 +34,8 @@ def read_candidates(
     crs: str = "wgs84",
     max_rows: int = ingest.DEFAULT_MAX_ROWS,
     max_bytes: int = ingest.DEFAULT_MAX_BYTES,
+    settings: Settings | None = None,
+    what: str = "--candidates",
 ) -> pd.DataFrame:
     """Read a file of candidate sites (``lat``, ``lng``[, ``name``]) through the importer.
 
@@ -48,6 +51,10 @@ def read_candidates(
         Datum of the file's coordinates.
     max_rows, max_bytes : int
         Limits, as for an import.
+    settings : Settings, optional
+        Take the limits from these settings instead (``max_import_rows``, ``max_upload_mb``).
+    what : str
+        How messages name the file's option (``--candidates``, ``--sites``).
 
     Returns
     -------
@@ -59,14 +66,16 @@ def read_candidates(
     InputError
         When the file is missing or too large, or no row is usable (naming rows and reasons).
     """
+    if settings is not None:
+        max_rows, max_bytes = settings.max_import_rows, settings.max_upload_mb * 1024 * 1024
     if isinstance(source, bytes):
         data, name = source, "candidates.csv"
     else:
         path = Path(source)
         if not path.is_file():
-            raise InputError(f"--candidates {path}: no such file; give a CSV with columns lat,lng[,name]")
+            raise InputError(f"{what} {path}: no such file; give a CSV with columns lat,lng[,name]")
         if path.stat().st_size > max_bytes:
-            raise InputError(f"--candidates {path}: larger than {max_bytes // 2**20} MiB; split it")
+            raise InputError(f"{what} {path}: larger than {max_bytes // 2**20} MiB; split it")
         data, name = path.read_bytes(), path.name
     return ingest.read_candidates(data, name, crs=crs, max_rows=max_rows, max_bytes=max_bytes)[0]
 

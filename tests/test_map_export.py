@@ -321,3 +321,5 @@ def test_cli_coverage_draws_the_sites_of_a_file(
     bad.write_text("lat,lng\nabc,def\n", encoding="utf-8")
     assert main([*argv, "--out", str(out), "--sites", str(bad)]) != 0
     assert "lat" in capsys.readouterr().err
+    assert main([*argv, "--out", str(out), "--sites", str(tmp_path / "none.csv")]) != 0
+    assert "--sites" in capsys.readouterr().err  # the option the user gave, not --candidates

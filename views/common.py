@@ -622,12 +622,8 @@ def _coverage_sites(
 ) -> dict[str, Any]:
     from geo import planning
 
-    s = settings()
-    user = None
-    if candidates_csv:  # through the importer: GBK/UTF-8, row limit, coordinate checks
-        user = planning.read_candidates(
-            candidates_csv, max_rows=s.max_import_rows, max_bytes=s.max_upload_mb * 1024 * 1024
-        )
+    # through the importer: GBK/UTF-8, row limit, coordinate checks
+    user = planning.read_candidates(candidates_csv, settings=settings()) if candidates_csv else None
     wp = table(key, directory, "workplaces")
     out = planning.site_and_recount(wp, _distance(key, directory, q), q, sq, user)
     return {**out.result.to_dict(), "recomputed": out.workers_covered_recounted}
@@ -650,12 +646,8 @@ def _coverage_sites_access(
 ) -> dict[str, Any]:
     from geo import coverage, planning
 
-    s = settings()
-    user = None
-    if candidates_csv:
-        user = planning.read_candidates(
-            candidates_csv, max_rows=s.max_import_rows, max_bytes=s.max_upload_mb * 1024 * 1024
-        )
+    # through the importer: GBK/UTF-8, row limit, coordinate checks
+    user = planning.read_candidates(candidates_csv, settings=settings()) if candidates_csv else None
     mask = coverage.qualifying_mask(_station_index(key, directory), **q.station_filters())
     out = planning.site_access_and_recount(
         table(key, directory, "stations"),

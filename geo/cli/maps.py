@@ -120,12 +120,7 @@ def _coverage(args: argparse.Namespace, settings: Settings) -> Figure:
     if args.sites:
         from geo import planning
 
-        sites = planning.read_candidates(
-            args.sites,
-            crs=args.sites_crs,
-            max_rows=settings.max_import_rows,
-            max_bytes=settings.max_upload_mb * 1024 * 1024,
-        )
+        sites = planning.read_candidates(args.sites, crs=args.sites_crs, settings=settings, what="--sites")
     return reports.coverage_regions(table, region, f, sites=sites)
 
 

@@ -113,12 +113,7 @@ def _user_candidates(args: argparse.Namespace, settings: Settings) -> pd.DataFra
     """``--candidates``, read through the importer: GBK/UTF-8, row limit, coordinate checks, datum."""
     if not args.candidates:
         return None
-    return planning.read_candidates(
-        args.candidates,
-        crs=args.candidates_crs,
-        max_rows=settings.max_import_rows,
-        max_bytes=settings.max_upload_mb * 1024 * 1024,
-    )
+    return planning.read_candidates(args.candidates, crs=args.candidates_crs, settings=settings)
 
 
 def _site_access(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
