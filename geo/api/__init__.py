@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -47,7 +48,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from geo import i18n, navigation, places, reports, store
 from geo.api.clients import client_address as client_address
 from geo.api.clients import trusted_networks as trusted_networks
-from geo.api.dataset import _CACHE, dataset, status_board, with_status
+from geo.api.dataset import _CACHE, Loaded, dataset, status_board, with_status
 from geo.api.dataset import _settings_cache as _settings_cache
 from geo.api.dataset import settings as _settings
 from geo.api.dataset import warm as warm
@@ -129,6 +130,20 @@ async def health(request: Request) -> FastJSONResponse:
     return FastJSONResponse(body)
 
 
+def _station_list(
+    query: dict[str, Any], loaded: Loaded, results: list[dict[str, Any]], data_dir: Path
+) -> FastJSONResponse:
+    """Answer a station listing (nearest, around): the query, dataset, results with live status."""
+    body = {
+        "query": query,
+        "dataset": loaded.version,
+        "count": len(results),
+        "estimate_note": navigation.ESTIMATE_NOTE,
+        "results": with_status(results, data_dir),
+    }
+    return FastJSONResponse(body, headers={"Access-Control-Allow-Origin": "*"})
+
+
 async def nearest(request: Request) -> FastJSONResponse:
     """``GET /api/v1/nearest``: the ``k`` nearest matching stations to a point."""
     settings = _settings()
@@ -157,23 +172,17 @@ async def nearest(request: Request) -> FastJSONResponse:
         return error_response(str(exc), 503)
     except InputError as exc:
         return error_response(str(exc), 400)
-    body = {
-        "query": {
-            "lat": req.lat,
-            "lng": req.lng,
-            "crs": "wgs84",
-            "k": req.k,
-            "amenities": list(req.amenities),
-            "kinds": list(req.kinds),
-            "open_at": _one(params, "open_at"),
-            "radius_m": req.radius_m,
-        },
-        "dataset": loaded.version,
-        "count": len(results),
-        "estimate_note": navigation.ESTIMATE_NOTE,
-        "results": with_status(results, settings.data_dir),
+    query = {
+        "lat": req.lat,
+        "lng": req.lng,
+        "crs": "wgs84",
+        "k": req.k,
+        "amenities": list(req.amenities),
+        "kinds": list(req.kinds),
+        "open_at": _one(params, "open_at"),
+        "radius_m": req.radius_m,
     }
-    return FastJSONResponse(body, headers={"Access-Control-Allow-Origin": "*"})
+    return _station_list(query, loaded, results, settings.data_dir)
 
 
 async def around(request: Request) -> FastJSONResponse:
@@ -206,14 +215,8 @@ async def around(request: Request) -> FastJSONResponse:
         return error_response(str(exc), 503)
     except InputError as exc:
         return error_response(str(exc), 400)
-    body = {
-        "query": {"lat": req.lat, "lng": req.lng, "crs": "wgs84", "radius_m": radius_m, "limit": limit},
-        "dataset": loaded.version,
-        "count": len(results),
-        "estimate_note": navigation.ESTIMATE_NOTE,
-        "results": with_status(results, settings.data_dir),
-    }
-    return FastJSONResponse(body, headers={"Access-Control-Allow-Origin": "*"})
+    query = {"lat": req.lat, "lng": req.lng, "crs": "wgs84", "radius_m": radius_m, "limit": limit}
+    return _station_list(query, loaded, results, settings.data_dir)
 
 
 async def station(request: Request) -> FastJSONResponse:
